@@ -1,0 +1,325 @@
+import datetime
+
+from fleetdeck.v1 import types_pb2 as _types_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListHostsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListHostsResponse(_message.Message):
+    __slots__ = ("hosts", "version")
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Host]
+    version: int
+    def __init__(self, hosts: _Optional[_Iterable[_Union[_types_pb2.Host, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetHostRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetHostResponse(_message.Message):
+    __slots__ = ("host",)
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    host: _types_pb2.Host
+    def __init__(self, host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ...) -> None: ...
+
+class WatchFleetRequest(_message.Message):
+    __slots__ = ("from_version",)
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    from_version: int
+    def __init__(self, from_version: _Optional[int] = ...) -> None: ...
+
+class FleetSnapshot(_message.Message):
+    __slots__ = ("hosts",)
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Host]
+    def __init__(self, hosts: _Optional[_Iterable[_Union[_types_pb2.Host, _Mapping]]] = ...) -> None: ...
+
+class TestsFailed(_message.Message):
+    __slots__ = ("host", "run_id", "failed_cases", "message", "rollback_available", "generation")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILED_CASES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    run_id: str
+    failed_cases: _containers.RepeatedScalarFieldContainer[str]
+    message: str
+    rollback_available: bool
+    generation: str
+    def __init__(self, host: _Optional[str] = ..., run_id: _Optional[str] = ..., failed_cases: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., rollback_available: _Optional[bool] = ..., generation: _Optional[str] = ...) -> None: ...
+
+class HostSeen(_message.Message):
+    __slots__ = ("host", "last_seen")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    last_seen: _timestamp_pb2.Timestamp
+    def __init__(self, host: _Optional[str] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchFleetResponse(_message.Message):
+    __slots__ = ("version", "snapshot", "host", "command", "tests_failed", "host_seen")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    HOST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    snapshot: FleetSnapshot
+    host: _types_pb2.Host
+    command: _types_pb2.Command
+    tests_failed: TestsFailed
+    host_seen: HostSeen
+    def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., host_seen: _Optional[_Union[HostSeen, _Mapping]] = ...) -> None: ...
+
+class RunOperationRequest(_message.Message):
+    __slots__ = ("hosts", "operation", "timeout")
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedScalarFieldContainer[str]
+    operation: _types_pb2.Operation
+    timeout: _duration_pb2.Duration
+    def __init__(self, hosts: _Optional[_Iterable[str]] = ..., operation: _Optional[_Union[_types_pb2.Operation, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class OperationResult(_message.Message):
+    __slots__ = ("host", "command_id", "refused_reason")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    command_id: str
+    refused_reason: str
+    def __init__(self, host: _Optional[str] = ..., command_id: _Optional[str] = ..., refused_reason: _Optional[str] = ...) -> None: ...
+
+class RunOperationResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[OperationResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[OperationResult, _Mapping]]] = ...) -> None: ...
+
+class CancelCommandRequest(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class CancelCommandResponse(_message.Message):
+    __slots__ = ("command",)
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    command: _types_pb2.Command
+    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ...) -> None: ...
+
+class GetCommandRequest(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class GetCommandResponse(_message.Message):
+    __slots__ = ("command",)
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    command: _types_pb2.Command
+    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ...) -> None: ...
+
+class ListCommandsRequest(_message.Message):
+    __slots__ = ("host", "page_size", "page_token")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    page_size: int
+    page_token: str
+    def __init__(self, host: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCommandsResponse(_message.Message):
+    __slots__ = ("commands", "next_page_token")
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[_types_pb2.Command]
+    next_page_token: str
+    def __init__(self, commands: _Optional[_Iterable[_Union[_types_pb2.Command, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StreamCommandOutputRequest(_message.Message):
+    __slots__ = ("command_id", "from_line", "no_follow")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_LINE_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    from_line: int
+    no_follow: bool
+    def __init__(self, command_id: _Optional[str] = ..., from_line: _Optional[int] = ..., no_follow: _Optional[bool] = ...) -> None: ...
+
+class StreamCommandOutputResponse(_message.Message):
+    __slots__ = ("lines", "command", "truncated_bytes")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[_types_pb2.OutputLine]
+    command: _types_pb2.Command
+    truncated_bytes: int
+    def __init__(self, lines: _Optional[_Iterable[_Union[_types_pb2.OutputLine, _Mapping]]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., truncated_bytes: _Optional[int] = ...) -> None: ...
+
+class ListTestRunsRequest(_message.Message):
+    __slots__ = ("host", "page_size", "page_token")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    page_size: int
+    page_token: str
+    def __init__(self, host: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTestRunsResponse(_message.Message):
+    __slots__ = ("runs", "next_page_token")
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[_types_pb2.TestRun]
+    next_page_token: str
+    def __init__(self, runs: _Optional[_Iterable[_Union[_types_pb2.TestRun, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetTestRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class GetTestRunResponse(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _types_pb2.TestRun
+    def __init__(self, run: _Optional[_Union[_types_pb2.TestRun, _Mapping]] = ...) -> None: ...
+
+class UpdateHostSettingsRequest(_message.Message):
+    __slots__ = ("host", "test_settings_override", "update_mask")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    TEST_SETTINGS_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    test_settings_override: _types_pb2.TestSettingsOverride
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, host: _Optional[str] = ..., test_settings_override: _Optional[_Union[_types_pb2.TestSettingsOverride, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateHostSettingsResponse(_message.Message):
+    __slots__ = ("host",)
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    host: _types_pb2.Host
+    def __init__(self, host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ...) -> None: ...
+
+class GetSettingsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSettingsResponse(_message.Message):
+    __slots__ = ("settings",)
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    settings: _types_pb2.Settings
+    def __init__(self, settings: _Optional[_Union[_types_pb2.Settings, _Mapping]] = ...) -> None: ...
+
+class UpdateSettingsRequest(_message.Message):
+    __slots__ = ("settings", "update_mask")
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    settings: _types_pb2.Settings
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, settings: _Optional[_Union[_types_pb2.Settings, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateSettingsResponse(_message.Message):
+    __slots__ = ("settings",)
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    settings: _types_pb2.Settings
+    def __init__(self, settings: _Optional[_Union[_types_pb2.Settings, _Mapping]] = ...) -> None: ...
+
+class SetDesiredStateRequest(_message.Message):
+    __slots__ = ("commit", "lock_hash", "agent_version")
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    LOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    commit: str
+    lock_hash: str
+    agent_version: str
+    def __init__(self, commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
+
+class SetDesiredStateResponse(_message.Message):
+    __slots__ = ("desired_state",)
+    DESIRED_STATE_FIELD_NUMBER: _ClassVar[int]
+    desired_state: _types_pb2.DesiredState
+    def __init__(self, desired_state: _Optional[_Union[_types_pb2.DesiredState, _Mapping]] = ...) -> None: ...
+
+class GetDesiredStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetDesiredStateResponse(_message.Message):
+    __slots__ = ("desired_state",)
+    DESIRED_STATE_FIELD_NUMBER: _ClassVar[int]
+    desired_state: _types_pb2.DesiredState
+    def __init__(self, desired_state: _Optional[_Union[_types_pb2.DesiredState, _Mapping]] = ...) -> None: ...
+
+class CreateAgentTokenRequest(_message.Message):
+    __slots__ = ("host",)
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    def __init__(self, host: _Optional[str] = ...) -> None: ...
+
+class CreateAgentTokenResponse(_message.Message):
+    __slots__ = ("token", "token_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    token_id: str
+    def __init__(self, token: _Optional[str] = ..., token_id: _Optional[str] = ...) -> None: ...
+
+class AgentToken(_message.Message):
+    __slots__ = ("token_id", "host", "created_at", "last_used_at", "revoked_at")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    host: str
+    created_at: _timestamp_pb2.Timestamp
+    last_used_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, token_id: _Optional[str] = ..., host: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListAgentTokensRequest(_message.Message):
+    __slots__ = ("host",)
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    def __init__(self, host: _Optional[str] = ...) -> None: ...
+
+class ListAgentTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[AgentToken]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[AgentToken, _Mapping]]] = ...) -> None: ...
+
+class RevokeAgentTokenRequest(_message.Message):
+    __slots__ = ("token_id",)
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    def __init__(self, token_id: _Optional[str] = ...) -> None: ...
+
+class RevokeAgentTokenResponse(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: AgentToken
+    def __init__(self, token: _Optional[_Union[AgentToken, _Mapping]] = ...) -> None: ...
