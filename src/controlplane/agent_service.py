@@ -1,0 +1,156 @@
+"""AgentService: one bidirectional stream per agent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+from .auth import AgentTokens, bearer_token, check_host_name
+from .commands import Commands
+from .errors import Aborted, FleetError, InvalidArgument, grpc_status
+from .fleet import Fleet, HostState
+from .ingest import Ingest
+from .sessions import AgentSession
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_SECONDS = 30.0
+
+
+class AgentService(agent_grpc.AgentServiceServicer):
+    """Authenticates the agent, welcomes it, then routes what it sends and what it is sent."""
+
+    def __init__(self, fleet: Fleet, commands: Commands, ingest: Ingest, tokens: AgentTokens) -> None:
+        self.fleet = fleet
+        self.commands = commands
+        self.ingest = ingest
+        self.tokens = tokens
+
+    async def Connect(  # noqa: N802 - the RPC's name
+        self,
+        request_iterator: AsyncIterator[agent_pb.ConnectRequest],
+        context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
+    ) -> AsyncIterator[agent_pb.ConnectResponse]:
+        try:
+            session, state, welcome = await self._open(request_iterator, context)
+        except FleetError as error:
+            code, detail = grpc_status(error)
+            await context.abort(code, detail)
+            return
+        reader = asyncio.create_task(self._read(state, request_iterator), name=f"agent-read-{session.host}")
+        reader.add_done_callback(lambda _: session.close(Aborted("the agent closed its stream")))
+        try:
+            yield welcome
+            while True:
+                try:
+                    message = await session.next_outgoing()
+                except FleetError as reason:
+                    if not reader.done() or reader.exception() is not None:
+                        code, detail = grpc_status(reason)
+                        await context.abort(code, detail)
+                    return
+                yield message
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            if self.fleet.sessions.remove(session):
+                self.fleet.disconnect(session)
+
+    async def _open(
+        self,
+        request_iterator: AsyncIterator[agent_pb.ConnectRequest],
+        context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
+    ) -> tuple[AgentSession, HostState, agent_pb.ConnectResponse]:
+        token = bearer_token(context.invocation_metadata())
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT_SECONDS):
+                first = await anext(request_iterator)
+        except (StopAsyncIteration, TimeoutError) as exc:
+            raise InvalidArgument("the stream must start with a hello") from exc
+        if first.WhichOneof("message") != "hello":
+            raise InvalidArgument(
+                f"the first message must be a hello, not {first.WhichOneof('message') or 'an empty message'}"
+            )
+        hello = first.hello
+        host = check_host_name(hello.host)
+        record = await self.tokens.verify(token, host)
+        await self.tokens.store.touch_token(record.token_id)
+
+        state = self.fleet.ensure(host)
+        session = AgentSession(host, record.token_id)
+        self.fleet.sessions.add(session, Aborted(f"host {host} connected again; this older stream is closed"))
+        state.host.facts.CopyFrom(hello.facts)
+        state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
+        self._adopt_test_status(state, hello.test_status)
+        interrupted = await self.commands.reconcile(state, hello)
+        acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
+        self.fleet.connect(state, session)
+        log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
+        welcome = agent_pb.Welcome(
+            host=host,
+            settings=self.agent_settings(state),
+            interrupted_command_ids=interrupted,
+            acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
+        )
+        return session, state, agent_pb.ConnectResponse(welcome=welcome)
+
+    def agent_settings(self, state: HostState) -> agent_pb.AgentSettings:
+        """The settings an agent works with."""
+        return agent_pb.AgentSettings(
+            heartbeat_interval=self.fleet.settings.heartbeat_interval, tests=state.host.test_settings
+        )
+
+    async def _read(self, state: HostState, request_iterator: AsyncIterator[agent_pb.ConnectRequest]) -> None:
+        async for message in request_iterator:
+            kind = message.WhichOneof("message")
+            self.fleet.heard_from(state)
+            if kind == "heartbeat":
+                self._heartbeat(state, message.heartbeat)
+            elif kind in ("output", "test_run", "command_finished"):
+                self.ingest.submit(state, message)
+            elif kind == "command_started":
+                await self.commands.on_started(state, message.command_started)
+            elif kind == "test_progress":
+                self.commands.on_test_progress(state, message.test_progress)
+            elif kind == "command_refused":
+                await self.commands.on_refused(state, message.command_refused)
+            else:
+                log.warning("host %s sent a message this control plane does not know (%s); ignored", state.host.name, kind)
+
+    def _heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
+        host = state.host
+        host.facts.CopyFrom(heartbeat.facts)
+        host.metrics.CopyFrom(heartbeat.metrics)
+        self._adopt_test_status(state, heartbeat.test_status)
+        self.fleet.changed(state)
+
+    @staticmethod
+    def _adopt_test_status(state: HostState, reported: pb.TestStatus) -> None:
+        """Take from the agent what only it knows: whether tests exist and progress while running.
+
+        Results come from stored test runs, not from heartbeats, so they survive and stay tied to the
+        deployment they verified.
+        """
+        status = state.host.test_status
+        status.defined_cases = reported.defined_cases
+        if reported.state == pb.TEST_STATE_DISABLED:
+            status.state = reported.state
+            status.message = reported.message
+        elif status.state == pb.TEST_STATE_DISABLED:
+            status.state = pb.TEST_STATE_NOT_RUN if not status.last_run_id else (
+                pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED
+            )
+            status.message = ""
+        if reported.state == pb.TEST_STATE_RUNNING and state.host.running_command_id:
+            for name in ("passed", "failed", "total", "completed", "current_case"):
+                setattr(status, name, getattr(reported, name))
+            status.state = reported.state

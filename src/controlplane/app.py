@@ -1,0 +1,190 @@
+"""The control plane process: store, live view, gRPC server (with health and reflection), web UI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_service_pb2, fleet_service_pb2_grpc
+
+from .agent_service import AgentService
+from .auth import AgentTokens
+from .commands import Commands
+from .events import Hub
+from .fleet import Fleet
+from .fleet_service import FleetService
+from .ingest import Ingest
+from .output import OutputFollowers
+from .sessions import Sessions
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVICE_NAMES = (
+    agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    fleet_service_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
+)
+
+
+@dataclass(frozen=True)
+class ControlPlaneConfig:
+    """How to run the control plane; read once at start."""
+
+    db_path: Path
+    grpc_address: str = "127.0.0.1:50051"
+    http_address: str | None = None
+    shutdown_grace_seconds: float = 5.0
+    output_cap_bytes: int = 10 * 1024 * 1024
+
+
+class ControlPlane:
+    """Everything the control plane runs, started and stopped in order; `async with` it."""
+
+    def __init__(self, config: ControlPlaneConfig) -> None:
+        self.config = config
+        self.store = Store(config.db_path, output_cap_bytes=config.output_cap_bytes)
+        self.sessions = Sessions()
+        self.followers = OutputFollowers()
+        self.hub: Hub | None = None
+        self.fleet: Fleet | None = None
+        self.ingest: Ingest | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self._http: asyncio.Task[None] | None = None
+        self._uvicorn: object | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self._started = False
+
+    @property
+    def grpc_target(self) -> str:
+        """host:port clients connect to."""
+        host = self.config.grpc_address.rsplit(":", 1)[0].strip("[]")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"{host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the web UI, when it is served."""
+        assert self.config.http_address is not None
+        host = self.config.http_address.rsplit(":", 1)[0]
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.http_port}"
+
+    async def __aenter__(self) -> ControlPlane:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the store, rebuild the live view, start serving; safe to call twice."""
+        if self._started:
+            return
+        self._started = True
+        await self.store.open()
+        self.hub = Hub(await self.store.reserve_versions(0))
+        self.fleet = Fleet(self.store, self.hub, self.sessions)
+        await self.fleet.load()
+        commands = Commands(self.fleet, self.followers)
+        await commands.interrupt_all_unfinished()
+        self.ingest = Ingest(self.store, commands, self.followers)
+        tokens = AgentTokens(self.store)
+        agents = AgentService(self.fleet, commands, self.ingest, tokens)
+        fleet_service = FleetService(self.fleet, commands, self.followers, tokens, agents)
+        self.commands = commands
+        self.tokens = tokens
+
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
+        fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+        self.grpc_port = server.add_insecure_port(self.config.grpc_address)
+        if self.grpc_port == 0:
+            raise OSError(f"cannot listen for gRPC on {self.config.grpc_address}")
+        await server.start()
+        self._server = server
+        await self.fleet.start()
+        await self.ingest.start()
+        for name in ("", *SERVICE_NAMES):
+            await self._set_health(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("control plane serving gRPC on %s (database %s)", self.grpc_target, self.config.db_path)
+        if self.config.http_address is not None:
+            await self._start_http(self.config.http_address)
+
+    async def _set_health(self, name: str, status: int) -> None:
+        result = self._health.set(name, status)
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def _start_http(self, address: str) -> None:
+        import uvicorn
+
+        from webui.app import create_app
+
+        host, port = address.rsplit(":", 1)
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), int(port)))
+        sock.listen(128)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(self.grpc_target), log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._uvicorn = server
+        # The socket is bound and listening already, so clients may connect before uvicorn accepts.
+        self._http = asyncio.create_task(server.serve(sockets=[sock]), name="webui")
+        log.info("web UI on %s", self.http_url)
+
+    async def stop(self) -> None:
+        """Stop accepting, drain, cancel, write what is in memory, close; safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        for name in ("", *SERVICE_NAMES):
+            await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self._http is not None:
+            server = self._uvicorn
+            server.should_exit = True  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._http, self.config.shutdown_grace_seconds)
+            self._http = None
+        if self._server is not None:
+            await self._server.stop(self.config.shutdown_grace_seconds)
+            self._server = None
+        if self.ingest is not None:
+            await self.ingest.stop()
+        if self.fleet is not None:
+            await self.fleet.stop()
+        await self.store.close()
+        log.info("control plane stopped")

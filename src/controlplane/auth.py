@@ -1,0 +1,66 @@
+"""Agent tokens: random secrets handed out once, stored and looked up only as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from .errors import InvalidArgument, PermissionDenied, Unauthenticated
+from .store import Store, TokenRecord
+
+TOKEN_PREFIX = "fdat_"
+_HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host_name(name: str) -> str:
+    """Return `name` if it is an RFC 1123 label (lower case); InvalidArgument otherwise."""
+    if not _HOST_NAME.match(name):
+        raise InvalidArgument(
+            f"host name {name[:80]!r} is not a valid RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)"
+        )
+    return name
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+    """The token from `authorization: Bearer …` metadata; Unauthenticated when absent."""
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    raise Unauthenticated("missing 'authorization: Bearer <token>' metadata; give the agent its host token")
+
+
+class AgentTokens:
+    """Creates and verifies per-host agent tokens."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(self, host: str) -> tuple[str, str]:
+        """A new token for `host`: (token, token_id). The token is not stored."""
+        check_host_name(host)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = secrets.token_hex(8)
+        await self.store.add_token(token_id, host, token_hash(token))
+        return token, token_id
+
+    async def verify(self, token: str, claimed_host: str) -> TokenRecord:
+        """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""
+        digest = token_hash(token)
+        record = await self.store.find_token(digest)
+        # Looked up by its SHA-256: lookup timing can reveal at most a prefix of a hash, never the secret.
+        if record is None or record.revoked:
+            raise Unauthenticated("the agent token is not valid (unknown or revoked); create a new one")
+        if record.host != claimed_host:
+            raise PermissionDenied(
+                f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
+            )
+        return record

@@ -1,0 +1,48 @@
+"""`fleetdeck controlplane`: run the control plane until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+
+from .app import ControlPlane, ControlPlaneConfig
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `fleetdeck controlplane` (each also read from a FLEETDECK_* variable)."""
+    env = os.environ.get
+    parser.add_argument("--db", type=Path, default=Path(env("FLEETDECK_DB", "fleetdeck.db")), help="SQLite file")
+    parser.add_argument(
+        "--grpc", default=env("FLEETDECK_GRPC", "127.0.0.1:50051"), help="gRPC listen address HOST:PORT"
+    )
+    parser.add_argument("--http", default=env("FLEETDECK_HTTP"), help="serve the web UI on HOST:PORT")
+    parser.add_argument("--ready-file", type=Path, help="write {grpc, http} addresses as JSON once serving")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until a signal arrives; then shut down in order."""
+    config = ControlPlaneConfig(db_path=args.db, grpc_address=args.grpc, http_address=args.http)
+    asyncio.run(_serve(config, args.ready_file))
+    return 0
+
+
+async def _serve(config: ControlPlaneConfig, ready_file: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with ControlPlane(config) as cp:
+        if ready_file is not None:
+            ready = {"grpc": cp.grpc_target, "http": cp.http_url if config.http_address else ""}
+            tmp = ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(ready))
+            tmp.replace(ready_file)
+        await stop.wait()
+        log.info("signal received; shutting down")

@@ -1,0 +1,387 @@
+"""The life of a command: started by the API, run by an agent, finished, and what follows a switch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+
+from google.protobuf.duration_pb2 import Duration
+
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import types_pb2 as pb
+
+from . import policy
+from .errors import FailedPrecondition, InvalidArgument, NotFound
+from .fleet import Fleet, HostState
+from .output import OutputFollowers
+from .timeutil import now_ts
+
+log = logging.getLogger(__name__)
+
+FINISHED_STATES = frozenset(
+    {
+        pb.COMMAND_STATE_SUCCEEDED,
+        pb.COMMAND_STATE_FAILED,
+        pb.COMMAND_STATE_CANCELLED,
+        pb.COMMAND_STATE_TIMED_OUT,
+        pb.COMMAND_STATE_REFUSED,
+    }
+)
+VALID_OPERATIONS = frozenset(policy._OPERATION_NAMES)
+
+
+def new_command_id() -> str:
+    """A fresh, unguessable command id."""
+    return uuid.uuid4().hex
+
+
+class Commands:
+    """Starts, cancels and finishes commands; keeps the host's running command and results in step."""
+
+    def __init__(self, fleet: Fleet, followers: OutputFollowers) -> None:
+        self.fleet = fleet
+        self.store = fleet.store
+        self.followers = followers
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- API side ------------------------------------------------------------------------------
+
+    async def run_operation(
+        self, hosts: Sequence[str], operation: int, timeout: Duration | None = None
+    ) -> list[fleet_pb.OperationResult]:
+        """Start `operation` on each host; FailedPrecondition when every host refused."""
+        if operation not in VALID_OPERATIONS:
+            raise InvalidArgument(
+                f"unknown operation {operation}; expected one of pull, switch, test, rollback"
+            )
+        if not hosts:
+            raise InvalidArgument("name at least one host")
+        if len(set(hosts)) != len(hosts):
+            raise InvalidArgument("a host is named twice; name each host once")
+        states = [self.fleet.state(name) for name in hosts]  # NotFound before anything starts
+        results = []
+        for state in states:
+            result = fleet_pb.OperationResult(host=state.host.name)
+            try:
+                command = await self.start(state, pb.Operation.ValueType(operation), timeout=timeout)
+                result.command_id = command.id
+            except FailedPrecondition as refusal:
+                result.refused_reason = str(refusal)
+            results.append(result)
+        if all(r.refused_reason for r in results):
+            raise FailedPrecondition("; ".join(r.refused_reason for r in results))
+        return results
+
+    async def start(
+        self,
+        state: HostState,
+        operation: pb.Operation.ValueType,
+        *,
+        timeout: Duration | None = None,
+        trigger: pb.TestTrigger.ValueType = pb.TEST_TRIGGER_UNSPECIFIED,
+        triggered_by: str = "",
+    ) -> pb.Command:
+        """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
+        reason = policy.refusal_reason(self.fleet._view(state), operation)
+        if reason is not None:
+            raise FailedPrecondition(reason)
+        assert state.session is not None
+        if operation == pb.OPERATION_TEST and not trigger:
+            trigger = pb.TEST_TRIGGER_MANUAL
+        if timeout is None or (timeout.seconds == 0 and timeout.nanos == 0):
+            timeout = (
+                state.host.test_settings.timeout
+                if operation == pb.OPERATION_TEST
+                else self.fleet.settings.operation_timeout
+            )
+        command = pb.Command(
+            id=new_command_id(),
+            host=state.host.name,
+            operation=operation,
+            state=pb.COMMAND_STATE_PENDING,
+            exit_code=-1,
+            created_at=now_ts(),
+            trigger=trigger,
+            timeout=timeout,
+            triggered_by_command_id=triggered_by,
+        )
+        # Reserve the host before the first await, so two concurrent calls cannot both start.
+        state.host.running_command_id = command.id
+        state.host.running_operation = operation
+        try:
+            await self.store.insert_command(command)
+        except BaseException:
+            state.host.running_command_id = ""
+            state.host.running_operation = pb.OPERATION_UNSPECIFIED
+            raise
+        run = agent_pb.RunCommand(command_id=command.id, operation=operation, timeout=timeout, trigger=trigger)
+        if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
+            run.target_commit = self.fleet.desired.commit
+        state.session.send(agent_pb.ConnectResponse(run_command=run))
+        log.info("started %s on %s as command %s", policy.operation_name(operation), command.host, command.id)
+        self.fleet.changed(state)
+        self._publish(command)
+        return command
+
+    async def cancel(self, command_id: str) -> pb.Command:
+        """Ask the agent to stop a command."""
+        command = await self.get(command_id)
+        if command.state in FINISHED_STATES:
+            state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
+            raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
+        state = self.fleet.state(command.host)
+        if state.session is None:
+            raise FailedPrecondition(
+                f"host {command.host} is offline; the stop request cannot reach it — it will be stopped "
+                "only when you retry after the host reconnects"
+            )
+        state.session.send(agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id)))
+        log.info("asked %s to stop command %s", command.host, command_id)
+        return command
+
+    async def get(self, command_id: str) -> pb.Command:
+        """A stored command; NotFound otherwise."""
+        found = await self.store.get_command(command_id)
+        if found is None:
+            raise NotFound(f"no command with id {command_id}")
+        return found[0]
+
+    # --- agent side ----------------------------------------------------------------------------
+
+    async def reconcile(self, state: HostState, hello: agent_pb.Hello) -> list[str]:
+        """Match the agent's report of running commands against ours; return the interrupted ids."""
+        running = set(hello.running_command_ids)
+        pending = set(hello.unacknowledged_command_ids)
+        interrupted = []
+        for command in await self.store.unfinished_commands():
+            if command.host != state.host.name or command.id in pending:
+                continue
+            if command.id in running:
+                if command.state != pb.COMMAND_STATE_RUNNING:
+                    command.state = pb.COMMAND_STATE_RUNNING
+                    command.message = ""
+                    await self.store.update_command(command)
+                    self._publish(command)
+                state.host.running_command_id = command.id
+                state.host.running_operation = command.operation
+                continue
+            command.state = pb.COMMAND_STATE_INTERRUPTED
+            command.message = "the agent reconnected without this command; its outcome is unknown"
+            await self.store.update_command(command)
+            self._publish(command)
+            interrupted.append(command.id)
+            if state.host.running_command_id == command.id:
+                self._clear_running(state, command.id)
+        for command_id in running:
+            if not state.host.running_command_id:
+                found = await self.store.get_command(command_id)
+                if found is not None and found[0].host == state.host.name:
+                    state.host.running_command_id = command_id
+                    state.host.running_operation = found[0].operation
+        return interrupted
+
+    async def interrupt_all_unfinished(self) -> None:
+        """At start-up: commands that were running are interrupted until their agent reports them."""
+        for command in await self.store.unfinished_commands():
+            if command.state == pb.COMMAND_STATE_INTERRUPTED:
+                continue
+            command.state = pb.COMMAND_STATE_INTERRUPTED
+            command.message = "the control plane restarted while it ran; waiting for its agent to report"
+            await self.store.update_command(command)
+
+    async def on_started(self, state: HostState, started: agent_pb.CommandStarted) -> None:
+        """The agent began running a command."""
+        found = await self.store.get_command(started.command_id)
+        if found is None or found[0].host != state.host.name:
+            log.warning("host %s started unknown command %s", state.host.name, started.command_id)
+            return
+        command = found[0]
+        if command.state in FINISHED_STATES:
+            return
+        command.state = pb.COMMAND_STATE_RUNNING
+        command.message = ""
+        command.started_at.CopyFrom(started.started_at if started.HasField("started_at") else now_ts())
+        await self.store.update_command(command)
+        state.host.running_command_id = command.id
+        state.host.running_operation = command.operation
+        if command.operation == pb.OPERATION_TEST:
+            status = state.host.test_status
+            status.state = pb.TEST_STATE_RUNNING
+            status.completed = 0
+            status.passed = 0
+            status.failed = 0
+            status.current_case = ""
+            status.total = status.defined_cases
+        self.fleet.changed(state)
+        self._publish(command)
+
+    def on_test_progress(self, state: HostState, progress: agent_pb.TestProgress) -> None:
+        """Per-case progress of a running test suite (memory only; the run report is durable)."""
+        if state.host.running_command_id != progress.command_id:
+            return
+        status = state.host.test_status
+        status.state = pb.TEST_STATE_RUNNING
+        for name in ("passed", "failed", "total", "completed", "current_case"):
+            setattr(status, name, getattr(progress.status, name))
+        self.fleet.changed(state)
+
+    async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
+        """The agent would not start a command."""
+        found = await self.store.get_command(refused.command_id)
+        if found is None:
+            return
+        command = found[0]
+        command.state = pb.COMMAND_STATE_REFUSED
+        command.message = refused.reason
+        command.finished_at.GetCurrentTime()
+        await self.store.update_command(command)
+        self._clear_running(state, command.id)
+        self.fleet.changed(state)
+        self._publish(command)
+        self.followers.finish(command)
+
+    async def on_test_run(self, state: HostState, report: agent_pb.TestRunReport) -> None:
+        """A test run's final record: store it with every case, update Tests, announce a failure."""
+        run = pb.TestRun()
+        run.CopyFrom(report.run)
+        run.id = report.command_id
+        run.host = state.host.name
+        found = await self.store.get_command(report.command_id)
+        if found is not None:
+            run.trigger = found[0].trigger
+            run.triggered_by_command_id = found[0].triggered_by_command_id
+        run.deployment_id = state.host.current_deployment_id
+        status = self._status_from_run(state.host.test_status, run)
+        state.host.test_status.CopyFrom(status)
+        await self.store.put_test_run(run, report.seq)
+        self.fleet.changed(state, durable=False)
+        if run.state == pb.TEST_STATE_FAILED:
+            self._announce_failure(state, run)
+        self._spawn(self._prune(state.host.name))
+
+    async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
+        """A command ended: record it, update the host's facts and compartments, auto-run tests."""
+        found = await self.store.get_command(finished.command_id)
+        if found is None or found[0].host != state.host.name:
+            log.warning("host %s finished unknown command %s", state.host.name, finished.command_id)
+            return None
+        command = found[0]
+        if command.state in FINISHED_STATES:
+            return command  # a resend after a reconnect: already recorded
+        command.state = finished.state if finished.state in FINISHED_STATES else pb.COMMAND_STATE_FAILED
+        command.exit_code = finished.exit_code
+        command.message = finished.message
+        command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
+        host = state.host
+        if finished.HasField("facts"):
+            host.facts.CopyFrom(finished.facts)
+        last = pb.LastOperation(
+            command_id=command.id,
+            state=command.state,
+            exit_code=command.exit_code,
+            finished_at=command.finished_at,
+            commit=host.facts.commit,
+            lock_hash=host.facts.lock_hash,
+            generation=host.facts.generation,
+        )
+        succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
+        if command.operation == pb.OPERATION_SWITCH:
+            host.last_switch.CopyFrom(last)
+        elif command.operation == pb.OPERATION_ROLLBACK:
+            host.last_rollback.CopyFrom(last)
+        elif command.operation == pb.OPERATION_PULL:
+            host.last_pull.CopyFrom(last)
+        if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
+            host.current_deployment_id = command.id
+        if command.operation == pb.OPERATION_TEST and host.test_status.last_run_id != command.id:
+            # The run ended without its report (killed, crashed): that is a failed run, not a pass.
+            status = host.test_status
+            status.state = pb.TEST_STATE_FAILED
+            status.last_run_id = command.id
+            status.last_run_at.CopyFrom(command.finished_at)
+            status.generation = host.facts.generation
+            status.deployment_id = host.current_deployment_id
+            status.current_case = ""
+            status.message = f"Test run ended without results: {command.message or 'exit ' + str(command.exit_code)}"
+        self._clear_running(state, command.id)
+        await self.store.finish_command(command, finished.seq, host)
+        log.info(
+            "command %s (%s on %s) finished: %s, exit %d",
+            command.id,
+            policy.operation_name(command.operation),
+            host.name,
+            pb.CommandState.Name(command.state),
+            command.exit_code,
+        )
+        self.fleet.changed(state, durable=True)
+        self._publish(command)
+        self.followers.finish(command)
+        if policy.should_auto_run_tests(self.fleet._view(state), command.operation, command.state):
+            try:
+                await self.start(state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id)
+            except FailedPrecondition as refusal:
+                log.info("tests not started after switch on %s: %s", host.name, refusal)
+        return command
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _status_from_run(previous: pb.TestStatus, run: pb.TestRun) -> pb.TestStatus:
+        status = pb.TestStatus(
+            state=run.state,
+            passed=run.passed,
+            failed=run.failed,
+            total=run.total,
+            completed=run.passed + run.failed,
+            last_run_id=run.id,
+            generation=run.generation,
+            deployment_id=run.deployment_id,
+            defined_cases=previous.defined_cases or run.total,
+        )
+        status.last_run_at.CopyFrom(run.finished_at if run.HasField("finished_at") else now_ts())
+        return status
+
+    def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
+        failed = [
+            c.name
+            for c in run.cases
+            if c.outcome in (pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_TIMED_OUT, pb.TEST_OUTCOME_ERROR)
+        ]
+        name = state.host.name
+        message = f"Tests failed on {name}"
+        if failed:
+            message += ": " + ", ".join(failed)
+        self.fleet.hub.publish(
+            fleet_pb.WatchFleetResponse(
+                tests_failed=fleet_pb.TestsFailed(
+                    host=name,
+                    run_id=run.id,
+                    failed_cases=failed,
+                    message=message,
+                    rollback_available=state.online,
+                    generation=run.generation,
+                )
+            )
+        )
+        log.info("%s", message)
+
+    def _clear_running(self, state: HostState, command_id: str) -> None:
+        if state.host.running_command_id == command_id:
+            state.host.running_command_id = ""
+            state.host.running_operation = pb.OPERATION_UNSPECIFIED
+
+    def _publish(self, command: pb.Command) -> None:
+        self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
+
+    async def _prune(self, host: str) -> None:
+        removed = await self.store.prune_test_runs(host, self.fleet.settings.test_history_limit or 200)
+        if removed:
+            log.info("deleted %d old test runs of %s", removed, host)
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,301 @@
+"""FleetService: the typed API for automation, the CLI and the web UI. Thin: unpack, call, pack."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+from .agent_service import AgentService
+from .auth import AgentTokens, check_host_name
+from .commands import FINISHED_STATES, Commands
+from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, grpc_status
+from .fleet import Fleet
+from .output import OutputFollowers
+from .paging import decode_page_token, encode_page_token, page_size
+from .timeutil import now_ts
+
+log = logging.getLogger(__name__)
+
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MAX_LINES_PER_MESSAGE = 500
+
+R = TypeVar("R")
+
+
+def _mapped(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Turn domain errors into gRPC statuses: the one place unary methods map errors."""
+
+    @wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
+        try:
+            return await method(self, request, context)
+        except FleetError as error:
+            code, detail = grpc_status(error)
+            await context.abort(code, detail)
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def _positive(duration: Duration, name: str, minimum_seconds: float = 1.0) -> Duration:
+    if duration.ToTimedelta().total_seconds() < minimum_seconds:
+        raise InvalidArgument(f"{name} must be at least {minimum_seconds:g} s")
+    return duration
+
+
+class FleetService(fleet_grpc.FleetServiceServicer):
+    """Serves the fleet from the live view, and from SQLite where memory does not hold it."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        commands: Commands,
+        followers: OutputFollowers,
+        tokens: AgentTokens,
+        agents: AgentService,
+    ) -> None:
+        self.fleet = fleet
+        self.store = fleet.store
+        self.commands = commands
+        self.followers = followers
+        self.tokens = tokens
+        self.agents = agents
+
+    @_mapped
+    async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:  # noqa: N802
+        return fleet_pb.ListHostsResponse(hosts=self.fleet.snapshot().hosts, version=self.fleet.hub.version)
+
+    @_mapped
+    async def GetHost(self, request: fleet_pb.GetHostRequest, context: Any) -> fleet_pb.GetHostResponse:  # noqa: N802
+        return fleet_pb.GetHostResponse(host=self.fleet.view(request.name))
+
+    async def WatchFleet(  # noqa: N802
+        self, request: fleet_pb.WatchFleetRequest, context: Any
+    ) -> AsyncIterator[fleet_pb.WatchFleetResponse]:
+        async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
+            yield event
+
+    @_mapped
+    async def RunOperation(  # noqa: N802
+        self, request: fleet_pb.RunOperationRequest, context: Any
+    ) -> fleet_pb.RunOperationResponse:
+        timeout = request.timeout if request.HasField("timeout") else None
+        if timeout is not None:
+            _positive(timeout, "timeout")
+        results = await self.commands.run_operation(list(request.hosts), request.operation, timeout)
+        return fleet_pb.RunOperationResponse(results=results)
+
+    @_mapped
+    async def CancelCommand(  # noqa: N802
+        self, request: fleet_pb.CancelCommandRequest, context: Any
+    ) -> fleet_pb.CancelCommandResponse:
+        return fleet_pb.CancelCommandResponse(command=await self.commands.cancel(request.command_id))
+
+    @_mapped
+    async def GetCommand(self, request: fleet_pb.GetCommandRequest, context: Any) -> fleet_pb.GetCommandResponse:  # noqa: N802
+        return fleet_pb.GetCommandResponse(command=await self.commands.get(request.command_id))
+
+    @_mapped
+    async def ListCommands(  # noqa: N802
+        self, request: fleet_pb.ListCommandsRequest, context: Any
+    ) -> fleet_pb.ListCommandsResponse:
+        if request.host:
+            self.fleet.state(request.host)
+        limit = page_size(request.page_size, default=50, maximum=500)
+        rows = await self.store.list_commands(request.host, limit + 1, decode_page_token(request.page_token))
+        response = fleet_pb.ListCommandsResponse(commands=[c for c, _ in rows[:limit]])
+        if len(rows) > limit:
+            response.next_page_token = encode_page_token(rows[limit - 1][1])
+        return response
+
+    async def StreamCommandOutput(  # noqa: N802
+        self, request: fleet_pb.StreamCommandOutputRequest, context: Any
+    ) -> AsyncIterator[fleet_pb.StreamCommandOutputResponse]:
+        found = await self.store.get_command(request.command_id)
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no command with id {request.command_id}")
+            return
+        follower = self.followers.follow(request.command_id) if not request.no_follow else None
+        try:
+            command = found[0]
+            next_line = request.from_line
+            first = True
+            stored = await self.store.read_output(request.command_id, next_line)
+            for start in range(0, max(len(stored), 1), _MAX_LINES_PER_MESSAGE):
+                part = stored[start : start + _MAX_LINES_PER_MESSAGE]
+                response = fleet_pb.StreamCommandOutputResponse(lines=part)
+                if first:
+                    response.truncated_bytes = command.output_truncated_bytes
+                    first = False
+                if part:
+                    next_line = part[-1].number + 1
+                if part or start == 0:
+                    yield response
+            if follower is None or command.state in FINISHED_STATES:
+                final = await self.commands.get(request.command_id)
+                yield fleet_pb.StreamCommandOutputResponse(command=final)
+                return
+            while True:
+                item = await follower.queue.get()
+                if isinstance(item, pb.Command):
+                    if follower.overflowed:
+                        tail = await self.store.read_output(request.command_id, next_line)
+                        for start in range(0, len(tail), _MAX_LINES_PER_MESSAGE):
+                            yield fleet_pb.StreamCommandOutputResponse(lines=tail[start : start + _MAX_LINES_PER_MESSAGE])
+                    yield fleet_pb.StreamCommandOutputResponse(command=item)
+                    return
+                fresh = [line for line in item if line.number >= next_line]
+                if fresh:
+                    next_line = fresh[-1].number + 1
+                    yield fleet_pb.StreamCommandOutputResponse(lines=fresh)
+        finally:
+            if follower is not None:
+                self.followers.unfollow(request.command_id, follower)
+
+    @_mapped
+    async def ListTestRuns(  # noqa: N802
+        self, request: fleet_pb.ListTestRunsRequest, context: Any
+    ) -> fleet_pb.ListTestRunsResponse:
+        self.fleet.state(request.host)
+        limit = page_size(request.page_size, default=20, maximum=200)
+        rows = await self.store.list_test_runs(request.host, limit + 1, decode_page_token(request.page_token))
+        response = fleet_pb.ListTestRunsResponse(runs=[r for r, _ in rows[:limit]])
+        if len(rows) > limit:
+            response.next_page_token = encode_page_token(rows[limit - 1][1])
+        return response
+
+    @_mapped
+    async def GetTestRun(self, request: fleet_pb.GetTestRunRequest, context: Any) -> fleet_pb.GetTestRunResponse:  # noqa: N802
+        run = await self.store.get_test_run(request.run_id)
+        if run is None:
+            raise NotFound(f"no test run with id {request.run_id}")
+        return fleet_pb.GetTestRunResponse(run=run)
+
+    @_mapped
+    async def UpdateHostSettings(  # noqa: N802
+        self, request: fleet_pb.UpdateHostSettingsRequest, context: Any
+    ) -> fleet_pb.UpdateHostSettingsResponse:
+        state = self.fleet.state(request.host)
+        new = request.test_settings_override
+        if new.HasField("timeout"):
+            _positive(new.timeout, "timeout")
+        paths = list(request.update_mask.paths)
+        allowed = {"enabled", "auto_run_after_switch", "timeout"}
+        unknown = [p for p in paths if p not in allowed]
+        if unknown:
+            raise InvalidArgument(f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(allowed))}")
+        override = pb.TestSettingsOverride()
+        override.CopyFrom(state.override)
+        if not paths:
+            override.CopyFrom(new)
+        for path in paths:
+            if new.HasField(path):
+                if path == "timeout":
+                    override.timeout.CopyFrom(new.timeout)
+                else:
+                    setattr(override, path, getattr(new, path))
+            else:
+                override.ClearField(path)
+        await self.store.save_host_override(state.host.name, override)
+        state.override.CopyFrom(override)
+        self.fleet.changed(state, durable=True)
+        if state.session is not None:
+            state.session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
+        log.info("test settings of %s changed", state.host.name)
+        return fleet_pb.UpdateHostSettingsResponse(host=self.fleet.view(state.host.name))
+
+    @_mapped
+    async def GetSettings(self, request: fleet_pb.GetSettingsRequest, context: Any) -> fleet_pb.GetSettingsResponse:  # noqa: N802
+        return fleet_pb.GetSettingsResponse(settings=self.fleet.settings)
+
+    @_mapped
+    async def UpdateSettings(  # noqa: N802
+        self, request: fleet_pb.UpdateSettingsRequest, context: Any
+    ) -> fleet_pb.UpdateSettingsResponse:
+        settings = pb.Settings()
+        settings.CopyFrom(self.fleet.settings)
+        fields = ["test_timeout", "heartbeat_interval", "test_history_limit", "operation_timeout"]
+        paths = list(request.update_mask.paths) or fields
+        for path in paths:
+            if path not in fields:
+                raise InvalidArgument(f"unknown update_mask path {path!r}; use {', '.join(fields)}")
+            if path == "test_history_limit":
+                if request.settings.test_history_limit < 1:
+                    raise InvalidArgument("test_history_limit must be at least 1")
+                settings.test_history_limit = request.settings.test_history_limit
+            else:
+                minimum = 0.5 if path == "heartbeat_interval" else 1.0
+                getattr(settings, path).CopyFrom(_positive(getattr(request.settings, path), path, minimum))
+        await self.store.save_settings(settings)
+        self.fleet.set_settings(settings)
+        for session in self.fleet.sessions.all():
+            state = self.fleet.hosts.get(session.host)
+            if state is not None:
+                session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
+        log.info("fleet settings changed: %s", ", ".join(paths))
+        return fleet_pb.UpdateSettingsResponse(settings=settings)
+
+    @_mapped
+    async def SetDesiredState(  # noqa: N802
+        self, request: fleet_pb.SetDesiredStateRequest, context: Any
+    ) -> fleet_pb.SetDesiredStateResponse:
+        if not _SHA1.match(request.commit):
+            raise InvalidArgument("commit must be a full 40-digit lower-case hex git commit id")
+        if not _SHA256.match(request.lock_hash):
+            raise InvalidArgument("lock_hash must be the 64-digit lower-case hex SHA-256 of flake.lock")
+        desired = pb.DesiredState(
+            commit=request.commit,
+            lock_hash=request.lock_hash,
+            agent_version=request.agent_version,
+            updated_at=now_ts(),
+        )
+        await self.store.save_desired(desired)
+        self.fleet.set_desired(desired)
+        log.info("desired state set to commit %s", desired.commit[:12])
+        return fleet_pb.SetDesiredStateResponse(desired_state=desired)
+
+    @_mapped
+    async def GetDesiredState(  # noqa: N802
+        self, request: fleet_pb.GetDesiredStateRequest, context: Any
+    ) -> fleet_pb.GetDesiredStateResponse:
+        return fleet_pb.GetDesiredStateResponse(desired_state=self.fleet.desired or pb.DesiredState())
+
+    @_mapped
+    async def CreateAgentToken(  # noqa: N802
+        self, request: fleet_pb.CreateAgentTokenRequest, context: Any
+    ) -> fleet_pb.CreateAgentTokenResponse:
+        check_host_name(request.host)
+        token, token_id = await self.tokens.create(request.host)
+        log.info("created agent token %s for host %s", token_id, request.host)
+        return fleet_pb.CreateAgentTokenResponse(token=token, token_id=token_id)
+
+    @_mapped
+    async def ListAgentTokens(  # noqa: N802
+        self, request: fleet_pb.ListAgentTokensRequest, context: Any
+    ) -> fleet_pb.ListAgentTokensResponse:
+        return fleet_pb.ListAgentTokensResponse(tokens=await self.store.list_tokens(request.host))
+
+    @_mapped
+    async def RevokeAgentToken(  # noqa: N802
+        self, request: fleet_pb.RevokeAgentTokenRequest, context: Any
+    ) -> fleet_pb.RevokeAgentTokenResponse:
+        if not await self.store.revoke_token(request.token_id):
+            raise NotFound(f"no agent token with id {request.token_id}")
+        token = next(t for t in await self.store.list_tokens() if t.token_id == request.token_id)
+        session = self.fleet.sessions.get(token.host)
+        if session is not None and session.token_id == request.token_id:
+            session.close(Unauthenticated("this agent's token was revoked"))
+        log.info("revoked agent token %s of host %s", token.token_id, token.host)
+        return fleet_pb.RevokeAgentTokenResponse(token=token)

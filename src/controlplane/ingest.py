@@ -1,0 +1,135 @@
+"""The write path for what agents send that must be durable: output in batches, results at once.
+
+Everything an agent wants acknowledged goes through one queue and one consumer, so output chunks and
+the results that follow them are stored in the order they were sent. Acknowledgements go out only
+after the transaction holding them committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+
+from .commands import Commands
+from .fleet import HostState
+from .output import OutputFollowers
+from .store import OutputAppend, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message to store for a host."""
+
+    state: HostState
+    message: agent_pb.ConnectRequest
+
+
+class Ingest:
+    """Batches output appends into one transaction, stores results in order, then acknowledges."""
+
+    def __init__(self, store: Store, commands: Commands, followers: OutputFollowers) -> None:
+        self.store = store
+        self.commands = commands
+        self.followers = followers
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def submit(self, state: HostState, message: agent_pb.ConnectRequest) -> None:
+        """Queue an output chunk, test run report or command finish for storing."""
+        self._queue.put_nowait(Item(state, message))
+
+    async def start(self) -> None:
+        """Start the consumer; safe to call twice."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ingest")
+
+    async def stop(self) -> None:
+        """Store what is queued, then stop; safe to call twice."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        batch = self._drain([])
+        if batch:
+            await self._process(batch)
+
+    def _drain(self, batch: list[Item]) -> list[Item]:
+        while not self._queue.empty() and len(batch) < MAX_BATCH:
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            batch = self._drain([await self._queue.get()])
+            try:
+                await self._process(batch)
+            except Exception:
+                # Nothing was acknowledged, so the agents resend it after their next reconnect.
+                log.exception("storing a batch of %d agent messages failed", len(batch))
+
+    async def _process(self, batch: list[Item]) -> None:
+        output: list[Item] = []
+        for item in batch:
+            kind = item.message.WhichOneof("message")
+            if kind == "output":
+                output.append(item)
+                continue
+            await self._store_output(output)
+            output = []
+            if kind == "test_run":
+                report = item.message.test_run
+                if await self._owned(item.state, report.command_id):
+                    await self.commands.on_test_run(item.state, report)
+                    self._ack(item.state, report.command_id, report.seq)
+            elif kind == "command_finished":
+                finished = item.message.command_finished
+                if await self.commands.on_finished(item.state, finished) is not None:
+                    self._ack(item.state, finished.command_id, finished.seq)
+        await self._store_output(output)
+        self.batches += 1
+
+    async def _owned(self, state: HostState, command_id: str) -> bool:
+        found = await self.store.get_command(command_id)
+        if found is None or found[0].host != state.host.name:
+            log.warning("host %s sent a result for unknown command %s; ignored", state.host.name, command_id)
+            return False
+        return True
+
+    async def _store_output(self, items: list[Item]) -> None:
+        if not items:
+            return
+        owners = await self.store.command_hosts({i.message.output.command_id for i in items})
+        appends = []
+        states: dict[str, HostState] = {}
+        for item in items:
+            chunk = item.message.output
+            if owners.get(chunk.command_id) != item.state.host.name:
+                log.warning("host %s sent output for unknown command %s; ignored", item.state.host.name, chunk.command_id)
+                continue
+            appends.append(OutputAppend(chunk.command_id, chunk))
+            states[chunk.command_id] = item.state
+        if not appends:
+            return
+        stored = await self.store.append_output(appends)
+        lines = defaultdict(list)
+        for append in appends:
+            lines[append.command_id].extend(append.chunk.lines)
+        for command_id, (max_seq, _lines, _truncated) in stored.items():
+            self.followers.publish(command_id, lines[command_id])
+            self._ack(states[command_id], command_id, max_seq)
+
+    @staticmethod
+    def _ack(state: HostState, command_id: str, seq: int) -> None:
+        if state.session is not None:
+            state.session.send(agent_pb.ConnectResponse(ack=agent_pb.Ack(command_id=command_id, seq=seq)))

@@ -1,0 +1,62 @@
+"""Live followers of command output: lines go to them only after they are durably stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from fleetdeck.v1 import types_pb2 as pb
+
+FOLLOWER_QUEUE_LIMIT = 10_000
+
+Item = list[pb.OutputLine] | pb.Command
+
+
+class Follower:
+    """One StreamCommandOutput caller; a caller that falls behind re-reads from the store."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(FOLLOWER_QUEUE_LIMIT)
+        self.overflowed = False
+
+    def offer(self, item: Item) -> None:
+        """Queue lines or the final command; on overflow flag the follower to catch up from the store."""
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            if isinstance(item, pb.Command):
+                while not self.queue.empty():
+                    self.queue.get_nowait()
+                self.queue.put_nowait(item)
+
+
+class OutputFollowers:
+    """Followers by command id."""
+
+    def __init__(self) -> None:
+        self._by_command: defaultdict[str, set[Follower]] = defaultdict(set)
+
+    def follow(self, command_id: str) -> Follower:
+        """Subscribe to a command's new lines and its end."""
+        follower = Follower()
+        self._by_command[command_id].add(follower)
+        return follower
+
+    def unfollow(self, command_id: str, follower: Follower) -> None:
+        """Unsubscribe."""
+        followers = self._by_command.get(command_id)
+        if followers is not None:
+            followers.discard(follower)
+            if not followers:
+                del self._by_command[command_id]
+
+    def publish(self, command_id: str, lines: list[pb.OutputLine]) -> None:
+        """Durable lines of a command."""
+        for follower in self._by_command.get(command_id, ()):
+            follower.offer(lines)
+
+    def finish(self, command: pb.Command) -> None:
+        """A command ended; its followers stop after the lines they already have."""
+        for follower in self._by_command.get(command.id, ()):
+            follower.offer(command)

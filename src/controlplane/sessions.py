@@ -1,0 +1,73 @@
+"""Connected agents: one session per host, holding the queue of messages to send down its stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+
+from .errors import FleetError
+
+log = logging.getLogger(__name__)
+
+
+class AgentSession:
+    """One open Connect stream. Sends never block the caller; closing ends the stream with an error."""
+
+    def __init__(self, host: str, token_id: str) -> None:
+        self.host = host
+        self.token_id = token_id
+        self._outgoing: asyncio.Queue[agent_pb.ConnectResponse | FleetError] = asyncio.Queue()
+        self.closed = False
+
+    def send(self, message: agent_pb.ConnectResponse) -> None:
+        """Queue a message for the agent (dropped once the session is closed)."""
+        if not self.closed:
+            self._outgoing.put_nowait(message)
+
+    def close(self, reason: FleetError) -> None:
+        """End the stream with `reason` as its status; idempotent."""
+        if not self.closed:
+            self.closed = True
+            self._outgoing.put_nowait(reason)
+
+    async def next_outgoing(self) -> agent_pb.ConnectResponse:
+        """The next message to send; raises the close reason once the session was closed."""
+        item = await self._outgoing.get()
+        if isinstance(item, FleetError):
+            raise item
+        return item
+
+
+class Sessions:
+    """The registry of open sessions by host; a newer session of a host replaces the older one."""
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, AgentSession] = {}
+
+    def get(self, host: str) -> AgentSession | None:
+        """The host's open session, if any."""
+        return self._by_host.get(host)
+
+    def add(self, session: AgentSession, replaced: FleetError) -> None:
+        """Register a session, closing the host's previous one with `replaced`."""
+        old = self._by_host.get(session.host)
+        if old is not None:
+            log.info("host %s connected again; closing its older stream", session.host)
+            old.close(replaced)
+        self._by_host[session.host] = session
+
+    def remove(self, session: AgentSession) -> bool:
+        """Forget a session if it is still the host's current one; True when it was."""
+        if self._by_host.get(session.host) is session:
+            del self._by_host[session.host]
+            return True
+        return False
+
+    def all(self) -> list[AgentSession]:
+        """Every open session."""
+        return list(self._by_host.values())
+
+    def __len__(self) -> int:
+        return len(self._by_host)
