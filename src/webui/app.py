@@ -1,0 +1,82 @@
+"""The web UI's Starlette app: the page, its static assets, the SSE streams and the JSON API."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from controlplane.errors import http_status_for
+from webui import api, sse
+from webui.client import FleetClient
+from webui.convert import BadRequest
+from webui.security import SecurityMiddleware
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+async def index(request: Request) -> Response:
+    """The dashboard; everything on it is drawn by static/app.js from the event stream."""
+    response = templates.TemplateResponse(request, "index.html", {})
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def rpc_error(request: Request, exc: Exception) -> Response:
+    """A refused FleetService call: the control plane's sentence for the user, an HTTP status."""
+    assert isinstance(exc, grpc.aio.AioRpcError)
+    code = exc.code()
+    details = exc.details() or "the control plane refused the request"
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        details = "The control plane is unreachable right now; try again in a moment."
+        log.warning("FleetService call to %s failed: %s", request.url.path, code.name)
+    return JSONResponse({"error": details}, status_code=http_status_for(code))
+
+
+async def bad_request(request: Request, exc: Exception) -> Response:
+    """A request the API could not use."""
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+def create_app(
+    controlplane_target: str, *, keepalive_seconds: float = 10.0, queue_limit: int = 256
+) -> Starlette:
+    """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.fleet = FleetClient(controlplane_target)
+        try:
+            yield
+        finally:
+            await app.state.fleet.close()
+
+    routes = [
+        Route("/", index),
+        Route("/events", sse.events),
+        Route("/api/commands/{command_id}/output", sse.command_output),
+        *api.routes,
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware)],
+        exception_handlers={grpc.aio.AioRpcError: rpc_error, BadRequest: bad_request},
+        lifespan=lifespan,
+    )
+    app.state.keepalive_seconds = keepalive_seconds
+    app.state.queue_limit = queue_limit
+    return app

@@ -1,0 +1,48 @@
+"""`fleetdeck webui`: serve the web UI on its own, as a client of a running control plane."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from webui.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `webui` subcommand's flags."""
+    parser.add_argument(
+        "--controlplane",
+        required=True,
+        metavar="HOST:PORT",
+        help="the control plane's gRPC address, e.g. 127.0.0.1:50051",
+    )
+    parser.add_argument(
+        "--http",
+        default="127.0.0.1:8080",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="where to serve the web UI (default 127.0.0.1:8080)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the web UI until interrupted; returns the exit status."""
+    host, port = args.http
+    app = create_app(args.controlplane)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3, lifespan="on"
+    )
+    log.info("serving the web UI on http://%s:%d", host, port)
+    uvicorn.Server(config).run()
+    return 0

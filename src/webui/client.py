@@ -1,0 +1,44 @@
+"""The web UI's one FleetService channel and the deadline every unary call carries."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+
+log = logging.getLogger(__name__)
+
+DEADLINE_SECONDS = 10.0
+"""Deadline of every unary FleetService call the web UI makes."""
+
+_CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 4 * 1024 * 1024),
+    # After a control-plane restart, reconnect within a couple of seconds instead of backing off for minutes.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
+
+class FleetClient:
+    """A grpc.aio channel to the control plane and its FleetService stub; close() is safe twice."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self._channel)  # type: ignore[assignment]
+        self._closed = False
+        log.info("web UI talks to the control plane at %s", target)
+
+    async def close(self) -> None:
+        """Close the channel, cancelling every call still open on it."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._channel.close(grace=None)

@@ -1,0 +1,98 @@
+"""Server-Sent Events: the fleet stream (`GET /events`) and a command's output stream."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from webui.convert import to_json
+from webui.relay import FleetWatch, Resync, Status
+
+log = logging.getLogger(__name__)
+
+RETRY_MS = 1000
+"""How long a browser waits before reconnecting a dropped EventSource."""
+
+
+def resume_point(request: Request, header: str = "last-event-id", param: str = "since") -> int:
+    """The number a reconnecting browser sends: the Last-Event-ID header, else a query parameter."""
+    raw = request.headers.get(header) or request.query_params.get(param) or "0"
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return 0
+
+
+def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync) -> ServerSentEvent:
+    """One relay item as an SSE event; fleet events carry the fleet version as their id."""
+    if isinstance(item, Status):
+        data = json.dumps({"connected": item.connected, "message": item.message}, ensure_ascii=False)
+        return ServerSentEvent(data=data, event="status")
+    if isinstance(item, Resync):
+        return ServerSentEvent(data="{}", event="resync")
+    kind = item.WhichOneof("event") or "unknown"
+    payload = getattr(item, kind) if kind != "unknown" else item
+    return ServerSentEvent(data=to_json(payload), event=kind, id=str(item.version))
+
+
+async def events(request: Request) -> EventSourceResponse:
+    """`GET /events`: a snapshot (or only what was missed since Last-Event-ID), then every change."""
+    state = request.app.state
+    from_version = resume_point(request)
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async with FleetWatch(state.fleet.stub, from_version, limit=state.queue_limit) as watch:
+            yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
+            while True:
+                yield fleet_event(await watch.get())
+
+    return EventSourceResponse(stream(), ping=state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER)
+
+
+async def command_output(request: Request) -> EventSourceResponse:
+    """A command's stored output, then its live output: `lines` events (id = next line), then `end`."""
+    stub = request.app.state.fleet.stub
+    command_id = request.path_params["command_id"]
+    from_line = resume_point(request, param="from_line")
+    follow = request.query_params.get("follow", "1") != "0"
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="output", retry=RETRY_MS)
+        request_msg = fleet_pb.StreamCommandOutputRequest(
+            command_id=command_id, from_line=from_line, no_follow=not follow
+        )
+        call = stub.StreamCommandOutput(request_msg)
+        try:
+            async for response in call:
+                next_line = response.lines[-1].number + 1 if response.lines else None
+                if response.lines or response.truncated_bytes:
+                    yield ServerSentEvent(
+                        data=to_json(response),
+                        event="lines",
+                        id=None if next_line is None else str(next_line),
+                    )
+                if response.HasField("command"):
+                    yield ServerSentEvent(data=to_json(response.command), event="end")
+                    return
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return  # the browser reconnects from the last line it got
+            yield ServerSentEvent(
+                data=json.dumps(exc.details() or "the output is not available", ensure_ascii=False),
+                event="failure",
+            )
+        finally:
+            call.cancel()
+
+    return EventSourceResponse(
+        stream(), ping=request.app.state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER
+    )
+
+
+_NO_BUFFER = {"X-Accel-Buffering": "no", "Cache-Control": "no-store"}

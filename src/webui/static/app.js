@@ -1,0 +1,181 @@
+// The dashboard: follows GET /events (snapshot, then changes) and wires every button.
+import { bulk, runOperation, stopHost } from "./actions.js";
+import { operation } from "./dom.js";
+import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
+import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
+import { openGlobalSettings, openHostSettings } from "./settings.js";
+import { rememberCommand, state } from "./state.js";
+import { renderAll, renderHost, renderSelection, renderSummary } from "./table.js";
+import { toast } from "./toasts.js";
+
+// --- The event stream -----------------------------------------------------------------------------
+
+let source = null;
+let retryDelay = 1000;
+let retryTimer = null;
+
+function setConnection(mode, text) {
+  const badge = document.getElementById("connection");
+  badge.dataset.state = mode;
+  badge.querySelector(".conn__text").textContent = text;
+  document.body.dataset.connection = mode;
+}
+
+function noteVersion(event) {
+  if (event.lastEventId) state.version = event.lastEventId;
+}
+
+const handlers = {
+  snapshot(data) {
+    state.hosts = new Map((data.hosts || []).map((h) => [h.name, h]));
+    renderAll();
+    for (const name of state.hosts.keys()) refreshPopup(name);
+    setConnection("live", "Live");
+  },
+  host(host) {
+    state.hosts.set(host.name, host);
+    renderHost(host);
+    renderSummary();
+    document.getElementById("empty").hidden = true;
+    refreshPopup(host.name);
+  },
+  host_seen(seen) {
+    const host = state.hosts.get(seen.host);
+    if (!host) return;
+    host.last_seen = seen.last_seen;
+    renderHost(host);
+  },
+  command(command) {
+    rememberCommand(command);
+    onCommand(command);
+    const st = command.state;
+    const op = operation(command.operation);
+    if (op !== "test" && ["COMMAND_STATE_FAILED", "COMMAND_STATE_TIMED_OUT", "COMMAND_STATE_REFUSED"].includes(st)) {
+      const what = st === "COMMAND_STATE_REFUSED" ? "was refused" : st === "COMMAND_STATE_TIMED_OUT" ? "timed out" : `failed (exit ${command.exit_code})`;
+      toast(`${op} on ${command.host} ${what}${command.message ? `: ${command.message}` : ""}`, { tone: "error", key: `cmd-${command.id}` });
+    }
+  },
+  tests_failed(failed) {
+    const actions = [{ label: "View results", onClick: () => openPopup(failed.host, "tests", { runId: failed.run_id }) }];
+    if (failed.rollback_available) actions.push({ label: "Rollback", primary: true, onClick: () => runOperation([failed.host], "rollback") });
+    toast(failed.message || `Tests failed on ${failed.host}`, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
+  },
+  status(status) {
+    if (status.connected) setConnection("live", "Live");
+    else setConnection("degraded", status.message || "The control plane is unreachable; reconnecting…");
+  },
+  resync() {},
+};
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (source) source.close();
+  const url = state.version !== "0" ? `/events?since=${encodeURIComponent(state.version)}` : "/events";
+  const es = new EventSource(url);
+  source = es;
+  for (const [name, handle] of Object.entries(handlers)) {
+    es.addEventListener(name, (event) => {
+      noteVersion(event);
+      try {
+        handle(JSON.parse(event.data));
+      } catch (error) {
+        console.error("could not apply a %s event", name, error);
+      }
+    });
+  }
+  es.addEventListener("open", () => {
+    retryDelay = 1000;
+  });
+  es.addEventListener("error", () => {
+    if (es !== source) return;
+    setConnection("reconnecting", "Reconnecting…");
+    // EventSource retries by itself unless the server answered with an error; then start over.
+    if (es.readyState === EventSource.CLOSED) {
+      retryTimer = setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    }
+  });
+}
+
+// --- Buttons ----------------------------------------------------------------------------------------
+
+function onTableClick(event) {
+  const comp = event.target.closest("[data-compartment]");
+  if (comp) {
+    openPopup(comp.dataset.host, comp.dataset.compartment);
+    return;
+  }
+  const actionButton = event.target.closest("[data-action]");
+  if (!actionButton) return;
+  const name = actionButton.dataset.host;
+  const action = actionButton.dataset.action;
+  if (action === "settings") openHostSettings(name);
+  else if (action === "history") openHistory(name);
+  else if (action === "stop") stopHost(name);
+  else runOperation([name], action);
+}
+
+function onSelect(event) {
+  const box = event.target.closest("[data-select]");
+  if (box) {
+    if (box.checked) state.selected.add(box.dataset.select);
+    else state.selected.delete(box.dataset.select);
+  } else if (event.target.id === "select-all") {
+    state.selected = event.target.checked ? new Set(state.hosts.keys()) : new Set();
+  }
+  renderSelection();
+}
+
+// --- Tooltips ---------------------------------------------------------------------------------------
+
+function showTooltip(target) {
+  const tip = document.getElementById("tooltip");
+  tip.textContent = target.dataset.tooltip;
+  tip.hidden = false;
+  const r = target.getBoundingClientRect();
+  const left = Math.min(window.innerWidth - tip.offsetWidth - 8, Math.max(8, r.left + r.width / 2 - tip.offsetWidth / 2));
+  tip.style.left = `${left + window.scrollX}px`;
+  tip.style.top = `${r.bottom + window.scrollY + 6}px`;
+}
+
+function hideTooltip() {
+  document.getElementById("tooltip").hidden = true;
+}
+
+function initTooltips() {
+  const table = document.getElementById("hosts");
+  table.addEventListener("pointerover", (event) => {
+    const target = event.target.closest("[data-tooltip]");
+    if (target) showTooltip(target);
+  });
+  table.addEventListener("pointerout", (event) => {
+    if (event.target.closest("[data-tooltip]")) hideTooltip();
+  });
+  table.addEventListener("focusin", (event) => {
+    const target = event.target.closest("[data-tooltip]");
+    if (target) showTooltip(target);
+  });
+  table.addEventListener("focusout", hideTooltip);
+}
+
+// --- Start ------------------------------------------------------------------------------------------
+
+function start() {
+  const table = document.getElementById("hosts");
+  table.addEventListener("click", onTableClick);
+  table.addEventListener("change", onSelect);
+  for (const b of document.querySelectorAll("[data-bulk]")) b.addEventListener("click", () => bulk(b.dataset.bulk));
+  document.getElementById("open-settings").addEventListener("click", openGlobalSettings);
+  document.getElementById("log-close").addEventListener("click", closePanel);
+  document.getElementById("log-stop").addEventListener("click", () => stopCurrent().catch((e) => toast(e.message, { tone: "error" })));
+  initPopups();
+  initTooltips();
+  renderSelection();
+  // Relative times ("2 min ago") age while nothing happens.
+  setInterval(() => {
+    for (const host of state.hosts.values()) renderHost(host);
+  }, 15000);
+  connect();
+}
+
+start();

@@ -1,0 +1,105 @@
+// The log panel: a command's output streamed as it is produced (stderr marked), ANSI rendered safely.
+import { appendAnsi } from "./ansi.js";
+import { api } from "./api.js";
+import { commandState, el, operation, stream } from "./dom.js";
+import { state } from "./state.js";
+
+const MAX_LINES = 5000;
+let source = null;
+let current = null; // { id, host, op }
+
+function panel() {
+  return document.getElementById("log-panel");
+}
+
+function setHeader(command) {
+  if (!current || command.id !== current.id) return;
+  current.host = command.host || current.host;
+  current.op = operation(command.operation);
+  const st = commandState(command.state);
+  document.getElementById("log-title").textContent = `${current.op} on ${current.host}`;
+  const badge = document.getElementById("log-state");
+  badge.textContent = st === "pending" ? "waiting for the agent" : st.replace("_", " ");
+  badge.dataset.state = st;
+  document.getElementById("log-stop").hidden = !(st === "running" || st === "pending");
+}
+
+function appendLine(line) {
+  const out = document.getElementById("log-output");
+  const kind = stream(line.stream);
+  const row = el("div", { class: `line line--${kind}`, "data-stream": kind });
+  row.append(el("span", { class: "line__mark", "aria-hidden": "true", text: kind === "stderr" ? "err" : kind === "system" ? "fd" : "" }));
+  appendAnsi(row.appendChild(el("span", { class: "line__text" })), line.text || "");
+  out.append(row);
+  while (out.childElementCount > MAX_LINES) out.firstElementChild.remove();
+}
+
+function note(text) {
+  appendLine({ stream: "OUTPUT_STREAM_SYSTEM", text });
+}
+
+function follow(commandId) {
+  if (source) source.close();
+  const es = new EventSource(api.outputUrl(commandId));
+  source = es;
+  es.addEventListener("lines", (event) => {
+    const out = document.getElementById("log-output");
+    const atBottom = out.scrollHeight - out.scrollTop - out.clientHeight < 40;
+    const data = JSON.parse(event.data);
+    if (Number(data.truncated_bytes) > 0) note(`[fleetdeck] ${data.truncated_bytes} bytes of earlier output were dropped`);
+    for (const line of data.lines || []) appendLine(line);
+    if (atBottom) out.scrollTop = out.scrollHeight;
+  });
+  es.addEventListener("end", (event) => {
+    es.close();
+    if (source === es) source = null;
+    const command = JSON.parse(event.data);
+    setHeader(command);
+    const st = commandState(command.state);
+    note(`[fleetdeck] ${operation(command.operation)} ${st.replace("_", " ")}${command.exit_code !== undefined && st !== "cancelled" ? ` (exit ${command.exit_code})` : ""}${command.message ? ` — ${command.message}` : ""}`);
+  });
+  es.addEventListener("failure", (event) => {
+    es.close();
+    if (source === es) source = null;
+    note(`[fleetdeck] ${JSON.parse(event.data)}`);
+  });
+}
+
+export function showOutput(commandId, { host = "", op = "", keep = false } = {}) {
+  const out = document.getElementById("log-output");
+  if (!keep) out.replaceChildren();
+  current = { id: commandId, host, op };
+  panel().hidden = false;
+  document.body.classList.add("with-log");
+  document.getElementById("log-title").textContent = `${op || "command"} on ${host || "…"}`;
+  const known = state.commands.get(commandId);
+  if (known) setHeader(known);
+  else api.command(commandId).then(setHeader, () => {});
+  follow(commandId);
+}
+
+export function currentCommandId() {
+  return current ? current.id : null;
+}
+
+// A command changed: update the header; follow an automatic test run started by the shown switch.
+export function onCommand(command) {
+  if (!current) return;
+  if (command.id === current.id) setHeader(command);
+  else if (command.triggered_by_command_id === current.id && operation(command.operation) === "test") {
+    note("[fleetdeck] tests started automatically after the switch");
+    showOutput(command.id, { host: command.host, op: "test", keep: true });
+  }
+}
+
+export function closePanel() {
+  if (source) source.close();
+  source = null;
+  current = null;
+  panel().hidden = true;
+  document.body.classList.remove("with-log");
+}
+
+export async function stopCurrent() {
+  if (current) await api.cancel(current.id);
+}

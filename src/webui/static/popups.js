@@ -1,0 +1,327 @@
+// Compartment popups: the Tests results card, desired vs actual for the others, a host's history.
+import { runOperation, stopHost } from "./actions.js";
+import { appendAnsi } from "./ansi.js";
+import { api } from "./api.js";
+import { ago, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status } from "./dom.js";
+import { showOutput } from "./logpanel.js";
+import { state } from "./state.js";
+import { LABELS, compartmentStatus, compartments, tooltipFor } from "./table.js";
+import { toast } from "./toasts.js";
+
+let open = null; // { host, kind, runId }
+const runs = new Map(); // finished test runs by id; they never change
+const MARKS = { passed: "✓", failed: "✗", timed_out: "✗", error: "✗", not_run: "–" };
+
+const dialog = () => document.getElementById("popup");
+
+export function openPopup(host, kind, { runId = null } = {}) {
+  open = { host, kind, runId };
+  render();
+  if (!dialog().open) dialog().showModal();
+  if (kind !== "tests" && kind !== "history" && !state.desired) loadDesired();
+}
+
+export function closePopup() {
+  open = null;
+  if (dialog().open) dialog().close();
+}
+
+export function refreshPopup(hostName) {
+  if (open && open.host === hostName && dialog().open && open.kind !== "history") render();
+}
+
+async function loadDesired() {
+  try {
+    state.desired = (await api.settings()).desired_state;
+    if (open) render();
+  } catch {
+    // the popup still shows what the host reported
+  }
+}
+
+function button(label, action, { primary = false, danger = false, iconName = null, disabled = false, title = null } = {}) {
+  const cls = `btn ${primary ? "btn--primary" : ""} ${danger ? "btn--danger" : ""}`.trim();
+  return el("button", { class: cls, type: "button", "data-popup-action": action, disabled, title }, iconName ? icon(iconName) : null, label);
+}
+
+function frame(host, title, st, message, ...body) {
+  const d = dialog();
+  d.dataset.kind = open.kind;
+  d.dataset.host = host;
+  d.replaceChildren(
+    el("header", { class: "popup__head" }, el("h2", { text: title }), el("button", { class: "popup__x", type: "button", "data-popup-action": "close", "aria-label": "Close" }, "×")),
+    st ? el("div", { class: `popup__status popup__status--${st}`, "data-status": st }, el("span", { class: "popup__badge", text: st }), el("span", { text: message })) : null,
+    ...body,
+  );
+}
+
+function render() {
+  const host = state.hosts.get(open.host);
+  if (!host) {
+    frame(open.host, open.host, null, "", el("p", { text: "This host is no longer part of the fleet." }), el("footer", { class: "dialog__buttons" }, button("Close", "close")));
+    return;
+  }
+  if (open.kind === "tests") renderTests(host);
+  else if (open.kind === "history") renderHistory(host);
+  else renderCompartment(host, open.kind);
+}
+
+// --- Tests -------------------------------------------------------------------------------------
+
+function renderTests(host) {
+  const ts = host.test_status || {};
+  const st = compartmentStatus(host, "tests");
+  const runId = open.runId || ts.last_run_id;
+  const viewingOld = Boolean(open.runId) && open.runId !== ts.last_run_id;
+  const body = [];
+  if (st === "working" && !viewingOld) {
+    const pct = ts.total ? Math.round((100 * ts.completed) / ts.total) : 0;
+    body.push(
+      el("div", { class: "progress" }, el("div", { class: "progress__text", text: `Running ${ts.completed}/${ts.total || "?"}${ts.current_case ? ` — ${ts.current_case}` : ""}` }), el("progress", { max: 100, value: pct })),
+    );
+  }
+  if (st === "outdated" && !viewingOld) {
+    body.push(el("div", { class: "run-prompt" }, el("span", { text: "Run tests to verify system" }), button("Run tests", "run-tests", { primary: true, iconName: "play", disabled: !host.online || Boolean(host.running_command_id) })));
+  }
+  const run = runId ? runs.get(runId) : null;
+  if (runId && !run) {
+    body.push(el("p", { class: "muted", text: "Loading results…" }));
+    fetchRun(runId);
+  } else if (run) {
+    if (viewingOld || st === "outdated") body.push(el("p", { class: "muted", text: `Results of ${viewingOld ? "an earlier run" : "the previous run"} (${run.generation || "unknown generation"}):` }));
+    body.push(casesList(run), ...runSummary(run));
+  } else if (st !== "working") {
+    body.push(el("p", { class: "muted", text: st === "disabled" ? "Tests are disabled for this host." : "No test run recorded yet." }));
+  }
+  const running = Boolean(host.running_command_id);
+  const footer = el("footer", { class: "dialog__buttons" });
+  if (st === "working" && !viewingOld) {
+    footer.append(button("View Live Output", "live-output", { iconName: "terminal" }), button("Stop", "stop", { danger: true, iconName: "stop" }));
+  } else {
+    footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
+    footer.append(button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", disabled: !host.online || running, title: !host.online ? `${host.name} is offline` : running ? "A command is running" : null }));
+  }
+  footer.append(button("Close", "close"));
+  frame(host.name, `${host.name} - Test Results`, st, tooltipFor(host, "tests"), ...body, footer);
+}
+
+async function fetchRun(runId) {
+  try {
+    const run = await api.testRun(runId);
+    const finished = ["TEST_STATE_PASSED", "TEST_STATE_FAILED"].includes(run.state);
+    if (finished) runs.set(runId, run);
+    if (open && open.kind === "tests" && (open.runId || state.hosts.get(open.host)?.test_status?.last_run_id) === runId) {
+      if (!finished) runs.set(runId, run);
+      render();
+      if (!finished) runs.delete(runId);
+    }
+  } catch (error) {
+    if (open && open.kind === "tests") {
+      const list = dialog().querySelector(".muted");
+      if (list) list.textContent = error.message;
+    }
+  }
+}
+
+function casesList(run) {
+  const list = el("ul", { class: "cases" });
+  for (const c of run.cases || []) {
+    const o = outcome(c.outcome);
+    const failed = o !== "passed" && o !== "not_run";
+    const item = el(
+      "li",
+      { class: `case case--${o}`, "data-outcome": o, "data-case": c.name },
+      el("span", { class: "case__mark", "aria-hidden": "true", text: MARKS[o] || "?" }),
+      el("span", { class: "case__name", text: c.name }),
+      failed ? el("span", { class: "case__tag", text: o === "timed_out" ? "TIMED OUT" : o === "error" ? "ERROR" : "FAILED" }) : null,
+      el("span", { class: "case__time", text: c.duration ? formatDuration(c.duration) : "" }),
+    );
+    list.append(item);
+    if (failed && c.output) {
+      const lines = c.output.replace(/\s+$/, "").split("\n");
+      const tail = lines.length > 30 ? ["…", ...lines.slice(-30)].join("\n") : lines.join("\n");
+      list.append(el("li", { class: "case-output" }, appendAnsi(el("pre"), tail)));
+    }
+  }
+  return list;
+}
+
+function runSummary(run) {
+  const when = parseTime(run.finished_at) ? `finished ${ago(run.finished_at)}` : "running";
+  return [
+    el("p", { class: "summary", "data-summary": "", text: `${run.passed}/${run.total} tests passed` }),
+    el("p", { class: "meta", text: `Run time: ${formatDuration(run.duration)}` }),
+    el("p", { class: "meta muted", text: [when, run.generation, run.commit ? `commit ${short(run.commit)}` : null, run.trigger === "TEST_TRIGGER_AFTER_SWITCH" ? "after switch" : "manual"].filter(Boolean).join(" · ") }),
+  ];
+}
+
+// --- Agent, Git, Lock, System -------------------------------------------------------------------
+
+function lastOp(op) {
+  if (!op || !op.command_id) return "none recorded";
+  const st = commandState(op.state).replace("_", " ");
+  return `${st}${op.exit_code !== undefined ? ` (exit ${op.exit_code})` : ""} · ${ago(op.finished_at)}`;
+}
+
+function facts(rows) {
+  const dl = el("dl", { class: "facts" });
+  for (const [label, value, cls] of rows) dl.append(el("dt", { text: label }), el("dd", { class: cls || "", text: value || "–" }));
+  return dl;
+}
+
+function renderCompartment(host, kind) {
+  const c = compartments(host)[kind] || {};
+  const st = compartmentStatus(host, kind);
+  const f = host.facts || {};
+  const desired = state.desired || {};
+  const running = Boolean(host.running_command_id);
+  const offline = !host.online;
+  const busyTitle = offline ? `${host.name} is offline` : running ? "A command is running" : null;
+  let rows = [];
+  const fixes = [];
+  if (kind === "agent") {
+    rows = [
+      ["Reported version", f.agent_version, "mono"],
+      ["Expected version", desired.agent_version || "the control plane's own version", "mono"],
+      ["OS", f.os],
+      ["Connected", host.online ? `online · seen ${ago(host.last_seen)}` : `offline · last seen ${ago(host.last_seen)}`],
+      ["Registered", ago(host.registered_at)],
+    ];
+    if (st === "outdated") fixes.push(el("p", { class: "hint", text: "Update the fleetdeck package on the host; the agent reports its new version when it reconnects." }));
+  } else if (kind === "git" || kind === "lock") {
+    const [want, have] = kind === "git" ? [desired.commit, f.commit] : [desired.lock_hash, f.lock_hash];
+    rows = [
+      [kind === "git" ? "Desired commit" : "Desired flake.lock", want || "not set", "mono"],
+      [kind === "git" ? "Host commit" : "Host flake.lock", have || "not reported", `mono ${want && have && want !== have ? "differs" : ""}`],
+      ["Last pull", lastOp(host.last_pull)],
+    ];
+    if (st === "outdated" || st === "error") fixes.push(button("Pull", "pull", { primary: true, iconName: "pull", disabled: offline || running, title: busyTitle }));
+  } else {
+    rows = [
+      ["Deployed generation", f.generation, "mono"],
+      ["Last switch", lastOp(host.last_switch)],
+      ["Last pull", lastOp(host.last_pull)],
+      ["Last rollback", lastOp(host.last_rollback)],
+      ["Git / Lock", `${compartmentStatus(host, "git")} / ${compartmentStatus(host, "lock")}`],
+    ];
+    const upstream = ["git", "lock"].some((k) => ["outdated", "error"].includes(compartmentStatus(host, k)));
+    if ((st === "outdated" || st === "error") && upstream) fixes.push(button("Pull", "pull", { primary: true, iconName: "pull", disabled: offline || running, title: busyTitle }));
+    if (st === "outdated" || st === "error") fixes.push(button("Switch", "switch", { primary: !upstream, iconName: "switch", disabled: offline || running, title: busyTitle }));
+    if (host.last_switch?.command_id) fixes.push(button("Switch Output", "switch-output", { iconName: "terminal" }));
+  }
+  const footer = el("footer", { class: "dialog__buttons" }, ...fixes.filter((x) => x.tagName === "BUTTON"));
+  if (st === "working" && running) footer.append(button("View Live Output", "live-output", { iconName: "terminal" }), button("Stop", "stop", { danger: true, iconName: "stop" }));
+  footer.append(button("Close", "close"));
+  const since = parseTime(c.since) ? ` (since ${ago(c.since)})` : "";
+  frame(host.name, `${host.name} - ${LABELS[kind]}`, st, `${c.message || "no signal yet"}${since}`, facts(rows), ...fixes.filter((x) => x.tagName !== "BUTTON"), footer);
+}
+
+// --- History --------------------------------------------------------------------------------------
+
+export function openHistory(hostName) {
+  open = { host: hostName, kind: "history", runId: null };
+  frame(hostName, `${hostName} - History`, null, "", el("p", { class: "muted", text: "Loading…" }), el("footer", { class: "dialog__buttons" }, button("Close", "close")));
+  if (!dialog().open) dialog().showModal();
+  Promise.all([api.commands(hostName), api.testRuns(hostName)]).then(
+    ([commands, testRuns]) => {
+      if (!open || open.kind !== "history" || open.host !== hostName) return;
+      const table = el("table", { class: "history" }, el("thead", {}, el("tr", {}, ...["Operation", "State", "Exit", "When", ""].map((t) => el("th", { text: t })))));
+      const body = el("tbody");
+      for (const c of commands.commands || []) {
+        const st = commandState(c.state);
+        const testRun = operation(c.operation) === "test" && ["succeeded", "failed"].includes(st);
+        body.append(
+          el(
+            "tr",
+            {},
+            el("td", { text: operation(c.operation) }),
+            el("td", {}, el("span", { class: `state state--${st}`, text: st.replace("_", " ") })),
+            el("td", { text: ["succeeded", "failed"].includes(st) ? String(c.exit_code) : "" }),
+            el("td", { text: ago(c.finished_at || c.started_at || c.created_at) }),
+            el(
+              "td",
+              { class: "history__buttons" },
+              el("button", { class: "btn btn--small", type: "button", "data-popup-action": "output", "data-command": c.id, "data-op": operation(c.operation) }, "Output"),
+              testRun ? el("button", { class: "btn btn--small", type: "button", "data-popup-action": "results", "data-run": c.id }, "Results") : null,
+            ),
+          ),
+        );
+      }
+      table.append(body);
+      const nRuns = (testRuns.runs || []).length;
+      frame(hostName, `${hostName} - History`, null, "", (commands.commands || []).length ? table : el("p", { class: "muted", text: "No commands yet." }), el("p", { class: "muted", text: `${nRuns} test run${nRuns === 1 ? "" : "s"} recorded.` }), el("footer", { class: "dialog__buttons" }, button("Close", "close")));
+    },
+    (error) => toast(error.message, { tone: "error" }),
+  );
+}
+
+// --- Clicks -----------------------------------------------------------------------------------------
+
+export function onPopupClick(event) {
+  const target = event.target.closest("[data-popup-action]");
+  if (!target || !open) return;
+  const host = state.hosts.get(open.host);
+  const name = open.host;
+  const action = target.dataset.popupAction;
+  const ts = host?.test_status || {};
+  switch (action) {
+    case "close":
+      closePopup();
+      break;
+    case "run-tests":
+      runOperation([name], "test");
+      break;
+    case "pull":
+    case "switch":
+      closePopup();
+      runOperation([name], action);
+      break;
+    case "rollback":
+      runOperation([name], "rollback").then(() => closePopup());
+      break;
+    case "stop":
+      stopHost(name);
+      break;
+    case "view-output": {
+      const runId = open.runId || ts.last_run_id;
+      closePopup();
+      showOutput(runId, { host: name, op: "test" });
+      break;
+    }
+    case "live-output":
+      closePopup();
+      if (host?.running_command_id) showOutput(host.running_command_id, { host: name, op: operation(host.running_operation) });
+      break;
+    case "switch-output":
+      closePopup();
+      showOutput(host.last_switch.command_id, { host: name, op: "switch" });
+      break;
+    case "output":
+      closePopup();
+      showOutput(target.dataset.command, { host: name, op: target.dataset.op });
+      break;
+    case "results":
+      openPopup(name, "tests", { runId: target.dataset.run });
+      break;
+    default:
+      break;
+  }
+}
+
+export function initPopups() {
+  const d = dialog();
+  d.addEventListener("click", onPopupClick);
+  d.addEventListener("close", () => {
+    open = null;
+  });
+  // A click on the backdrop (outside the card) closes it.
+  d.addEventListener("mousedown", (event) => {
+    if (event.target !== d) return;
+    const r = d.getBoundingClientRect();
+    const inside = event.clientX >= r.left && event.clientX <= r.right && event.clientY >= r.top && event.clientY <= r.bottom;
+    if (!inside) closePopup();
+  });
+}
+
+export const popupState = () => open;
+export { status };
