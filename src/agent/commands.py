@@ -1,0 +1,522 @@
+"""Commands: the closed set of operations mapped to local argv, one at a time, reported via the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf import timestamp_pb2
+
+from agent import facts
+from agent.config import AgentConfig
+from agent.journal import Journal, JournalEntry
+from agent.lines import LineBatcher
+from agent.outbox import Entry, Line, Outbox
+from agent.process import ProcessResult, StopReason, kill_group, pid_alive, run_process, wait_exit
+from agent.testsuite import SuiteRun, discover, no_tests_message
+from fleetdeck.v1 import agent_service_pb2, types_pb2
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TEST_TIMEOUT = 60.0
+LINE_RESERVE = 4096
+UNKNOWN_OUTCOME = "agent restarted while the command ran; outcome unknown"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_OP_NAMES: dict[int, str] = {
+    types_pb2.OPERATION_PULL: "pull",
+    types_pb2.OPERATION_SWITCH: "switch",
+    types_pb2.OPERATION_TEST: "test",
+    types_pb2.OPERATION_ROLLBACK: "rollback",
+}
+
+SendControl = Callable[[agent_service_pb2.ConnectRequest], None]
+
+
+def _timestamp(seconds: float | None = None) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    if seconds is None:
+        ts.GetCurrentTime()
+    else:
+        ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+@dataclass
+class Outcome:
+    """How an operation ended, before it becomes a CommandFinished."""
+
+    exit_code: int
+    stopped: StopReason | None = None
+    error: str = ""
+    test_run: types_pb2.TestRun | None = None
+    message: str = ""
+
+
+@dataclass
+class Running:
+    """The command running now."""
+
+    command_id: str
+    operation: int
+    started: float
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    suite: SuiteRun | None = None
+    task: asyncio.Task[None] | None = None
+
+
+def _read_exit_file(path: str) -> dict[str, object] | None:
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("exit_code"), int) else None
+
+
+class Executor:
+    """Runs at most one command at a time and reports it through the journal and the outbox."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        journal: Journal,
+        outbox: Outbox,
+        send_control: SendControl,
+        test_settings: Callable[[], types_pb2.TestSettings],
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.outbox = outbox
+        self._send = send_control
+        self._test_settings = test_settings
+        self.running: Running | None = None
+        self._detach = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._commands_dir = config.state_dir / "commands"
+
+    # -- starting and stopping -------------------------------------------------------------------
+
+    def refusal(self, rc: agent_service_pb2.RunCommand) -> str:
+        """Why this command must not start, or "" when it may."""
+        if self.running is not None:
+            return f"command {self.running.command_id} is already running"
+        if rc.operation not in _OP_NAMES:
+            return f"unknown operation {rc.operation}; this agent runs only pull, switch, test and rollback"
+        if rc.operation == types_pb2.OPERATION_PULL and not _COMMIT.match(rc.target_commit):
+            return f"pull needs a target commit of 40 hex digits, got {rc.target_commit!r}"
+        if rc.operation == types_pb2.OPERATION_TEST and not self._test_settings().enabled:
+            return f"tests are disabled for host {self.config.host}"
+        return ""
+
+    def start(self, rc: agent_service_pb2.RunCommand) -> None:
+        """Start the command, or answer CommandRefused."""
+        if self.journal.entry(rc.command_id) is not None or self.outbox.knows(rc.command_id):
+            logger.info("command %s already known; ignoring the repeated RunCommand", rc.command_id)
+            return
+        reason = self.refusal(rc)
+        if reason:
+            logger.info("refused command %s: %s", rc.command_id, reason)
+            self._send(
+                agent_service_pb2.ConnectRequest(
+                    command_refused=agent_service_pb2.CommandRefused(command_id=rc.command_id, reason=reason)
+                )
+            )
+            return
+        running = Running(rc.command_id, rc.operation, time.time())
+        self._set_running(running)
+        running.task = asyncio.create_task(self._command(rc, running), name=f"command-{rc.command_id}")
+
+    def _set_running(self, running: Running | None) -> None:
+        self.running = running
+        if running is None:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    def cancel(self, command_id: str) -> None:
+        """Stop the running command if it is `command_id`."""
+        if self.running is not None and self.running.command_id == command_id:
+            logger.info("stopping command %s on request", command_id)
+            self.running.stop.set()
+        else:
+            logger.info("cancel for command %s, which is not running; ignored", command_id)
+
+    async def wait_idle(self) -> None:
+        """Wait until no command runs."""
+        await self._idle.wait()
+
+    async def shutdown(self) -> None:
+        """Leave switch/rollback running (they must outlive the agent), kill the rest, await the task."""
+        self._detach.set()
+        running = self.running
+        if running is not None and running.task is not None:
+            running.task.cancel()
+            await asyncio.gather(running.task, return_exceptions=True)
+
+    # -- the command's life ------------------------------------------------------------------------
+
+    def _env(self, command_id: str, operation: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            FLEETDECK_HOST=self.config.host,
+            FLEETDECK_COMMAND_ID=command_id,
+            FLEETDECK_OPERATION=_OP_NAMES.get(operation, "unknown"),
+            FLEETDECK_REPO_DIR=str(self.config.repo_dir),
+            FLEETDECK_AGENT_PID=str(os.getpid()),
+            FLEETDECK_GENERATION_PATH=str(self.config.generation_path),
+        )
+        return env
+
+    async def _command(self, rc: agent_service_pb2.RunCommand, running: Running) -> None:
+        command_id = rc.command_id
+        generation = facts.generation(self.config.generation_path)
+        timeout = rc.timeout.ToNanoseconds() / 1e9 if rc.HasField("timeout") else 0.0
+        entry = JournalEntry(
+            command_id=command_id,
+            operation=rc.operation,
+            started_at=running.started,
+            deadline=running.started + timeout if timeout > 0 else None,
+            trigger=rc.trigger,
+            generation=generation,
+            exit_file=str(self._commands_dir / f"{command_id}.exit"),
+            spill_prefix=str(self._commands_dir / command_id),
+            line_floor=LINE_RESERVE,
+        )
+        self._commands_dir.mkdir(parents=True, exist_ok=True)
+        self.journal.record(entry)
+        self.outbox.begin(command_id)
+        logger.info("command %s (%s) started", command_id, _OP_NAMES[rc.operation])
+        self._send(
+            agent_service_pb2.ConnectRequest(
+                command_started=agent_service_pb2.CommandStarted(
+                    command_id=command_id, started_at=_timestamp(running.started), generation=generation
+                )
+            )
+        )
+        batcher = LineBatcher(lambda lines: self.outbox.add_output(command_id, lines))
+        try:
+            try:
+                outcome = await self._operation(rc, running, entry, batcher.add, timeout)
+            except Exception as exc:
+                logger.exception("command %s failed inside the agent", command_id)
+                outcome = Outcome(exit_code=-1, error=f"agent error: {exc}")
+            finally:
+                batcher.flush()
+            await asyncio.shield(self._finish(entry, outcome, time.time() - running.started))
+        finally:
+            self._set_running(None)
+
+    async def _operation(
+        self,
+        rc: agent_service_pb2.RunCommand,
+        running: Running,
+        entry: JournalEntry,
+        on_line: Callable[[Line], None],
+        timeout_seconds: float,
+    ) -> Outcome:
+        loop = asyncio.get_running_loop()
+        env = self._env(rc.command_id, rc.operation)
+        if rc.operation == types_pb2.OPERATION_TEST:
+            return await self._test(rc, running, entry, on_line, env, timeout_seconds)
+        deadline = loop.time() + timeout_seconds if timeout_seconds > 0 else None
+        grace = self.config.stop_grace_seconds
+        if rc.operation == types_pb2.OPERATION_PULL:
+            git = ("git", "-C", str(self.config.repo_dir))
+            steps = [
+                (*git, "fetch", "--quiet", "origin"),
+                (*git, "reset", "--hard", rc.target_commit),
+                (*git, "clean", "-fdx"),
+            ]
+            result = ProcessResult(exit_code=0)
+            for argv in steps:
+                on_line((types_pb2.OUTPUT_STREAM_SYSTEM, "$ " + " ".join(argv)))
+                result = await run_process(
+                    argv, on_line=on_line, stop=running.stop, grace=grace, deadline=deadline, env=env
+                )
+                if result.exit_code != 0 or result.stopped or result.error:
+                    break
+            return Outcome(result.exit_code, result.stopped, result.error)
+        argv = self.config.switch if rc.operation == types_pb2.OPERATION_SWITCH else self.config.rollback
+        on_line((types_pb2.OUTPUT_STREAM_SYSTEM, "$ " + " ".join(argv)))
+        shim = (sys.executable, "-m", "agent.shim", entry.exit_file, entry.spill_prefix, "--", *argv)
+
+        def started(pid: int) -> None:
+            entry.pid = pid
+            self.journal.save()
+
+        result = await run_process(
+            shim,
+            on_line=on_line,
+            stop=running.stop,
+            grace=grace,
+            deadline=deadline,
+            cwd=self.config.repo_dir,
+            env=env,
+            on_start=started,
+            detach=self._detach,
+        )
+        exit_info = _read_exit_file(entry.exit_file)
+        if exit_info is not None and not result.error:
+            code = int(exit_info["exit_code"])  # type: ignore[call-overload]
+            error = str(exit_info.get("error") or "")
+            return Outcome(code if code >= 0 else -1, result.stopped, error)
+        return Outcome(result.exit_code, result.stopped, result.error)
+
+    async def _test(
+        self,
+        rc: agent_service_pb2.RunCommand,
+        running: Running,
+        entry: JournalEntry,
+        on_line: Callable[[Line], None],
+        env: dict[str, str],
+        timeout_seconds: float,
+    ) -> Outcome:
+        settings = self._test_settings()
+        timeout = timeout_seconds
+        if timeout <= 0:
+            timeout = settings.timeout.ToNanoseconds() / 1e9 if settings.HasField("timeout") else 0.0
+        suite = SuiteRun(
+            command_id=rc.command_id,
+            host=self.config.host,
+            tests_dir=self.config.tests_dir,
+            cases=discover(self.config.tests_dir),
+            timeout=timeout if timeout > 0 else DEFAULT_TEST_TIMEOUT,
+            trigger=rc.trigger or types_pb2.TEST_TRIGGER_MANUAL,
+            generation=entry.generation,
+            commit=await facts.git_head(self.config.repo_dir),
+            grace=self.config.stop_grace_seconds,
+            cwd=self.config.repo_dir if self.config.repo_dir.is_dir() else None,
+            env=env,
+        )
+        running.suite = suite
+        if not suite.cases:
+            on_line((types_pb2.OUTPUT_STREAM_SYSTEM, no_tests_message(self.config.tests_dir)))
+
+        def progress(status: types_pb2.TestStatus, case: types_pb2.TestCaseResult | None) -> None:
+            msg = agent_service_pb2.TestProgress(command_id=rc.command_id, status=status)
+            if case is not None:
+                msg.finished_case.CopyFrom(case)
+            self._send(agent_service_pb2.ConnectRequest(test_progress=msg))
+
+        run = await suite.run(on_line, running.stop, progress)
+        on_line((types_pb2.OUTPUT_STREAM_SYSTEM, f"{run.passed}/{run.total} tests passed"))
+        stopped = None
+        if running.stop.is_set():
+            stopped = StopReason.CANCELLED
+        elif any(c.outcome == types_pb2.TEST_OUTCOME_TIMED_OUT for c in run.cases):
+            stopped = StopReason.TIMED_OUT
+        failed = [c.name for c in run.cases if c.outcome not in (types_pb2.TEST_OUTCOME_PASSED,)]
+        message = f"{run.passed}/{run.total} tests passed"
+        if failed:
+            message += "; not passed: " + ", ".join(failed)
+        if not suite.cases:
+            message = no_tests_message(self.config.tests_dir)
+        return Outcome(run.exit_code, stopped, "", run, message)
+
+    async def _finish(self, entry: JournalEntry, outcome: Outcome, seconds: float) -> None:
+        try:
+            async with asyncio.timeout(10):
+                after = await facts.host_facts(self.config)
+        except TimeoutError:
+            after = types_pb2.HostFacts()
+        self._report(entry, outcome, seconds, after)
+
+    def _report(
+        self, entry: JournalEntry, outcome: Outcome, seconds: float, after: types_pb2.HostFacts
+    ) -> None:
+        """Record the result in the journal first, then queue it (TestRun before CommandFinished)."""
+        finished = agent_service_pb2.CommandFinished(
+            command_id=entry.command_id,
+            exit_code=outcome.exit_code,
+            finished_at=_timestamp(),
+            facts=after,
+        )
+        if outcome.stopped is StopReason.CANCELLED:
+            finished.state = types_pb2.COMMAND_STATE_CANCELLED
+            finished.message = f"stopped on request after {seconds:.0f} s"
+        elif outcome.stopped is StopReason.TIMED_OUT:
+            finished.state = types_pb2.COMMAND_STATE_TIMED_OUT
+            finished.message = f"killed after its timeout ({seconds:.0f} s)"
+        elif outcome.error or outcome.exit_code != 0:
+            finished.state = types_pb2.COMMAND_STATE_FAILED
+            finished.message = outcome.error or f"exited with code {outcome.exit_code}"
+        else:
+            finished.state = types_pb2.COMMAND_STATE_SUCCEEDED
+            finished.message = f"succeeded in {seconds:.1f} s"
+        if outcome.message:
+            finished.message = (
+                f"{outcome.message} ({finished.message})" if outcome.stopped else outcome.message
+            )
+        if outcome.error and not outcome.test_run:
+            self.outbox.add_output(
+                entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, f"[fleetdeck] {outcome.error}")]
+            )
+        self.journal.record_result(entry.command_id, finished, outcome.test_run)
+        if outcome.test_run is not None:
+            self.journal.set_last_test(self._status_of(outcome.test_run))
+            self.outbox.add_result(entry.command_id, outcome.test_run)
+        self.outbox.add_result(entry.command_id, finished)
+        logger.info(
+            "command %s finished: %s, exit %d",
+            entry.command_id,
+            types_pb2.CommandState.Name(finished.state),
+            finished.exit_code,
+        )
+
+    @staticmethod
+    def _status_of(run: types_pb2.TestRun) -> types_pb2.TestStatus:
+        return types_pb2.TestStatus(
+            state=run.state,
+            passed=run.passed,
+            failed=run.failed,
+            total=run.total,
+            completed=run.total,
+            last_run_id=run.id,
+            last_run_at=run.finished_at,
+            generation=run.generation,
+        )
+
+    # -- after a restart ---------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Requeue recorded results; adopt a switch that outlived the agent; report lost commands."""
+        for entry in self.journal.entries():
+            self.outbox.begin(entry.command_id, next_seq=None, next_line=entry.line_floor)
+            recorded = entry.finished_message()
+            if recorded is not None:
+                test_run = entry.test_run_message()
+                if test_run is not None:
+                    self.outbox.add_result(entry.command_id, test_run, seq=entry.test_run_seq)
+                self.outbox.add_result(entry.command_id, recorded, seq=entry.finished_seq)
+                logger.info("resending the recorded result of command %s", entry.command_id)
+                continue
+            if _read_exit_file(entry.exit_file) is None and entry.pid and pid_alive(entry.pid):
+                self._adopt(entry)
+                continue
+            self._report_recovered(entry, None)
+
+    def _adopt(self, entry: JournalEntry) -> None:
+        logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
+        running = Running(entry.command_id, entry.operation, entry.started_at)
+        self._set_running(running)
+        running.task = asyncio.create_task(self._follow(entry, running), name=f"adopted-{entry.command_id}")
+
+    async def _follow(self, entry: JournalEntry, running: Running) -> None:
+        self.outbox.add_output(
+            entry.command_id,
+            [
+                (
+                    types_pb2.OUTPUT_STREAM_SYSTEM,
+                    "[fleetdeck] the agent restarted; following the command until it ends",
+                )
+            ],
+        )
+        stopped: StopReason | None = None
+        try:
+            waiter = asyncio.ensure_future(wait_exit(entry.pid))
+            stopper = asyncio.ensure_future(running.stop.wait())
+            try:
+                timeout = None if entry.deadline is None else max(0.0, entry.deadline - time.time())
+                done, _ = await asyncio.wait(
+                    {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopper.cancel()
+            if waiter not in done:
+                stopped = StopReason.CANCELLED if running.stop.is_set() else StopReason.TIMED_OUT
+                kill_group(entry.pid, signal.SIGTERM)
+                try:
+                    async with asyncio.timeout(self.config.stop_grace_seconds):
+                        await waiter
+                except TimeoutError:
+                    kill_group(entry.pid, signal.SIGKILL)
+                    await wait_exit(entry.pid)
+            waiter.cancel()
+            kill_group(entry.pid, signal.SIGKILL)
+            self._report_recovered(entry, stopped)
+        finally:
+            self._set_running(None)
+
+    def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
+        exit_info = _read_exit_file(entry.exit_file)
+        lines: list[Line] = []
+        for suffix, stream in (
+            (".stdout", types_pb2.OUTPUT_STREAM_STDOUT),
+            (".stderr", types_pb2.OUTPUT_STREAM_STDERR),
+        ):
+            try:
+                data = Path(entry.spill_prefix + suffix).read_bytes() if entry.spill_prefix else b""
+            except OSError:
+                continue
+            lines += [(stream, t) for t in data.decode("utf-8", errors="replace").splitlines()]
+        if lines:
+            note = "[fleetdeck] output printed while the agent was down:"
+            self.outbox.add_output(entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, note), *lines])
+        seconds = time.time() - entry.started_at
+        if exit_info is None:
+            outcome = Outcome(exit_code=-1, error=UNKNOWN_OUTCOME, stopped=stopped)
+        else:
+            code = int(exit_info["exit_code"])  # type: ignore[call-overload]
+            outcome = Outcome(exit_code=code if code >= 0 else -1, stopped=stopped)
+        self._report(entry, outcome, seconds, types_pb2.HostFacts())
+
+    def on_numbered(self, entry: Entry) -> None:
+        """Keep the journal's line reserve and result sequence numbers current (outbox hook)."""
+        recorded = self.journal.entry(entry.command_id)
+        if recorded is None:
+            return
+        if entry.is_output:
+            next_line = self.outbox.next_line(entry.command_id)
+            if next_line < recorded.line_floor:
+                return
+            recorded.line_floor = next_line + LINE_RESERVE
+        elif entry.is_finish:
+            recorded.finished_seq = entry.seq
+        else:
+            recorded.test_run_seq = entry.seq
+        self.journal.save()
+
+    def on_acked(self, command_id: str) -> None:
+        """The command's finish is durable: forget it and its files."""
+        self.journal.forget(command_id)
+        for suffix in (".exit", ".stdout", ".stderr"):
+            (self._commands_dir / f"{command_id}{suffix}").unlink(missing_ok=True)
+
+    # -- test status ---------------------------------------------------------------------------------
+
+    def test_status(self) -> types_pb2.TestStatus:
+        """Where the host's tests stand now (heartbeats and the hello carry it)."""
+        cases = discover(self.config.tests_dir)
+        if self.running is not None and self.running.suite is not None:
+            status = types_pb2.TestStatus()
+            status.CopyFrom(self.running.suite.status)
+            status.defined_cases = len(cases)
+            return status
+        if not self._test_settings().enabled:
+            return types_pb2.TestStatus(
+                state=types_pb2.TEST_STATE_DISABLED,
+                message=f"Tests are disabled for host {self.config.host}",
+                defined_cases=len(cases),
+            )
+        if not cases:
+            return types_pb2.TestStatus(
+                state=types_pb2.TEST_STATE_DISABLED, message=no_tests_message(self.config.tests_dir)
+            )
+        last = self.journal.last_test()
+        if last is None:
+            return types_pb2.TestStatus(
+                state=types_pb2.TEST_STATE_NOT_RUN, message="Tests have not run yet", defined_cases=len(cases)
+            )
+        last.defined_cases = len(cases)
+        return last

@@ -1,0 +1,226 @@
+"""The agent's configuration, read once from a TOML file into a frozen dataclass."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
+NIXOS_GENERATION_PATH = "/nix/var/nix/profiles/system"
+
+
+class ConfigError(Exception):
+    """The agent config is missing a key or has an invalid value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class TestsConfig:
+    """The `[tests]` table: settings the host declares; None where the config leaves a key out."""
+
+    enabled: bool | None = None
+    auto_run_after_switch: bool | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the agent needs to know, read once at start."""
+
+    controlplane: str
+    host: str
+    token_file: Path
+    repo_dir: Path
+    state_dir: Path
+    tests_dir: Path
+    switch: tuple[str, ...]
+    rollback: tuple[str, ...]
+    generation_path: Path
+    tests: TestsConfig
+    os_name: str
+    spool_bytes: int = DEFAULT_SPOOL_BYTES
+    stop_grace_seconds: float = 5.0
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+
+    def read_token(self) -> str:
+        """The bearer token from token_file (stripped); ConfigError when it cannot be read."""
+        try:
+            token = self.token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from exc
+        if not token:
+            raise ConfigError(f"token_file: {self.token_file} is empty")
+        return token
+
+
+def detect_os() -> str:
+    """The operating system family: "nixos", "darwin" or "linux"."""
+    system = platform.system().lower()
+    if system == "linux" and Path("/etc/NIXOS").exists():
+        return "nixos"
+    return system
+
+
+def _default_operations(os_name: str, repo_dir: Path, host: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if os_name == "darwin":
+        return (
+            ("home-manager", "switch", "--flake", f"{repo_dir}#{host}"),
+            ("home-manager", "switch", "--rollback"),
+        )
+    return (
+        ("nixos-rebuild", "switch", "--flake", f"{repo_dir}#{host}"),
+        ("nixos-rebuild", "switch", "--rollback"),
+    )
+
+
+def _default_generation_path(os_name: str) -> Path:
+    if os_name == "darwin":
+        return Path.home() / ".local/state/nix/profiles/home-manager"
+    return Path(NIXOS_GENERATION_PATH)
+
+
+class _Table:
+    """Typed access to one TOML table; every error names the full key."""
+
+    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
+        self._data = data
+        self._prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}{key}"
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self._data.get(key, default)
+        if value is None:
+            raise ConfigError(f"{self._key(key)}: missing (required)")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{self._key(key)}: must be a non-empty string")
+        return value
+
+    def optional_bool(self, key: str) -> bool | None:
+        value = self._data.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{self._key(key)}: must be true or false")
+        return value
+
+    def optional_seconds(self, key: str) -> float | None:
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{self._key(key)}: must be a positive number of seconds")
+        return float(value)
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.optional_seconds(key)
+        return default if value is None else value
+
+    def positive_int(self, key: str, default: int) -> int:
+        value = self._data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{self._key(key)}: must be a positive integer")
+        return value
+
+    def argv(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{self._key(key)}: must be a non-empty list of strings (an argv)")
+        return tuple(value)
+
+    def table(self, key: str) -> _Table:
+        value = self._data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self._key(key)}: must be a table")
+        return _Table(value, f"{self._key(key)}.")
+
+    def check_known(self, known: set[str]) -> None:
+        unknown = sorted(set(self._data) - known)
+        if unknown:
+            raise ConfigError(f"{self._key(unknown[0])}: unknown key")
+
+
+_TOP_KEYS = {
+    "controlplane",
+    "host",
+    "token_file",
+    "repo_dir",
+    "state_dir",
+    "tests_dir",
+    "generation_path",
+    "spool_bytes",
+    "stop_grace_seconds",
+    "backoff_initial_seconds",
+    "backoff_max_seconds",
+    "operations",
+    "tests",
+}
+
+
+def _path(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = None) -> AgentConfig:
+    """An AgentConfig from parsed TOML; relative paths are relative to `base_dir`."""
+    top = _Table(data)
+    top.check_known(_TOP_KEYS)
+    os_name = os_name or detect_os()
+    controlplane = top.string("controlplane")
+    if ":" not in controlplane:
+        raise ConfigError("controlplane: must be host:port")
+    host = top.string("host", socket.gethostname().split(".")[0])
+    repo_dir = _path(base_dir, top.string("repo_dir"))
+    tests_dir = _path(base_dir, top.string("tests_dir", str(repo_dir / "hosts" / host / "tests")))
+    ops = top.table("operations")
+    ops.check_known({"switch", "rollback"})
+    switch_default, rollback_default = _default_operations(os_name, repo_dir, host)
+    tests = top.table("tests")
+    tests.check_known({"enabled", "auto_run_after_switch", "timeout"})
+    backoff_initial = top.seconds("backoff_initial_seconds", 1.0)
+    backoff_max = top.seconds("backoff_max_seconds", 60.0)
+    if backoff_max < backoff_initial:
+        raise ConfigError("backoff_max_seconds: must not be below backoff_initial_seconds")
+    return AgentConfig(
+        controlplane=controlplane,
+        host=host,
+        token_file=_path(base_dir, top.string("token_file")),
+        repo_dir=repo_dir,
+        state_dir=_path(base_dir, top.string("state_dir")),
+        tests_dir=tests_dir,
+        switch=ops.argv("switch", switch_default),
+        rollback=ops.argv("rollback", rollback_default),
+        generation_path=_path(
+            base_dir, top.string("generation_path", str(_default_generation_path(os_name)))
+        ),
+        tests=TestsConfig(
+            enabled=tests.optional_bool("enabled"),
+            auto_run_after_switch=tests.optional_bool("auto_run_after_switch"),
+            timeout=tests.optional_seconds("timeout"),
+        ),
+        os_name=os_name,
+        spool_bytes=top.positive_int("spool_bytes", DEFAULT_SPOOL_BYTES),
+        stop_grace_seconds=top.seconds("stop_grace_seconds", 5.0),
+        backoff_initial_seconds=backoff_initial,
+        backoff_max_seconds=backoff_max,
+    )
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate the agent config file at `path`."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return parse_config(data, path.resolve().parent)

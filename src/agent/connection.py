@@ -1,0 +1,164 @@
+"""One Connect stream: hello and welcome, then a writer, heartbeats and a reader until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from agent.outbox import Outbox
+from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    # Reconnecting is ours to pace (backoff with jitter), not the channel's.
+    ("grpc.initial_reconnect_backoff_ms", 1_000),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+]
+CONTROL_QUEUE_SIZE = 1_000
+WELCOME_TIMEOUT_SECONDS = 30.0
+
+
+class StreamEnded(Exception):
+    """The control plane ended the stream, or it broke."""
+
+
+class AgentLink(Protocol):
+    """What a stream needs from the agent."""
+
+    outbox: Outbox
+
+    async def hello(self) -> agent_service_pb2.Hello:
+        """The first message of a stream."""
+
+    async def heartbeat(self) -> agent_service_pb2.Heartbeat:
+        """A heartbeat as of now."""
+
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats."""
+
+    def on_welcome(self, welcome: agent_service_pb2.Welcome) -> None:
+        """The control plane accepted the hello."""
+
+    def on_message(self, message: agent_service_pb2.ConnectResponse) -> None:
+        """Anything after the welcome."""
+
+
+@dataclass
+class Stream:
+    """A connected stream's fire-and-forget queue (heartbeats, command started, progress, refusals)."""
+
+    queue: asyncio.Queue[agent_service_pb2.ConnectRequest]
+
+    def send(self, message: agent_service_pb2.ConnectRequest) -> None:
+        """Queue a message that needs no acknowledgement; dropped when the queue is full."""
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.warning("control queue full; dropped a %s message", message.WhichOneof("message"))
+
+
+async def _writer(call: grpc.aio.StreamStreamCall, stream: Stream, outbox: Outbox) -> None:
+    # One write at a time; control messages first so heartbeats never wait behind queued output.
+    while True:
+        if not stream.queue.empty():
+            await call.write(stream.queue.get_nowait())
+            continue
+        control = asyncio.ensure_future(stream.queue.get())
+        entry = asyncio.ensure_future(outbox.next_request())
+        try:
+            await asyncio.wait({control, entry}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (control, entry):
+                if not task.done():
+                    task.cancel()
+        if control.done() and not control.cancelled():
+            await call.write(control.result())
+        if entry.done() and not entry.cancelled():
+            await call.write(entry.result())
+
+
+async def _heartbeats(link: AgentLink, stream: Stream) -> None:
+    while True:
+        await asyncio.sleep(link.heartbeat_interval())
+        stream.send(agent_service_pb2.ConnectRequest(heartbeat=await link.heartbeat()))
+
+
+async def _reader(call: grpc.aio.StreamStreamCall, link: AgentLink) -> None:
+    while True:
+        message = await call.read()
+        if message is grpc.aio.EOF:
+            raise StreamEnded("the control plane closed the stream")
+        link.on_message(message)
+
+
+def now() -> timestamp_pb2.Timestamp:
+    """The current time as a Timestamp."""
+    ts = timestamp_pb2.Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+async def run_stream(
+    target: str,
+    token: str,
+    link: AgentLink,
+    attach: Callable[[Stream | None], None],
+    on_welcomed: Callable[[], None],
+) -> None:
+    """Connect, say hello, and serve the stream until it ends (always by an exception)."""
+    async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+        stub = agent_service_pb2_grpc.AgentServiceStub(channel)
+        call = stub.Connect(metadata=(("authorization", f"Bearer {token}"),))
+        try:
+            await call.write(agent_service_pb2.ConnectRequest(hello=await link.hello()))
+            async with asyncio.timeout(WELCOME_TIMEOUT_SECONDS):
+                first = await call.read()
+            if first is grpc.aio.EOF:
+                raise StreamEnded("the control plane closed the stream before its welcome")
+            if first.WhichOneof("message") != "welcome":
+                raise StreamEnded(f"expected a welcome, got {first.WhichOneof('message')}")
+            link.on_welcome(first.welcome)
+            on_welcomed()
+            stream = Stream(asyncio.Queue(CONTROL_QUEUE_SIZE))
+            # The first heartbeat goes out at once: the control plane sees metrics without waiting.
+            stream.send(agent_service_pb2.ConnectRequest(heartbeat=await link.heartbeat()))
+            attach(stream)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(_writer(call, stream, link.outbox))
+                    tg.create_task(_heartbeats(link, stream))
+                    tg.create_task(_reader(call, link))
+            except* grpc.aio.AioRpcError as group:
+                raise group.exceptions[0] from None
+            except* StreamEnded as group:
+                raise group.exceptions[0] from None
+        finally:
+            attach(None)
+            call.cancel()
+
+
+def describe(error: BaseException) -> str:
+    """A log line for why a stream ended."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        code = error.code()
+        hint = {
+            grpc.StatusCode.UNAUTHENTICATED: " (check token_file)",
+            grpc.StatusCode.PERMISSION_DENIED: " (the token belongs to another host; check host)",
+            grpc.StatusCode.ABORTED: " (a newer connection of this host replaced this one)",
+        }.get(code, "")
+        return f"{code.name}: {error.details()}{hint}"
+    return str(error) or type(error).__name__

@@ -1,0 +1,215 @@
+"""The agent daemon: recover from the journal, then keep one stream to the control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+
+import grpc
+from google.protobuf import duration_pb2
+
+from agent import facts
+from agent.commands import DEFAULT_TEST_TIMEOUT, Executor
+from agent.config import AgentConfig, ConfigError
+from agent.connection import Stream, StreamEnded, describe, now, run_stream
+from agent.journal import Journal
+from agent.metrics import MetricsReader
+from agent.outbox import Entry, Outbox
+from fleetdeck.v1 import agent_service_pb2, types_pb2
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_SECONDS = 5.0
+_FACTS_TIMEOUT_SECONDS = 3.0
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+def declared_test_settings(config: AgentConfig) -> types_pb2.DeclaredTestSettings:
+    """The [tests] table as the hello reports it."""
+    declared = types_pb2.DeclaredTestSettings()
+    if config.tests.enabled is not None:
+        declared.enabled = config.tests.enabled
+    if config.tests.auto_run_after_switch is not None:
+        declared.auto_run_after_switch = config.tests.auto_run_after_switch
+    if config.tests.timeout is not None:
+        declared.timeout.CopyFrom(_duration(config.tests.timeout))
+    return declared
+
+
+def initial_settings(config: AgentConfig) -> agent_service_pb2.AgentSettings:
+    """Settings before the first welcome: the config's [tests] table over the defaults."""
+    tests = config.tests
+    return agent_service_pb2.AgentSettings(
+        heartbeat_interval=_duration(DEFAULT_HEARTBEAT_SECONDS),
+        tests=types_pb2.TestSettings(
+            enabled=True if tests.enabled is None else tests.enabled,
+            auto_run_after_switch=True
+            if tests.auto_run_after_switch is None
+            else tests.auto_run_after_switch,
+            timeout=_duration(tests.timeout or DEFAULT_TEST_TIMEOUT),
+        ),
+    )
+
+
+class Agent:
+    """One host's agent; `run()` until `stop()`."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.journal = Journal.open(config.state_dir)
+        self.settings = initial_settings(config)
+        self.metrics = MetricsReader()
+        self.outbox = Outbox(config.spool_bytes, on_numbered=self._on_numbered)
+        self.executor = Executor(
+            config, self.journal, self.outbox, self._send_control, lambda: self.settings.tests
+        )
+        self._stream: Stream | None = None
+        self._stopping = asyncio.Event()
+        self._last_facts = types_pb2.HostFacts()
+
+    def _on_numbered(self, entry: Entry) -> None:
+        self.executor.on_numbered(entry)
+
+    def stop(self) -> None:
+        """Ask the agent to shut down (signal handlers call this)."""
+        self._stopping.set()
+
+    # -- what the stream needs ----------------------------------------------------------------------
+
+    async def _facts(self) -> types_pb2.HostFacts:
+        try:
+            async with asyncio.timeout(_FACTS_TIMEOUT_SECONDS):
+                self._last_facts = await facts.host_facts(self.config)
+        except TimeoutError:
+            logger.warning(
+                "reading host facts took over %.0f s; sending the last ones", _FACTS_TIMEOUT_SECONDS
+            )
+        return self._last_facts
+
+    async def hello(self) -> agent_service_pb2.Hello:
+        """The first message of a stream: facts, what runs, what waits for acknowledgement."""
+        running = self.executor.running
+        running_ids = [running.command_id] if running is not None else []
+        return agent_service_pb2.Hello(
+            host=self.config.host,
+            facts=await self._facts(),
+            running_command_ids=running_ids,
+            # A running command is listed here too, so the welcome says how much of it is stored.
+            unacknowledged_command_ids=list(dict.fromkeys([*self.outbox.command_ids(), *running_ids])),
+            declared_test_settings=declared_test_settings(self.config),
+            test_status=self.executor.test_status(),
+        )
+
+    async def heartbeat(self) -> agent_service_pb2.Heartbeat:
+        """A heartbeat as of now."""
+        running = self.executor.running
+        return agent_service_pb2.Heartbeat(
+            facts=await self._facts(),
+            running_command_id=running.command_id if running is not None else "",
+            metrics=self.metrics.read(),
+            test_status=self.executor.test_status(),
+            sent_at=now(),
+        )
+
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats, as the control plane set them."""
+        seconds = self.settings.heartbeat_interval.ToNanoseconds() / 1e9
+        return seconds if seconds > 0 else DEFAULT_HEARTBEAT_SECONDS
+
+    def _apply_settings(self, settings: agent_service_pb2.AgentSettings) -> None:
+        if settings.HasField("heartbeat_interval"):
+            self.settings.heartbeat_interval.CopyFrom(settings.heartbeat_interval)
+        if settings.HasField("tests"):
+            self.settings.tests.CopyFrom(settings.tests)
+        logger.info(
+            "settings: heartbeat every %.1f s, tests %s, test timeout %.0f s",
+            self.heartbeat_interval(),
+            "enabled" if self.settings.tests.enabled else "disabled",
+            self.settings.tests.timeout.ToNanoseconds() / 1e9,
+        )
+
+    def on_welcome(self, welcome: agent_service_pb2.Welcome) -> None:
+        """Apply the welcome's settings and acknowledgements."""
+        self._apply_settings(welcome.settings)
+        self.outbox.restart_stream({ack.command_id: ack.seq for ack in welcome.acks})
+        for command_id in list(self.outbox.command_ids()):
+            if self.journal.entry(command_id) is not None and not self.outbox.knows(command_id):
+                self.executor.on_acked(command_id)
+        if welcome.interrupted_command_ids:
+            logger.info(
+                "control plane recorded as interrupted: %s", ", ".join(welcome.interrupted_command_ids)
+            )
+
+    def on_message(self, message: agent_service_pb2.ConnectResponse) -> None:
+        """Route one message from the control plane."""
+        kind = message.WhichOneof("message")
+        if kind == "run_command":
+            self.executor.start(message.run_command)
+        elif kind == "cancel_command":
+            self.executor.cancel(message.cancel_command.command_id)
+        elif kind == "settings":
+            self._apply_settings(message.settings)
+        elif kind == "ack":
+            if self.outbox.ack(message.ack.command_id, message.ack.seq):
+                self.executor.on_acked(message.ack.command_id)
+        else:
+            logger.warning("ignored a message of unknown kind %s from the control plane", kind)
+
+    def _send_control(self, message: agent_service_pb2.ConnectRequest) -> None:
+        if self._stream is not None:
+            self._stream.send(message)
+
+    def _attach(self, stream: Stream | None) -> None:
+        self._stream = stream
+
+    # -- the connect loop -----------------------------------------------------------------------------
+
+    async def _connect_loop(self) -> None:
+        backoff = self.config.backoff_initial_seconds
+        while True:
+            welcomed = False
+
+            def on_welcomed() -> None:
+                nonlocal welcomed
+                welcomed = True
+                logger.info("connected to %s as %s", self.config.controlplane, self.config.host)
+
+            try:
+                token = self.config.read_token()
+                await run_stream(self.config.controlplane, token, self, self._attach, on_welcomed)
+            except (grpc.aio.AioRpcError, StreamEnded, ConfigError, OSError, TimeoutError) as error:
+                logger.warning("stream to %s ended: %s", self.config.controlplane, describe(error))
+            if welcomed:
+                backoff = self.config.backoff_initial_seconds
+            delay = random.uniform(0.5, 1.0) * backoff
+            backoff = min(backoff * 2, self.config.backoff_max_seconds)
+            logger.info("reconnecting in %.1f s", delay)
+            await asyncio.sleep(delay)
+
+    async def run(self) -> None:
+        """Recover, then stay connected until stop(); a switch/rollback running then outlives us."""
+        self.executor.recover()
+        loop_task = asyncio.create_task(self._connect_loop(), name="connect")
+        try:
+            await self._stopping.wait()
+        finally:
+            logger.info("agent stopping")
+            loop_task.cancel()
+            await asyncio.gather(loop_task, return_exceptions=True)
+            await self.executor.shutdown()
+
+
+async def serve(config: AgentConfig) -> None:
+    """Run an agent until SIGTERM or SIGINT."""
+    agent = Agent(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, agent.stop)
+    await agent.run()

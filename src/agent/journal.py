@@ -1,0 +1,141 @@
+"""The journal: a small JSON file in state_dir recording running commands and unacknowledged results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from fleetdeck.v1 import agent_service_pb2, types_pb2
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_VERSION = 1
+
+
+@dataclass
+class JournalEntry:
+    """One command the agent started and whose finish the control plane has not acknowledged."""
+
+    command_id: str
+    operation: int
+    started_at: float
+    deadline: float | None = None
+    pid: int = 0
+    exit_file: str = ""
+    spill_prefix: str = ""
+    line_floor: int = 0
+    trigger: int = 0
+    generation: str = ""
+    commit: str = ""
+    finished: dict[str, Any] | None = None
+    test_run: dict[str, Any] | None = None
+    finished_seq: int = 0
+    test_run_seq: int = 0
+
+    def finished_message(self) -> agent_service_pb2.CommandFinished | None:
+        """The recorded CommandFinished, if the command ended."""
+        if self.finished is None:
+            return None
+        return json_format.ParseDict(self.finished, agent_service_pb2.CommandFinished())
+
+    def test_run_message(self) -> types_pb2.TestRun | None:
+        """The recorded TestRun, if a test run ended."""
+        if self.test_run is None:
+            return None
+        return json_format.ParseDict(self.test_run, types_pb2.TestRun())
+
+
+@dataclass
+class JournalData:
+    """Everything the journal holds."""
+
+    commands: dict[str, JournalEntry] = field(default_factory=dict)
+    last_test: dict[str, Any] | None = None
+
+
+class Journal:
+    """Loads once, keeps the data in memory and rewrites the file atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = JournalData()
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Journal:
+        """The journal in `state_dir` (created if missing); an unreadable file is set aside."""
+        state_dir.mkdir(parents=True, exist_ok=True)
+        journal = cls(state_dir / "journal.json")
+        try:
+            raw = json.loads(journal.path.read_text())
+            journal.data = JournalData(
+                commands={k: JournalEntry(**v) for k, v in raw.get("commands", {}).items()},
+                last_test=raw.get("last_test"),
+            )
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError) as exc:
+            broken = journal.path.with_suffix(".broken")
+            logger.error("journal %s unreadable (%s); moved to %s", journal.path, exc, broken)
+            os.replace(journal.path, broken)
+        return journal
+
+    def save(self) -> None:
+        """Write the journal atomically (temporary file, fsync, rename)."""
+        payload = {
+            "version": JOURNAL_VERSION,
+            "commands": {k: asdict(v) for k, v in self.data.commands.items()},
+            "last_test": self.data.last_test,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w") as f:
+            json.dump(payload, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def entry(self, command_id: str) -> JournalEntry | None:
+        """The entry of one command, if recorded."""
+        return self.data.commands.get(command_id)
+
+    def entries(self) -> list[JournalEntry]:
+        """Every recorded command, oldest first."""
+        return sorted(self.data.commands.values(), key=lambda e: e.started_at)
+
+    def record(self, entry: JournalEntry) -> None:
+        """Add or replace a command's entry."""
+        self.data.commands[entry.command_id] = entry
+        self.save()
+
+    def record_result(
+        self,
+        command_id: str,
+        finished: agent_service_pb2.CommandFinished,
+        test_run: types_pb2.TestRun | None,
+    ) -> None:
+        """Record a command's outcome (and its test run) until the control plane acknowledges it."""
+        entry = self.data.commands[command_id]
+        entry.finished = json_format.MessageToDict(finished)
+        entry.test_run = json_format.MessageToDict(test_run) if test_run is not None else None
+        self.save()
+
+    def forget(self, command_id: str) -> None:
+        """Drop a command whose finish is durable at the control plane."""
+        if self.data.commands.pop(command_id, None) is not None:
+            self.save()
+
+    def last_test(self) -> types_pb2.TestStatus | None:
+        """The status left by the last finished test run."""
+        if self.data.last_test is None:
+            return None
+        return json_format.ParseDict(self.data.last_test, types_pb2.TestStatus())
+
+    def set_last_test(self, status: types_pb2.TestStatus) -> None:
+        """Remember the status of the test run that just finished."""
+        self.data.last_test = json_format.MessageToDict(status)
+        self.save()

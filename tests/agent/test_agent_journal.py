@@ -1,0 +1,38 @@
+"""The journal: a JSON file that survives the agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.journal import Journal, JournalEntry
+from fleetdeck.v1 import agent_service_pb2, types_pb2
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "state")
+    journal.record(JournalEntry("c1", types_pb2.OPERATION_SWITCH, started_at=100.0, pid=42, line_floor=4096))
+    finished = agent_service_pb2.CommandFinished(
+        command_id="c1", state=types_pb2.COMMAND_STATE_FAILED, exit_code=3, message="exited with code 3"
+    )
+    run = types_pb2.TestRun(id="c1", passed=7, failed=1, total=8)
+    journal.record_result("c1", finished, run)
+    journal.set_last_test(types_pb2.TestStatus(state=types_pb2.TEST_STATE_FAILED, passed=7, failed=1))
+
+    again = Journal.open(tmp_path / "state")
+    entry = again.entry("c1")
+    assert entry is not None
+    assert (entry.operation, entry.pid, entry.line_floor) == (types_pb2.OPERATION_SWITCH, 42, 4096)
+    assert entry.finished_message() == finished
+    assert entry.test_run_message() == run
+    last = again.last_test()
+    assert last is not None and (last.passed, last.failed) == (7, 1)
+
+    again.forget("c1")
+    assert Journal.open(tmp_path / "state").entries() == []
+
+
+def test_a_broken_journal_is_set_aside(tmp_path: Path) -> None:
+    (tmp_path / "journal.json").write_text("{not json")
+    journal = Journal.open(tmp_path)
+    assert journal.entries() == []
+    assert (tmp_path / "journal.broken").exists()
