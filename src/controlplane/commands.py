@@ -156,8 +156,8 @@ class Commands:
         running = set(hello.running_command_ids)
         pending = set(hello.unacknowledged_command_ids)
         interrupted = []
-        for command in await self.store.unfinished_commands():
-            if command.host != state.host.name or command.id in pending:
+        for command in await self.store.unfinished_commands(state.host.name, include_interrupted=bool(running)):
+            if command.id in pending:
                 continue
             if command.id in running:
                 if command.state != pb.COMMAND_STATE_RUNNING:
@@ -167,6 +167,8 @@ class Commands:
                     self._publish(command)
                 state.host.running_command_id = command.id
                 state.host.running_operation = command.operation
+                continue
+            if command.state == pb.COMMAND_STATE_INTERRUPTED:
                 continue
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the agent reconnected without this command; its outcome is unknown"
@@ -186,8 +188,6 @@ class Commands:
     async def interrupt_all_unfinished(self) -> None:
         """At start-up: commands that were running are interrupted until their agent reports them."""
         for command in await self.store.unfinished_commands():
-            if command.state == pb.COMMAND_STATE_INTERRUPTED:
-                continue
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the control plane restarted while it ran; waiting for its agent to report"
             await self.store.update_command(command)

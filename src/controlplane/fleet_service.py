@@ -41,7 +41,9 @@ def _mapped(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
         try:
             return await method(self, request, context)
-        except FleetError as error:
+        except Exception as error:
+            if not isinstance(error, FleetError):
+                log.exception("%s failed", method.__name__)
             code, detail = grpc_status(error)
             await context.abort(code, detail)
             raise  # unreachable: abort raises

@@ -312,6 +312,9 @@ class Store:
         """Persist a host's test settings override."""
         async with self.transaction() as db:
             await db.execute(
+                "INSERT OR IGNORE INTO hosts(name, registered_at) VALUES (?, ?)", (host, time.time())
+            )
+            await db.execute(
                 "INSERT INTO host_settings(host, test_settings_override) VALUES (?, ?) "
                 "ON CONFLICT(host) DO UPDATE SET test_settings_override = excluded.test_settings_override",
                 (host, _blob(override)),
@@ -456,7 +459,7 @@ class Store:
                     command.host,
                     command.operation,
                     command.state,
-                    from_ts(command.created_at),
+                    from_ts(command.created_at) or time.time(),
                     command.trigger,
                     _ms(command.timeout),
                     command.triggered_by_command_id,
@@ -502,12 +505,17 @@ class Store:
         rows = await self._all(sql + " ORDER BY ord DESC LIMIT ?", [*args, limit])
         return [(self._command(r)[0], r[15]) for r in rows]
 
-    async def unfinished_commands(self) -> list[pb.Command]:
-        """Commands that were pending or running when the control plane last stopped."""
-        rows = await self._all(
-            f"SELECT {self._COMMAND_COLUMNS} FROM commands WHERE state IN (?, ?) ORDER BY ord",
-            (pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_RUNNING),
-        )
+    async def unfinished_commands(self, host: str = "", include_interrupted: bool = False) -> list[pb.Command]:
+        """Commands pending or running (and optionally interrupted), of one host or all."""
+        states = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_RUNNING]
+        if include_interrupted:
+            states.append(pb.COMMAND_STATE_INTERRUPTED)
+        sql = f"SELECT {self._COMMAND_COLUMNS} FROM commands WHERE state IN ({','.join('?' * len(states))})"
+        args: list[Any] = list(states)
+        if host:
+            sql += " AND host = ?"
+            args.append(host)
+        rows = await self._all(sql + " ORDER BY ord", args)
         return [self._command(r)[0] for r in rows]
 
     async def command_hosts(self, command_ids: set[str]) -> dict[str, str]:

@@ -33,6 +33,7 @@ class ScriptedAgent:
         self.call = self.stub.Connect(self._requests(), metadata=(("authorization", f"Bearer {token}"),))
         self.seq: dict[str, int] = {}
         self.lines: dict[str, int] = {}
+        self.skipped: list[agent_pb.ConnectResponse] = []
 
     async def _requests(self) -> AsyncIterator[agent_pb.ConnectRequest]:
         while (message := await self._outgoing.get()) is not None:
@@ -42,13 +43,24 @@ class ScriptedAgent:
         self._outgoing.put_nowait(agent_pb.ConnectRequest(**kwargs))  # type: ignore[arg-type]
 
     async def recv(self, kind: str | None = None) -> agent_pb.ConnectResponse:
-        """The next message (of `kind`, skipping others) under a timeout."""
+        """The next message (of `kind`; others are kept for later calls) under a timeout."""
+        for i, message in enumerate(self.skipped):
+            if kind is None or message.WhichOneof("message") == kind:
+                return self.skipped.pop(i)
         async with asyncio.timeout(TIMEOUT):
             while True:
                 message = await self.call.read()
                 assert message is not grpc.aio.EOF, "stream ended"
                 if kind is None or message.WhichOneof("message") == kind:
                     return message
+                self.skipped.append(message)
+
+    async def ack(self, command_id: str, seq: int) -> None:
+        """Wait until the control plane acknowledged `seq` of `command_id`."""
+        while True:
+            ack = (await self.recv("ack")).ack
+            if ack.command_id == command_id and ack.seq >= seq:
+                return
 
     async def hello(self, **facts: str) -> agent_pb.Welcome:
         self.send(hello=agent_pb.Hello(host=self.host, facts=self.facts(**facts)))

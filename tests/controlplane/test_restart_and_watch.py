@@ -1,0 +1,121 @@
+"""Restarts keep everything; WatchFleet resumes from a version; grpcurl sees the services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+from .conftest import COMMIT, LOCK, ScriptedAgent
+
+
+async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: Path) -> None:
+    config = ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
+    async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
+        await agent.hello()
+        switch = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_SWITCH))).results[0].command_id
+        await agent.recv("run_command")
+        agent.output(switch, "activating")
+        agent.finish(switch, 0, generation="system-2-link")
+        test = (await agent.recv("run_command")).run_command.command_id  # auto-run, left running
+        await agent.ack(test, agent.output(test, "▶ Network"))
+        before = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host
+        version = cp.hub.version
+        await agent.close()
+    async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        after = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host
+        assert cp.hub.version > version  # never backwards
+        assert not after.online
+        assert [(c.kind, c.status) for c in after.compartments][:4] == [(c.kind, c.status) for c in before.compartments][:4]
+        assert after.last_switch == before.last_switch
+        assert after.facts == before.facts
+        switched = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=switch))).command
+        assert switched.state == pb.COMMAND_STATE_SUCCEEDED
+        interrupted = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=test))).command
+        assert interrupted.state == pb.COMMAND_STATE_INTERRUPTED
+        # The agent comes back and reports the command still running: its report wins.
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
+        agent.send(hello=__import__("fleetdeck.v1.agent_service_pb2", fromlist=["Hello"]).Hello(
+            host="gpc0", facts=agent.facts(generation="system-2-link"), running_command_ids=[test]))
+        await agent.recv("welcome")
+        resumed = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=test))).command
+        assert resumed.state == pb.COMMAND_STATE_RUNNING
+        host = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host
+        assert host.running_command_id == test
+        stream = fleet.StreamCommandOutput(fleet_pb.StreamCommandOutputRequest(command_id=test, no_follow=True))
+        replay = [line.text async for message in stream for line in message.lines]
+        assert replay == ["▶ Network"]
+        await agent.close()
+
+
+async def test_watch_resumes_from_version_or_sends_snapshot(cp, connect, fleet) -> None:
+    agent = await connect("gpc0")
+    await agent.hello()
+    stream = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+    snapshot = await stream.read()
+    assert snapshot.HasField("snapshot")
+    seen = snapshot.version
+    stream.cancel()
+    agent.heartbeat(commit="b" * 40)
+    agent.heartbeat(commit="c" * 40)
+    async with asyncio.timeout(5):
+        while cp.hub.version < seen + 2:
+            await asyncio.sleep(0.01)
+    resumed = fleet.WatchFleet(fleet_pb.WatchFleetRequest(from_version=seen))
+    first = await resumed.read()
+    second = await resumed.read()
+    assert not first.HasField("snapshot")
+    assert (first.version, second.version) == (seen + 1, seen + 2)
+    assert second.host.facts.commit == "c" * 40
+    resumed.cancel()
+    too_old = fleet.WatchFleet(fleet_pb.WatchFleetRequest(from_version=10**12))
+    assert (await too_old.read()).HasField("snapshot")
+    too_old.cancel()
+
+
+async def test_slow_watcher_is_resynced_not_waited_for(cp) -> None:
+    from controlplane.events import Hub
+
+    hub = Hub(0, watcher_limit=3)
+    events = hub.watch(0, lambda: fleet_pb.FleetSnapshot())
+    assert (await anext(events)).HasField("snapshot")
+    for i in range(10):  # the watcher reads nothing while the hub publishes
+        hub.publish(fleet_pb.WatchFleetResponse(host_seen=fleet_pb.HostSeen(host=f"h{i}")))
+    resync = await anext(events)
+    assert resync.HasField("snapshot") and resync.version == 10
+    hub.publish(fleet_pb.WatchFleetResponse(host_seen=fleet_pb.HostSeen(host="next")))
+    assert (await anext(events)).host_seen.host == "next"
+    await events.aclose()
+
+
+@pytest.mark.skipif(shutil.which("grpcurl") is None, reason="grpcurl is installed by scripts/setup")
+async def test_grpcurl_lists_services_and_hosts(cp, connect) -> None:
+    agent = await connect("gpc0")
+    await agent.hello()
+
+    def grpcurl(*args: str) -> str:
+        return subprocess.run(["grpcurl", "-plaintext", *args], check=True, capture_output=True, text=True, timeout=30).stdout
+
+    listing = await asyncio.to_thread(grpcurl, cp.grpc_target, "list")
+    assert "fleetdeck.v1.FleetService" in listing and "fleetdeck.v1.AgentService" in listing
+    assert "grpc.health.v1.Health" in listing
+    hosts = json.loads(await asyncio.to_thread(grpcurl, cp.grpc_target, "fleetdeck.v1.FleetService/ListHosts"))
+    assert hosts["hosts"][0]["name"] == "gpc0"
+    assert [c["kind"] for c in hosts["hosts"][0]["compartments"]] == [
+        "COMPARTMENT_KIND_AGENT", "COMPARTMENT_KIND_GIT", "COMPARTMENT_KIND_LOCK", "COMPARTMENT_KIND_SYSTEM", "COMPARTMENT_KIND_TESTS"]
