@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from controlplane.errors import http_status_for
 from webui import api, sse
 from webui.client import FleetClient
 from webui.convert import BadRequest
+from webui.drain import Streams
 from webui.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.fleet = FleetClient(controlplane_target)
+        fleet = FleetClient(controlplane_target)
+        streams = Streams()
+        app.state.fleet, app.state.streams = fleet, streams
+        health = asyncio.create_task(streams.follow_health(fleet.channel), name="webui-health")
         try:
             yield
         finally:
-            await app.state.fleet.close()
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
+            await fleet.close()
 
     routes = [
         Route("/", index),

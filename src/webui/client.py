@@ -31,8 +31,8 @@ class FleetClient:
 
     def __init__(self, target: str) -> None:
         self.target = target
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self._channel)  # type: ignore[assignment]
+        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self.channel)  # type: ignore[assignment]
         self._closed = False
         log.info("web UI talks to the control plane at %s", target)
 
@@ -41,4 +41,4 @@ class FleetClient:
         if self._closed:
             return
         self._closed = True
-        await self._channel.close(grace=None)
+        await self.channel.close(grace=None)

@@ -30,7 +30,12 @@ class Resync:
     """The browser fell behind: what it was sent is dropped and a fresh snapshot follows."""
 
 
-Item = fleet_pb.WatchFleetResponse | Status | Resync
+@dataclass(frozen=True)
+class Drain:
+    """The control plane is shutting down: end the browser's stream so it reconnects later."""
+
+
+Item = fleet_pb.WatchFleetResponse | Status | Resync | Drain
 
 
 class FleetWatch:
@@ -61,7 +66,8 @@ class FleetWatch:
         self._backoff_max = backoff_max
         self._connected: bool | None = None
         self._task: asyncio.Task[None] | None = None
-        self.resyncs = 0
+        self.fell_behind = asyncio.Event()
+        """Set once the reader fell behind and was dropped to a resync."""
 
     async def __aenter__(self) -> FleetWatch:
         self._task = asyncio.create_task(self._pump(), name="webui-watch-pump")
@@ -88,6 +94,12 @@ class FleetWatch:
             self._drained.set()
         return item
 
+    def drain(self) -> None:
+        """Make the reader's next item a Drain, dropping whatever is queued."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(Drain())
+
     def _offer(self, item: Item) -> bool:
         """Queue an item; False (after leaving a lone Resync) when the reader is too far behind."""
         try:
@@ -98,7 +110,7 @@ class FleetWatch:
                 self._queue.get_nowait()
             self._drained.clear()
             self._queue.put_nowait(Resync())
-            self.resyncs += 1
+            self.fell_behind.set()
             log.info("a browser fell behind; dropping it to a fresh snapshot")
             return False
 

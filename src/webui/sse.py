@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TypeVar
 
 import grpc
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -12,12 +14,16 @@ from starlette.requests import Request
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.convert import to_json
-from webui.relay import FleetWatch, Resync, Status
+from webui.relay import Drain, FleetWatch, Resync, Status
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 RETRY_MS = 1000
 """How long a browser waits before reconnecting a dropped EventSource."""
+
+RESTARTING = "The control plane is restarting; reconnecting…"
 
 
 def resume_point(request: Request, header: str = "last-event-id", param: str = "since") -> int:
@@ -29,12 +35,12 @@ def resume_point(request: Request, header: str = "last-event-id", param: str = "
         return 0
 
 
-def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync) -> ServerSentEvent:
+def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync | Drain) -> ServerSentEvent:
     """One relay item as an SSE event; fleet events carry the fleet version as their id."""
     if isinstance(item, Status):
         data = json.dumps({"connected": item.connected, "message": item.message}, ensure_ascii=False)
         return ServerSentEvent(data=data, event="status")
-    if isinstance(item, Resync):
+    if isinstance(item, Resync | Drain):
         return ServerSentEvent(data="{}", event="resync")
     kind = item.WhichOneof("event") or "unknown"
     payload = getattr(item, kind) if kind != "unknown" else item
@@ -47,12 +53,37 @@ async def events(request: Request) -> EventSourceResponse:
     from_version = resume_point(request)
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
+        if state.streams.draining:
+            yield fleet_event(Status(False, RESTARTING))
+            return
         async with FleetWatch(state.fleet.stub, from_version, limit=state.queue_limit) as watch:
-            yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
-            while True:
-                yield fleet_event(await watch.get())
+            with state.streams.track(watch.drain):
+                while not isinstance(item := await watch.get(), Drain):
+                    yield fleet_event(item)
+            yield fleet_event(Status(False, RESTARTING))
 
     return EventSourceResponse(stream(), ping=state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER)
+
+
+async def until(stream: AsyncIterable[T], stop: asyncio.Event) -> AsyncIterator[T]:
+    """The items of `stream` until it ends or `stop` is set, whichever comes first."""
+    iterator = aiter(stream)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(iterator))
+            await asyncio.wait((following, stopped), return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                return
+            try:
+                item = following.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        stopped.cancel()
 
 
 async def command_output(request: Request) -> EventSourceResponse:
@@ -68,18 +99,20 @@ async def command_output(request: Request) -> EventSourceResponse:
             command_id=command_id, from_line=from_line, no_follow=not follow
         )
         call = stub.StreamCommandOutput(request_msg)
+        drained = asyncio.Event()
         try:
-            async for response in call:
-                next_line = response.lines[-1].number + 1 if response.lines else None
-                if response.lines or response.truncated_bytes:
-                    yield ServerSentEvent(
-                        data=to_json(response),
-                        event="lines",
-                        id=None if next_line is None else str(next_line),
-                    )
-                if response.HasField("command"):
-                    yield ServerSentEvent(data=to_json(response.command), event="end")
-                    return
+            with request.app.state.streams.track(drained.set):
+                async for response in until(call, drained):
+                    next_line = response.lines[-1].number + 1 if response.lines else None
+                    if response.lines or response.truncated_bytes:
+                        yield ServerSentEvent(
+                            data=to_json(response),
+                            event="lines",
+                            id=None if next_line is None else str(next_line),
+                        )
+                    if response.HasField("command"):
+                        yield ServerSentEvent(data=to_json(response.command), event="end")
+                        return
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 return  # the browser reconnects from the last line it got

@@ -1,0 +1,55 @@
+"""Fixtures for the web UI's tests: a real control plane and scripted agents over real gRPC."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file
+
+from webui_agent import ScriptedAgent, create_token
+from webui_support import Connect
+
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+
+
+@pytest.fixture
+async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    """A control plane serving gRPC and the web UI on port 0, with its database in tmp_path."""
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        http_address="127.0.0.1:0",
+        shutdown_grace_seconds=2.0,
+    )
+    async with ControlPlane(config) as plane:
+        yield plane
+
+
+@pytest.fixture
+async def fleet(cp: ControlPlane) -> AsyncIterator[fleet_grpc.FleetServiceAsyncStub]:
+    """A FleetService client of the control plane."""
+    async with grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        yield fleet_grpc.FleetServiceStub(channel)  # type: ignore[misc]
+
+
+@pytest.fixture
+async def connect(cp: ControlPlane) -> AsyncIterator[Connect]:
+    """Connects scripted agents (hello + one heartbeat); closes them at the end."""
+    agents: list[ScriptedAgent] = []
+
+    async def _connect(host: str) -> ScriptedAgent:
+        agent = ScriptedAgent(cp.grpc_target, host, await create_token(cp.grpc_target, host))
+        agents.append(agent)
+        await agent.connect()
+        agent.heartbeat()
+        return agent
+
+    yield _connect
+    for agent in agents:
+        await agent.close()

@@ -1,0 +1,97 @@
+"""`GET /events` over HTTP against uvicorn: ids are fleet versions, resume, fallback, keepalive, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from webui_agent import TIMEOUT
+from webui_support import Connect, SSEReader, serve_webui, set_desired
+
+from controlplane.app import ControlPlane
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from webui.app import create_app
+
+
+async def test_events_start_with_a_snapshot_whose_id_is_the_fleet_version(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+) -> None:
+    await connect("gpc0")
+    version = (await fleet.ListHosts(fleet_pb.ListHostsRequest(), timeout=TIMEOUT)).version
+    async with (
+        httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client,
+        client.stream("GET", "/events") as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        _, event_id, data = await SSEReader(response.aiter_lines()).next_of("snapshot")
+    assert event_id is not None and int(event_id) >= version
+    hosts = json.loads(data)["hosts"]
+    assert [h["name"] for h in hosts] == ["gpc0"]
+    assert [c["kind"] for c in hosts[0]["compartments"]] == [
+        "COMPARTMENT_KIND_AGENT",
+        "COMPARTMENT_KIND_GIT",
+        "COMPARTMENT_KIND_LOCK",
+        "COMPARTMENT_KIND_SYSTEM",
+        "COMPARTMENT_KIND_TESTS",
+    ]
+
+
+async def test_last_event_id_resumes_with_only_what_was_missed(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+) -> None:
+    await connect("gpc0")
+    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+        async with client.stream("GET", "/events") as response:
+            _, seen, _ = await SSEReader(response.aiter_lines()).next_of("snapshot")
+        assert seen is not None
+        await set_desired(fleet)
+        async with client.stream("GET", "/events", headers={"Last-Event-ID": seen}) as response:
+            event, event_id, data = await SSEReader(response.aiter_lines()).next_of("snapshot", "host")
+    assert event == "host"
+    assert event_id is not None and int(event_id) > int(seen)
+    assert json.loads(data)["name"] == "gpc0"
+
+
+async def test_an_unknown_last_event_id_falls_back_to_a_snapshot(cp: ControlPlane, connect: Connect) -> None:
+    await connect("gpc0")
+    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+        for headers, params in (
+            ({"Last-Event-ID": "999999999"}, {}),
+            ({"Last-Event-ID": "junk"}, {}),
+            ({}, {"since": "999999999"}),
+        ):
+            async with client.stream("GET", "/events", headers=headers, params=params) as response:
+                event, _, _ = await SSEReader(response.aiter_lines()).next_of("snapshot", "host")
+            assert event == "snapshot"
+
+
+async def test_an_idle_stream_carries_keepalive_comments(cp: ControlPlane) -> None:
+    async with (
+        serve_webui(cp.grpc_target, keepalive=0.2) as url,
+        httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as client,
+        client.stream("GET", "/events") as response,
+    ):
+        reader = SSEReader(response.aiter_lines())
+        await reader.next_of("snapshot")
+        comment = await reader.next_comment(within=2)
+    assert comment.startswith("ping")
+
+
+def test_keepalive_defaults_to_at_most_15_seconds() -> None:
+    assert 0 < create_app("127.0.0.1:1").state.keepalive_seconds <= 15
+
+
+async def test_stopping_the_control_plane_ends_open_streams_promptly(cp: ControlPlane) -> None:
+    async with (
+        httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client,
+        client.stream("GET", "/events") as response,
+    ):
+        reader = SSEReader(response.aiter_lines())
+        await reader.next_of("snapshot")
+        async with asyncio.timeout(3):
+            stopping = asyncio.create_task(cp.stop())
+            _, _, data = await reader.next_of("status")
+            assert json.loads(data)["connected"] is False
+            await stopping

@@ -1,0 +1,144 @@
+"""Helpers for the web UI's tests: desired state, a web UI on port 0, a proxy that cuts connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import uvicorn
+from webui_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
+
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from webui.app import create_app
+
+Connect = Callable[[str], Awaitable[ScriptedAgent]]
+
+
+async def set_desired(stub: fleet_grpc.FleetServiceAsyncStub, commit: str = COMMIT) -> None:
+    """Tell the fleet which commit and lock hash it should run."""
+    request = fleet_pb.SetDesiredStateRequest(commit=commit, lock_hash=LOCK)
+    await stub.SetDesiredState(request, timeout=TIMEOUT)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serve_webui(target: str, *, keepalive: float = 10.0, queue_limit: int = 256) -> AsyncIterator[str]:
+    """The web UI on its own (uvicorn on port 0) as a client of `target`; yields its base URL."""
+    app = create_app(target, keepalive_seconds=keepalive, queue_limit=queue_limit)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    # The socket listens already: clients queue in its backlog until uvicorn accepts.
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+class Proxy:
+    """A TCP proxy in front of the web UI whose connections a test can cut, like a network drop."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.connections = 0
+
+    async def start(self) -> None:
+        """Listen on a port of its own."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+        self._writers.difference_update((writer, up_writer))
+
+    def drop_all(self) -> None:
+        """Cut every open connection."""
+        for writer in list(self._writers):
+            transport = writer.transport
+            transport.abort()
+
+    async def stop(self) -> None:
+        """Stop listening and cut everything."""
+        self.drop_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+class SSEReader:
+    """Parses a text/event-stream into (event, id, data) tuples and comments, line by line."""
+
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self._lines = lines
+        self.comments: list[str] = []
+
+    async def next_event(self, within: float = TIMEOUT) -> tuple[str, str | None, str]:
+        """The next dispatched event: (event name, id or None, data)."""
+        event, event_id, data = "message", None, []
+        async with asyncio.timeout(within):
+            async for line in self._lines:
+                if line == "":
+                    if data:
+                        return event, event_id, "\n".join(data)
+                    event, event_id = "message", None
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "":
+                    self.comments.append(value)
+                elif field == "event":
+                    event = value
+                elif field == "id":
+                    event_id = value
+                elif field == "data":
+                    data.append(value)
+        raise EOFError("the event stream ended")
+
+    async def next_of(self, *names: str, within: float = TIMEOUT) -> tuple[str, str | None, str]:
+        """The next event whose name is one of `names`."""
+        async with asyncio.timeout(within):
+            while True:
+                event = await self.next_event()
+                if event[0] in names:
+                    return event
+
+    async def next_comment(self, within: float = TIMEOUT) -> str:
+        """The next comment line (a keepalive)."""
+        seen = len(self.comments)
+        async with asyncio.timeout(within):
+            async for line in self._lines:
+                if line.startswith(":"):
+                    self.comments.append(line[1:].strip())
+                if len(self.comments) > seen:
+                    return self.comments[-1]
+        raise EOFError("the event stream ended")
