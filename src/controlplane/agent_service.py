@@ -34,7 +34,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         self.ingest = ingest
         self.tokens = tokens
 
-    async def Connect(  # noqa: N802 - the RPC's name
+    async def Connect(
         self,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
@@ -124,7 +124,11 @@ class AgentService(agent_grpc.AgentServiceServicer):
             elif kind == "command_refused":
                 await self.commands.on_refused(state, message.command_refused)
             else:
-                log.warning("host %s sent a message this control plane does not know (%s); ignored", state.host.name, kind)
+                log.warning(
+                    "host %s sent a message this control plane does not know (%s); ignored",
+                    state.host.name,
+                    kind,
+                )
 
     def _heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
         host = state.host
@@ -146,8 +150,10 @@ class AgentService(agent_grpc.AgentServiceServicer):
             status.state = reported.state
             status.message = reported.message
         elif status.state == pb.TEST_STATE_DISABLED:
-            status.state = pb.TEST_STATE_NOT_RUN if not status.last_run_id else (
-                pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED
+            status.state = (
+                pb.TEST_STATE_NOT_RUN
+                if not status.last_run_id
+                else (pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED)
             )
             status.message = ""
         if reported.state == pb.TEST_STATE_RUNNING and state.host.running_command_id:

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 import grpc
+import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -61,7 +62,7 @@ class ControlPlane:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._http: asyncio.Task[None] | None = None
-        self._uvicorn: object | None = None
+        self._uvicorn: uvicorn.Server | None = None
         self.grpc_port = 0
         self.http_port = 0
         self._started = False
@@ -125,7 +126,11 @@ class ControlPlane:
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             server,
         )
         self.grpc_port = server.add_insecure_port(self.config.grpc_address)
@@ -147,8 +152,6 @@ class ControlPlane:
             await result
 
     async def _start_http(self, address: str) -> None:
-        import uvicorn
-
         from webui.app import create_app
 
         host, port = address.rsplit(":", 1)
@@ -160,7 +163,6 @@ class ControlPlane:
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.grpc_target), log_level="warning", lifespan="on")
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._uvicorn = server
         # The socket is bound and listening already, so clients may connect before uvicorn accepts.
         self._http = asyncio.create_task(server.serve(sockets=[sock]), name="webui")
@@ -174,8 +176,8 @@ class ControlPlane:
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         if self._http is not None:
-            server = self._uvicorn
-            server.should_exit = True  # type: ignore[attr-defined]
+            if self._uvicorn is not None:
+                self._uvicorn.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http, self.config.shutdown_grace_seconds)
             self._http = None

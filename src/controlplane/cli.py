@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `fleetdeck controlplane` (each also read from a FLEETDECK_* variable)."""
     env = os.environ.get
-    parser.add_argument("--db", type=Path, default=Path(env("FLEETDECK_DB", "fleetdeck.db")), help="SQLite file")
+    parser.add_argument(
+        "--db", type=Path, default=Path(env("FLEETDECK_DB", "fleetdeck.db")), help="SQLite file"
+    )
     parser.add_argument(
         "--grpc", default=env("FLEETDECK_GRPC", "127.0.0.1:50051"), help="gRPC listen address HOST:PORT"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, cast
 
 from google.protobuf.duration_pb2 import Duration
 
@@ -50,7 +51,7 @@ class Commands:
     # --- API side ------------------------------------------------------------------------------
 
     async def run_operation(
-        self, hosts: Sequence[str], operation: int, timeout: Duration | None = None
+        self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
     ) -> list[fleet_pb.OperationResult]:
         """Start `operation` on each host; FailedPrecondition when every host refused."""
         if operation not in VALID_OPERATIONS:
@@ -66,7 +67,9 @@ class Commands:
         for state in states:
             result = fleet_pb.OperationResult(host=state.host.name)
             try:
-                command = await self.start(state, pb.Operation.ValueType(operation), timeout=timeout)
+                command = await self.start(
+                    state, cast(pb.Operation, operation), command_timeout=command_timeout
+                )
                 result.command_id = command.id
             except FailedPrecondition as refusal:
                 result.refused_reason = str(refusal)
@@ -78,10 +81,10 @@ class Commands:
     async def start(
         self,
         state: HostState,
-        operation: pb.Operation.ValueType,
+        operation: pb.Operation,
         *,
-        timeout: Duration | None = None,
-        trigger: pb.TestTrigger.ValueType = pb.TEST_TRIGGER_UNSPECIFIED,
+        command_timeout: Duration | None = None,
+        trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
@@ -91,6 +94,7 @@ class Commands:
         assert state.session is not None
         if operation == pb.OPERATION_TEST and not trigger:
             trigger = pb.TEST_TRIGGER_MANUAL
+        timeout = command_timeout
         if timeout is None or (timeout.seconds == 0 and timeout.nanos == 0):
             timeout = (
                 state.host.test_settings.timeout
@@ -117,7 +121,9 @@ class Commands:
             state.host.running_command_id = ""
             state.host.running_operation = pb.OPERATION_UNSPECIFIED
             raise
-        run = agent_pb.RunCommand(command_id=command.id, operation=operation, timeout=timeout, trigger=trigger)
+        run = agent_pb.RunCommand(
+            command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
+        )
         if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
             run.target_commit = self.fleet.desired.commit
         state.session.send(agent_pb.ConnectResponse(run_command=run))
@@ -138,7 +144,9 @@ class Commands:
                 f"host {command.host} is offline; the stop request cannot reach it — it will be stopped "
                 "only when you retry after the host reconnects"
             )
-        state.session.send(agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id)))
+        state.session.send(
+            agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id))
+        )
         log.info("asked %s to stop command %s", command.host, command_id)
         return command
 
@@ -156,7 +164,9 @@ class Commands:
         running = set(hello.running_command_ids)
         pending = set(hello.unacknowledged_command_ids)
         interrupted = []
-        for command in await self.store.unfinished_commands(state.host.name, include_interrupted=bool(running)):
+        for command in await self.store.unfinished_commands(
+            state.host.name, include_interrupted=bool(running)
+        ):
             if command.id in pending:
                 continue
             if command.id in running:
@@ -305,7 +315,9 @@ class Commands:
             status.generation = host.facts.generation
             status.deployment_id = host.current_deployment_id
             status.current_case = ""
-            status.message = f"Test run ended without results: {command.message or 'exit ' + str(command.exit_code)}"
+            status.message = (
+                f"Test run ended without results: {command.message or 'exit ' + str(command.exit_code)}"
+            )
         self._clear_running(state, command.id)
         await self.store.finish_command(command, finished.seq, host)
         log.info(
@@ -321,7 +333,9 @@ class Commands:
         self.followers.finish(command)
         if policy.should_auto_run_tests(self.fleet._view(state), command.operation, command.state):
             try:
-                await self.start(state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id)
+                await self.start(
+                    state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id
+                )
             except FailedPrecondition as refusal:
                 log.info("tests not started after switch on %s: %s", host.name, refusal)
         return command
@@ -381,7 +395,7 @@ class Commands:
         if removed:
             log.info("deleted %d old test runs of %s", removed, host)
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -224,7 +224,9 @@ class Fleet:
 
     def check_liveness(self, now: float) -> None:
         """Mark connected hosts whose heartbeats stopped as offline."""
-        limit = MISSED_HEARTBEATS_OFFLINE * max(self.settings.heartbeat_interval.ToTimedelta().total_seconds(), 0.1)
+        limit = MISSED_HEARTBEATS_OFFLINE * max(
+            self.settings.heartbeat_interval.ToTimedelta().total_seconds(), 0.1
+        )
         for state in self.hosts.values():
             if state.session is not None and not state.stale and now - state.last_heard > limit:
                 state.stale = True

@@ -76,21 +76,21 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.agents = agents
 
     @_mapped
-    async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:  # noqa: N802
+    async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:
         return fleet_pb.ListHostsResponse(hosts=self.fleet.snapshot().hosts, version=self.fleet.hub.version)
 
     @_mapped
-    async def GetHost(self, request: fleet_pb.GetHostRequest, context: Any) -> fleet_pb.GetHostResponse:  # noqa: N802
+    async def GetHost(self, request: fleet_pb.GetHostRequest, context: Any) -> fleet_pb.GetHostResponse:
         return fleet_pb.GetHostResponse(host=self.fleet.view(request.name))
 
-    async def WatchFleet(  # noqa: N802
+    async def WatchFleet(
         self, request: fleet_pb.WatchFleetRequest, context: Any
     ) -> AsyncIterator[fleet_pb.WatchFleetResponse]:
         async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
             yield event
 
     @_mapped
-    async def RunOperation(  # noqa: N802
+    async def RunOperation(
         self, request: fleet_pb.RunOperationRequest, context: Any
     ) -> fleet_pb.RunOperationResponse:
         timeout = request.timeout if request.HasField("timeout") else None
@@ -100,17 +100,19 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return fleet_pb.RunOperationResponse(results=results)
 
     @_mapped
-    async def CancelCommand(  # noqa: N802
+    async def CancelCommand(
         self, request: fleet_pb.CancelCommandRequest, context: Any
     ) -> fleet_pb.CancelCommandResponse:
         return fleet_pb.CancelCommandResponse(command=await self.commands.cancel(request.command_id))
 
     @_mapped
-    async def GetCommand(self, request: fleet_pb.GetCommandRequest, context: Any) -> fleet_pb.GetCommandResponse:  # noqa: N802
+    async def GetCommand(
+        self, request: fleet_pb.GetCommandRequest, context: Any
+    ) -> fleet_pb.GetCommandResponse:
         return fleet_pb.GetCommandResponse(command=await self.commands.get(request.command_id))
 
     @_mapped
-    async def ListCommands(  # noqa: N802
+    async def ListCommands(
         self, request: fleet_pb.ListCommandsRequest, context: Any
     ) -> fleet_pb.ListCommandsResponse:
         if request.host:
@@ -122,7 +124,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             response.next_page_token = encode_page_token(rows[limit - 1][1])
         return response
 
-    async def StreamCommandOutput(  # noqa: N802
+    async def StreamCommandOutput(
         self, request: fleet_pb.StreamCommandOutputRequest, context: Any
     ) -> AsyncIterator[fleet_pb.StreamCommandOutputResponse]:
         found = await self.store.get_command(request.command_id)
@@ -155,7 +157,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                     if follower.overflowed:
                         tail = await self.store.read_output(request.command_id, next_line)
                         for start in range(0, len(tail), _MAX_LINES_PER_MESSAGE):
-                            yield fleet_pb.StreamCommandOutputResponse(lines=tail[start : start + _MAX_LINES_PER_MESSAGE])
+                            yield fleet_pb.StreamCommandOutputResponse(
+                                lines=tail[start : start + _MAX_LINES_PER_MESSAGE]
+                            )
                     yield fleet_pb.StreamCommandOutputResponse(command=item)
                     return
                 fresh = [line for line in item if line.number >= next_line]
@@ -167,7 +171,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                 self.followers.unfollow(request.command_id, follower)
 
     @_mapped
-    async def ListTestRuns(  # noqa: N802
+    async def ListTestRuns(
         self, request: fleet_pb.ListTestRunsRequest, context: Any
     ) -> fleet_pb.ListTestRunsResponse:
         self.fleet.state(request.host)
@@ -179,14 +183,16 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return response
 
     @_mapped
-    async def GetTestRun(self, request: fleet_pb.GetTestRunRequest, context: Any) -> fleet_pb.GetTestRunResponse:  # noqa: N802
+    async def GetTestRun(
+        self, request: fleet_pb.GetTestRunRequest, context: Any
+    ) -> fleet_pb.GetTestRunResponse:
         run = await self.store.get_test_run(request.run_id)
         if run is None:
             raise NotFound(f"no test run with id {request.run_id}")
         return fleet_pb.GetTestRunResponse(run=run)
 
     @_mapped
-    async def UpdateHostSettings(  # noqa: N802
+    async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any
     ) -> fleet_pb.UpdateHostSettingsResponse:
         state = self.fleet.state(request.host)
@@ -197,7 +203,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         allowed = {"enabled", "auto_run_after_switch", "timeout"}
         unknown = [p for p in paths if p not in allowed]
         if unknown:
-            raise InvalidArgument(f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(allowed))}")
+            raise InvalidArgument(
+                f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(allowed))}"
+            )
         override = pb.TestSettingsOverride()
         override.CopyFrom(state.override)
         if not paths:
@@ -219,11 +227,13 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return fleet_pb.UpdateHostSettingsResponse(host=self.fleet.view(state.host.name))
 
     @_mapped
-    async def GetSettings(self, request: fleet_pb.GetSettingsRequest, context: Any) -> fleet_pb.GetSettingsResponse:  # noqa: N802
+    async def GetSettings(
+        self, request: fleet_pb.GetSettingsRequest, context: Any
+    ) -> fleet_pb.GetSettingsResponse:
         return fleet_pb.GetSettingsResponse(settings=self.fleet.settings)
 
     @_mapped
-    async def UpdateSettings(  # noqa: N802
+    async def UpdateSettings(
         self, request: fleet_pb.UpdateSettingsRequest, context: Any
     ) -> fleet_pb.UpdateSettingsResponse:
         settings = pb.Settings()
@@ -250,7 +260,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return fleet_pb.UpdateSettingsResponse(settings=settings)
 
     @_mapped
-    async def SetDesiredState(  # noqa: N802
+    async def SetDesiredState(
         self, request: fleet_pb.SetDesiredStateRequest, context: Any
     ) -> fleet_pb.SetDesiredStateResponse:
         if not _SHA1.match(request.commit):
@@ -269,13 +279,13 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return fleet_pb.SetDesiredStateResponse(desired_state=desired)
 
     @_mapped
-    async def GetDesiredState(  # noqa: N802
+    async def GetDesiredState(
         self, request: fleet_pb.GetDesiredStateRequest, context: Any
     ) -> fleet_pb.GetDesiredStateResponse:
         return fleet_pb.GetDesiredStateResponse(desired_state=self.fleet.desired or pb.DesiredState())
 
     @_mapped
-    async def CreateAgentToken(  # noqa: N802
+    async def CreateAgentToken(
         self, request: fleet_pb.CreateAgentTokenRequest, context: Any
     ) -> fleet_pb.CreateAgentTokenResponse:
         check_host_name(request.host)
@@ -284,13 +294,13 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         return fleet_pb.CreateAgentTokenResponse(token=token, token_id=token_id)
 
     @_mapped
-    async def ListAgentTokens(  # noqa: N802
+    async def ListAgentTokens(
         self, request: fleet_pb.ListAgentTokensRequest, context: Any
     ) -> fleet_pb.ListAgentTokensResponse:
         return fleet_pb.ListAgentTokensResponse(tokens=await self.store.list_tokens(request.host))
 
     @_mapped
-    async def RevokeAgentToken(  # noqa: N802
+    async def RevokeAgentToken(
         self, request: fleet_pb.RevokeAgentTokenRequest, context: Any
     ) -> fleet_pb.RevokeAgentTokenResponse:
         if not await self.store.revoke_token(request.token_id):

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import types_pb2 as pb
 
 from .commands import Commands
 from .fleet import HostState
@@ -115,14 +116,18 @@ class Ingest:
         for item in items:
             chunk = item.message.output
             if owners.get(chunk.command_id) != item.state.host.name:
-                log.warning("host %s sent output for unknown command %s; ignored", item.state.host.name, chunk.command_id)
+                log.warning(
+                    "host %s sent output for unknown command %s; ignored",
+                    item.state.host.name,
+                    chunk.command_id,
+                )
                 continue
             appends.append(OutputAppend(chunk.command_id, chunk))
             states[chunk.command_id] = item.state
         if not appends:
             return
         stored = await self.store.append_output(appends)
-        lines = defaultdict(list)
+        lines: defaultdict[str, list[pb.OutputLine]] = defaultdict(list)
         for append in appends:
             lines[append.command_id].extend(append.chunk.lines)
         for command_id, (max_seq, _lines, _truncated) in stored.items():

@@ -27,4 +27,6 @@ def decode_page_token(token: str) -> int | None:
             raise ValueError(kind)
         return int(value)
     except ValueError as exc:
-        raise InvalidArgument("page_token is not one this server handed out; start from the first page") from exc
+        raise InvalidArgument(
+            "page_token is not one this server handed out; start from the first page"
+        ) from exc

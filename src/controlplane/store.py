@@ -490,9 +490,12 @@ class Store:
         r = await self._one(f"SELECT {self._COMMAND_COLUMNS} FROM commands WHERE id = ?", (command_id,))
         return None if r is None else self._command(r)
 
-    async def list_commands(self, host: str, limit: int, before_ord: int | None) -> list[tuple[pb.Command, int]]:
+    async def list_commands(
+        self, host: str, limit: int, before_ord: int | None
+    ) -> list[tuple[pb.Command, int]]:
         """Commands newest first, with their order numbers for paging."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if host:
             where.append("host = ?")
             args.append(host)
@@ -505,7 +508,9 @@ class Store:
         rows = await self._all(sql + " ORDER BY ord DESC LIMIT ?", [*args, limit])
         return [(self._command(r)[0], r[15]) for r in rows]
 
-    async def unfinished_commands(self, host: str = "", include_interrupted: bool = False) -> list[pb.Command]:
+    async def unfinished_commands(
+        self, host: str = "", include_interrupted: bool = False
+    ) -> list[pb.Command]:
         """Commands pending or running (and optionally interrupted), of one host or all."""
         states = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_RUNNING]
         if include_interrupted:
@@ -697,7 +702,9 @@ class Store:
             )
         return run
 
-    async def list_test_runs(self, host: str, limit: int, before_ord: int | None) -> list[tuple[pb.TestRun, int]]:
+    async def list_test_runs(
+        self, host: str, limit: int, before_ord: int | None
+    ) -> list[tuple[pb.TestRun, int]]:
         """A host's runs newest first (cases without output), with order numbers for paging."""
         sql = "SELECT id, ord FROM test_runs WHERE host = ?"
         args: list[Any] = [host]

@@ -16,7 +16,9 @@ DEADLINE_SECONDS = 10.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `fleetdeck token`."""
     parser.add_argument(
-        "--controlplane", default=os.environ.get("FLEETDECK_CONTROLPLANE", "127.0.0.1:50051"), help="HOST:PORT"
+        "--controlplane",
+        default=os.environ.get("FLEETDECK_CONTROLPLANE", "127.0.0.1:50051"),
+        help="HOST:PORT",
     )
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a token for a host and print it once")
@@ -43,7 +45,9 @@ def run_with(stub: fleet_grpc.FleetServiceStub, args: argparse.Namespace) -> int
             print(created.token)
             print(f"token id {created.token_id} for host {args.host}; it is shown only once", flush=True)
         elif args.action == "list":
-            tokens = stub.ListAgentTokens(fleet_pb.ListAgentTokensRequest(host=args.host), timeout=DEADLINE_SECONDS)
+            tokens = stub.ListAgentTokens(
+                fleet_pb.ListAgentTokensRequest(host=args.host), timeout=DEADLINE_SECONDS
+            )
             for t in tokens.tokens:
                 state = "revoked" if t.HasField("revoked_at") else "valid"
                 print(f"{t.token_id}  {t.host:<20} {state:<8} created {t.created_at.ToJsonString()}")
@@ -53,6 +57,6 @@ def run_with(stub: fleet_grpc.FleetServiceStub, args: argparse.Namespace) -> int
             )
             print(f"revoked {revoked.token.token_id} of host {revoked.token.host}")
     except grpc.RpcError as error:
-        print(f"fleetdeck: {error.details()}", flush=True)  # type: ignore[attr-defined]
+        print(f"fleetdeck: {error.details()}", flush=True)
         return 1
     return 0

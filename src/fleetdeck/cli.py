@@ -22,7 +22,9 @@ SUBCOMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the subcommand."""
-    parser = argparse.ArgumentParser(prog="fleetdeck", description="A control plane for NixOS and macOS fleets.")
+    parser = argparse.ArgumentParser(
+        prog="fleetdeck", description="A control plane for NixOS and macOS fleets."
+    )
     parser.add_argument("--version", action="version", version=f"fleetdeck {__version__}")
     parser.add_argument("--log-level", default=os.environ.get("FLEETDECK_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     result: int = modules[args.command].run(args)
     return result

@@ -67,12 +67,23 @@ class ScriptedAgent:
         return (await self.recv("welcome")).welcome
 
     def facts(self, **overrides: str) -> pb.HostFacts:
-        values = {"agent_version": "0.1.0", "os": "nixos", "commit": COMMIT, "lock_hash": LOCK, "generation": "system-1-link"}
+        values = {
+            "agent_version": "0.1.0",
+            "os": "nixos",
+            "commit": COMMIT,
+            "lock_hash": LOCK,
+            "generation": "system-1-link",
+        }
         values.update(overrides)
         return pb.HostFacts(**values)
 
     def heartbeat(self, **facts: str) -> None:
-        self.send(heartbeat=agent_pb.Heartbeat(facts=self.facts(**facts), test_status=pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=2)))
+        self.send(
+            heartbeat=agent_pb.Heartbeat(
+                facts=self.facts(**facts),
+                test_status=pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=2),
+            )
+        )
 
     def next_seq(self, command_id: str) -> int:
         self.seq[command_id] = self.seq.get(command_id, 0) + 1
@@ -89,7 +100,11 @@ class ScriptedAgent:
     def finish(self, command_id: str, exit_code: int = 0, **facts: str) -> int:
         seq = self.next_seq(command_id)
         state = pb.COMMAND_STATE_SUCCEEDED if exit_code == 0 else pb.COMMAND_STATE_FAILED
-        self.send(command_finished=agent_pb.CommandFinished(command_id=command_id, seq=seq, state=state, exit_code=exit_code, facts=self.facts(**facts)))
+        self.send(
+            command_finished=agent_pb.CommandFinished(
+                command_id=command_id, seq=seq, state=state, exit_code=exit_code, facts=self.facts(**facts)
+            )
+        )
         return seq
 
     async def close(self) -> None:
@@ -100,7 +115,9 @@ class ScriptedAgent:
 
 @pytest.fixture
 async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    async with ControlPlane(ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")) as plane:
+    async with ControlPlane(
+        ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
+    ) as plane:
         yield plane
 
 

@@ -107,7 +107,12 @@ async def test_revoked_token_closes_stream(connect, fleet) -> None:
 async def test_host_test_status_disabled_when_agent_has_no_tests(connect, fleet) -> None:
     agent = await connect("gpc0")
     await agent.hello()
-    agent.send(heartbeat=agent_pb.Heartbeat(facts=agent.facts(), test_status=pb.TestStatus(state=pb.TEST_STATE_DISABLED, message="No tests defined in /x")))
+    agent.send(
+        heartbeat=agent_pb.Heartbeat(
+            facts=agent.facts(),
+            test_status=pb.TestStatus(state=pb.TEST_STATE_DISABLED, message="No tests defined in /x"),
+        )
+    )
     stream = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
     async for event in stream:
         hosts = event.snapshot.hosts if event.HasField("snapshot") else [event.host]

@@ -48,10 +48,13 @@ async def test_run_output_finish_is_stored_and_acknowledged(connect, fleet) -> N
 
 async def test_offline_host_is_refused_with_failed_precondition(connect, fleet) -> None:
     agent = await _online(connect)
+    watch = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+    await watch.read()  # snapshot: online
     await agent.close()
     async with asyncio.timeout(5):
-        while (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host.online:
-            await asyncio.sleep(0.01)
+        while (await watch.read()).host.online:
+            pass
+    watch.cancel()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _run(fleet, pb.OPERATION_PULL, "gpc0")
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -147,7 +150,10 @@ async def test_output_is_capped_keeping_the_tail(tmp_path) -> None:
     command = pb.Command(id="c1", host="h", operation=pb.OPERATION_SWITCH, state=pb.COMMAND_STATE_RUNNING)
     await store.insert_command(command)
     chunks = [
-        OutputAppend("c1", agent_pb.OutputChunk(command_id="c1", seq=i + 1, lines=[pb.OutputLine(number=i, text="x" * 39)]))
+        OutputAppend(
+            "c1",
+            agent_pb.OutputChunk(command_id="c1", seq=i + 1, lines=[pb.OutputLine(number=i, text="x" * 39)]),
+        )
         for i in range(5)
     ]
     await store.append_output(chunks)

@@ -27,7 +27,15 @@ async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: P
         token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
         agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
         await agent.hello()
-        switch = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_SWITCH))).results[0].command_id
+        switch = (
+            (
+                await fleet.RunOperation(
+                    fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_SWITCH)
+                )
+            )
+            .results[0]
+            .command_id
+        )
         await agent.recv("run_command")
         agent.output(switch, "activating")
         agent.finish(switch, 0, generation="system-2-link")
@@ -41,7 +49,9 @@ async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: P
         after = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host
         assert cp.hub.version > version  # never backwards
         assert not after.online
-        assert [(c.kind, c.status) for c in after.compartments][:4] == [(c.kind, c.status) for c in before.compartments][:4]
+        assert [(c.kind, c.status) for c in after.compartments][:4] == [
+            (c.kind, c.status) for c in before.compartments
+        ][:4]
         assert after.last_switch == before.last_switch
         assert after.facts == before.facts
         switched = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=switch))).command
@@ -51,14 +61,19 @@ async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: P
         # The agent comes back and reports the command still running: its report wins.
         token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
         agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
-        agent.send(hello=__import__("fleetdeck.v1.agent_service_pb2", fromlist=["Hello"]).Hello(
-            host="gpc0", facts=agent.facts(generation="system-2-link"), running_command_ids=[test]))
+        agent.send(
+            hello=__import__("fleetdeck.v1.agent_service_pb2", fromlist=["Hello"]).Hello(
+                host="gpc0", facts=agent.facts(generation="system-2-link"), running_command_ids=[test]
+            )
+        )
         await agent.recv("welcome")
         resumed = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=test))).command
         assert resumed.state == pb.COMMAND_STATE_RUNNING
         host = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"))).host
         assert host.running_command_id == test
-        stream = fleet.StreamCommandOutput(fleet_pb.StreamCommandOutputRequest(command_id=test, no_follow=True))
+        stream = fleet.StreamCommandOutput(
+            fleet_pb.StreamCommandOutputRequest(command_id=test, no_follow=True)
+        )
         replay = [line.text async for message in stream for line in message.lines]
         assert replay == ["▶ Network"]
         await agent.close()
@@ -71,12 +86,12 @@ async def test_watch_resumes_from_version_or_sends_snapshot(cp, connect, fleet) 
     snapshot = await stream.read()
     assert snapshot.HasField("snapshot")
     seen = snapshot.version
-    stream.cancel()
     agent.heartbeat(commit="b" * 40)
     agent.heartbeat(commit="c" * 40)
     async with asyncio.timeout(5):
-        while cp.hub.version < seen + 2:
-            await asyncio.sleep(0.01)
+        while (await stream.read()).version < seen + 2:
+            pass
+    stream.cancel()  # the client goes away having seen seen + 2, then resumes from `seen`
     resumed = fleet.WatchFleet(fleet_pb.WatchFleetRequest(from_version=seen))
     first = await resumed.read()
     second = await resumed.read()
@@ -110,12 +125,21 @@ async def test_grpcurl_lists_services_and_hosts(cp, connect) -> None:
     await agent.hello()
 
     def grpcurl(*args: str) -> str:
-        return subprocess.run(["grpcurl", "-plaintext", *args], check=True, capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run(
+            ["grpcurl", "-plaintext", *args], check=True, capture_output=True, text=True, timeout=30
+        ).stdout
 
     listing = await asyncio.to_thread(grpcurl, cp.grpc_target, "list")
     assert "fleetdeck.v1.FleetService" in listing and "fleetdeck.v1.AgentService" in listing
     assert "grpc.health.v1.Health" in listing
-    hosts = json.loads(await asyncio.to_thread(grpcurl, cp.grpc_target, "fleetdeck.v1.FleetService/ListHosts"))
+    hosts = json.loads(
+        await asyncio.to_thread(grpcurl, cp.grpc_target, "fleetdeck.v1.FleetService/ListHosts")
+    )
     assert hosts["hosts"][0]["name"] == "gpc0"
     assert [c["kind"] for c in hosts["hosts"][0]["compartments"]] == [
-        "COMPARTMENT_KIND_AGENT", "COMPARTMENT_KIND_GIT", "COMPARTMENT_KIND_LOCK", "COMPARTMENT_KIND_SYSTEM", "COMPARTMENT_KIND_TESTS"]
+        "COMPARTMENT_KIND_AGENT",
+        "COMPARTMENT_KIND_GIT",
+        "COMPARTMENT_KIND_LOCK",
+        "COMPARTMENT_KIND_SYSTEM",
+        "COMPARTMENT_KIND_TESTS",
+    ]

@@ -13,7 +13,10 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .conftest import COMMIT, LOCK
 
-CASES = [("Network connectivity", pb.TEST_OUTCOME_PASSED, ""), ("GPU acceleration", pb.TEST_OUTCOME_FAILED, "Error: nvidia-smi not found")]
+CASES = [
+    ("Network connectivity", pb.TEST_OUTCOME_PASSED, ""),
+    ("GPU acceleration", pb.TEST_OUTCOME_FAILED, "Error: nvidia-smi not found"),
+]
 
 
 def _compartment(host: pb.Host, kind: int) -> pb.Compartment:
@@ -48,7 +51,15 @@ async def test_switch_then_failing_tests_then_rollback(connect, fleet) -> None:
     watch = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
     await watch.read()
 
-    switch = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_SWITCH))).results[0].command_id
+    switch = (
+        (
+            await fleet.RunOperation(
+                fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_SWITCH)
+            )
+        )
+        .results[0]
+        .command_id
+    )
     await agent.recv("run_command")
     agent.send(command_started=agent_pb.CommandStarted(command_id=switch))
     await agent.ack(switch, agent.finish(switch, 0, generation="system-2-link"))
@@ -58,8 +69,17 @@ async def test_switch_then_failing_tests_then_rollback(connect, fleet) -> None:
     assert _compartment(host, pb.COMPARTMENT_KIND_SYSTEM).status == pb.COMPARTMENT_STATUS_OK
     assert _compartment(host, pb.COMPARTMENT_KIND_TESTS).status == pb.COMPARTMENT_STATUS_WORKING
 
-    agent.send(command_started=agent_pb.CommandStarted(command_id=test.command_id, generation="system-2-link"))
-    agent.send(test_progress=agent_pb.TestProgress(command_id=test.command_id, status=pb.TestStatus(state=pb.TEST_STATE_RUNNING, completed=1, total=2, passed=1, current_case="GPU acceleration")))
+    agent.send(
+        command_started=agent_pb.CommandStarted(command_id=test.command_id, generation="system-2-link")
+    )
+    agent.send(
+        test_progress=agent_pb.TestProgress(
+            command_id=test.command_id,
+            status=pb.TestStatus(
+                state=pb.TEST_STATE_RUNNING, completed=1, total=2, passed=1, current_case="GPU acceleration"
+            ),
+        )
+    )
     _report(agent, test.command_id, CASES, "system-2-link")
     await agent.ack(test.command_id, agent.finish(test.command_id, 1, generation="system-2-link"))
 
@@ -83,7 +103,15 @@ async def test_switch_then_failing_tests_then_rollback(connect, fleet) -> None:
     listed = (await fleet.ListTestRuns(fleet_pb.ListTestRunsRequest(host="gpc0"))).runs
     assert [r.id for r in listed] == [test.command_id] and listed[0].cases[1].output == ""
 
-    rollback = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_ROLLBACK))).results[0].command_id
+    rollback = (
+        (
+            await fleet.RunOperation(
+                fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_ROLLBACK)
+            )
+        )
+        .results[0]
+        .command_id
+    )
     await agent.recv("run_command")
     await agent.ack(rollback, agent.finish(rollback, 0, generation="system-1-link"))
     tests = _compartment(await _host(fleet), pb.COMPARTMENT_KIND_TESTS)
@@ -95,18 +123,39 @@ async def test_switch_then_failing_tests_then_rollback(connect, fleet) -> None:
 async def test_auto_run_off_stays_yellow_until_manual_run_passes(connect, fleet) -> None:
     await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))
     agent = await connect("web1")
-    agent.send(hello=agent_pb.Hello(host="web1", facts=agent.facts(), declared_test_settings=pb.DeclaredTestSettings(auto_run_after_switch=False)))
+    agent.send(
+        hello=agent_pb.Hello(
+            host="web1",
+            facts=agent.facts(),
+            declared_test_settings=pb.DeclaredTestSettings(auto_run_after_switch=False),
+        )
+    )
     welcome = (await agent.recv("welcome")).welcome
     assert not welcome.settings.tests.auto_run_after_switch
-    switch = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["web1"], operation=pb.OPERATION_SWITCH))).results[0].command_id
+    switch = (
+        (
+            await fleet.RunOperation(
+                fleet_pb.RunOperationRequest(hosts=["web1"], operation=pb.OPERATION_SWITCH)
+            )
+        )
+        .results[0]
+        .command_id
+    )
     await agent.recv("run_command")
     await agent.ack(switch, agent.finish(switch, 0, generation="system-2-link"))
     host = await _host(fleet, "web1")
     assert not host.running_command_id
     tests = _compartment(host, pb.COMPARTMENT_KIND_TESTS)
-    assert (tests.status, tests.message) == (pb.COMPARTMENT_STATUS_OUTDATED, "Tests not run — run tests to verify system")
+    assert (tests.status, tests.message) == (
+        pb.COMPARTMENT_STATUS_OUTDATED,
+        "Tests not run — run tests to verify system",
+    )
 
-    test = (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["web1"], operation=pb.OPERATION_TEST))).results[0].command_id
+    test = (
+        (await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["web1"], operation=pb.OPERATION_TEST)))
+        .results[0]
+        .command_id
+    )
     run = (await agent.recv("run_command")).run_command
     assert run.trigger == pb.TEST_TRIGGER_MANUAL and run.timeout.seconds == 60
     _report(agent, test, CASES[:1], "system-2-link")
@@ -118,8 +167,13 @@ async def test_auto_run_off_stays_yellow_until_manual_run_passes(connect, fleet)
 async def test_disabled_host_is_gray_refuses_tests_and_setting_is_pushed(connect, fleet) -> None:
     agent = await connect("mac1")
     await agent.hello()
-    response = await fleet.UpdateHostSettings(fleet_pb.UpdateHostSettingsRequest(
-        host="mac1", test_settings_override=pb.TestSettingsOverride(enabled=False), update_mask=FieldMask(paths=["enabled"])))
+    response = await fleet.UpdateHostSettings(
+        fleet_pb.UpdateHostSettingsRequest(
+            host="mac1",
+            test_settings_override=pb.TestSettingsOverride(enabled=False),
+            update_mask=FieldMask(paths=["enabled"]),
+        )
+    )
     assert _compartment(response.host, pb.COMPARTMENT_KIND_TESTS).status == pb.COMPARTMENT_STATUS_DISABLED
     pushed = (await agent.recv("settings")).settings
     assert not pushed.tests.enabled
@@ -128,21 +182,32 @@ async def test_disabled_host_is_gray_refuses_tests_and_setting_is_pushed(connect
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "disabled" in caught.value.details()
     # Clearing the override returns to the declared/default setting.
-    response = await fleet.UpdateHostSettings(fleet_pb.UpdateHostSettingsRequest(
-        host="mac1", update_mask=FieldMask(paths=["enabled"])))
-    assert response.host.test_settings.enabled and not response.host.test_settings_override.HasField("enabled")
+    response = await fleet.UpdateHostSettings(
+        fleet_pb.UpdateHostSettingsRequest(host="mac1", update_mask=FieldMask(paths=["enabled"]))
+    )
+    assert response.host.test_settings.enabled and not response.host.test_settings_override.HasField(
+        "enabled"
+    )
 
 
 async def test_global_timeout_applies_and_is_pushed(connect, fleet) -> None:
     agent = await connect("gpc0")
     await agent.hello()
-    await fleet.UpdateSettings(fleet_pb.UpdateSettingsRequest(
-        settings=pb.Settings(test_timeout=Duration(seconds=90)), update_mask=FieldMask(paths=["test_timeout"])))
+    await fleet.UpdateSettings(
+        fleet_pb.UpdateSettingsRequest(
+            settings=pb.Settings(test_timeout=Duration(seconds=90)),
+            update_mask=FieldMask(paths=["test_timeout"]),
+        )
+    )
     assert (await agent.recv("settings")).settings.tests.timeout.seconds == 90
     settings = (await fleet.GetSettings(fleet_pb.GetSettingsRequest())).settings
     assert settings.test_timeout.seconds == 90 and settings.heartbeat_interval.seconds == 5
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await fleet.UpdateSettings(fleet_pb.UpdateSettingsRequest(settings=pb.Settings(), update_mask=FieldMask(paths=["test_timeout"])))
+        await fleet.UpdateSettings(
+            fleet_pb.UpdateSettingsRequest(
+                settings=pb.Settings(), update_mask=FieldMask(paths=["test_timeout"])
+            )
+        )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -154,7 +219,9 @@ async def test_history_keeps_limit_but_never_latest_pass_or_fail(tmp_path) -> No
     states = [pb.TEST_STATE_PASSED] + [pb.TEST_STATE_FAILED] + [pb.TEST_STATE_FAILED] * 5
     states[0] = pb.TEST_STATE_PASSED
     for i, state in enumerate(states):
-        await store.insert_command(pb.Command(id=f"r{i}", host="h", operation=pb.OPERATION_TEST, state=pb.COMMAND_STATE_SUCCEEDED))
+        await store.insert_command(
+            pb.Command(id=f"r{i}", host="h", operation=pb.OPERATION_TEST, state=pb.COMMAND_STATE_SUCCEEDED)
+        )
         await store.put_test_run(pb.TestRun(id=f"r{i}", host="h", state=state))
     removed = await store.prune_test_runs("h", keep=3)
     kept = [r.id for r, _ in await store.list_test_runs("h", 10, None)]
