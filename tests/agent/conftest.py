@@ -346,7 +346,9 @@ def control_plane_config(tmp_path: Path, port: int = 0) -> Any:
     """The config of a test control plane (its database in tmp_path)."""
     from controlplane.app import ControlPlaneConfig
 
-    return ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address=f"127.0.0.1:{port}")
+    return ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db", grpc_address=f"127.0.0.1:{port}", shutdown_grace_seconds=0.2
+    )
 
 
 @pytest.fixture
