@@ -7,6 +7,7 @@ import { state } from "./state.js";
 const MAX_LINES = 5000;
 let source = null;
 let current = null; // { id, host, op }
+let queued = null; // an automatic test run to follow once the shown switch's output has ended
 
 function panel() {
   return document.getElementById("log-panel");
@@ -57,6 +58,7 @@ function follow(commandId) {
     setHeader(command);
     const st = commandState(command.state);
     note(`[fleetdeck] ${operation(command.operation)} ${st.replace("_", " ")}${command.exit_code !== undefined && st !== "cancelled" ? ` (exit ${command.exit_code})` : ""}${command.message ? ` — ${command.message}` : ""}`);
+    followQueued();
   });
   es.addEventListener("failure", (event) => {
     es.close();
@@ -65,9 +67,20 @@ function follow(commandId) {
   });
 }
 
+function followQueued() {
+  if (!queued) return;
+  const next = queued;
+  queued = null;
+  note("[fleetdeck] tests started automatically after the switch");
+  showOutput(next.id, { host: next.host, op: "test", keep: true });
+}
+
 export function showOutput(commandId, { host = "", op = "", keep = false } = {}) {
   const out = document.getElementById("log-output");
-  if (!keep) out.replaceChildren();
+  if (!keep) {
+    out.replaceChildren();
+    queued = null;
+  }
   current = { id: commandId, host, op };
   panel().hidden = false;
   document.body.classList.add("with-log");
@@ -86,9 +99,9 @@ export function currentCommandId() {
 export function onCommand(command) {
   if (!current) return;
   if (command.id === current.id) setHeader(command);
-  else if (command.triggered_by_command_id === current.id && operation(command.operation) === "test") {
-    note("[fleetdeck] tests started automatically after the switch");
-    showOutput(command.id, { host: command.host, op: "test", keep: true });
+  else if (command.triggered_by_command_id === current.id && operation(command.operation) === "test" && !queued) {
+    queued = { id: command.id, host: command.host };
+    if (!source) followQueued();
   }
 }
 
@@ -96,6 +109,7 @@ export function closePanel() {
   if (source) source.close();
   source = null;
   current = null;
+  queued = null;
   panel().hidden = true;
   document.body.classList.remove("with-log");
 }

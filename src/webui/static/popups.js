@@ -49,7 +49,7 @@ function frame(host, title, st, message, ...body) {
   d.dataset.kind = open.kind;
   d.dataset.host = host;
   d.replaceChildren(
-    el("header", { class: "popup__head" }, el("h2", { text: title }), el("button", { class: "popup__x", type: "button", "data-popup-action": "close", "aria-label": "Close" }, "×")),
+    el("header", { class: "popup__head" }, el("h2", { text: title }), el("button", { class: "popup__x", type: "button", "data-popup-action": "close", "aria-label": "Close this card" }, "×")),
     st ? el("div", { class: `popup__status popup__status--${st}`, "data-status": st }, el("span", { class: "popup__badge", text: st }), el("span", { text: message })) : null,
     ...body,
   );

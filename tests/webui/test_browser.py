@@ -1,0 +1,216 @@
+"""The dashboard in Debian's Chromium against a real control plane and scripted agents over real gRPC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+from webui_agent import ScriptedAgent
+from webui_support import Connect, Proxy, serve_webui, set_desired
+
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STATUSES = {"ok", "outdated", "error", "working", "unknown", "disabled"}
+KINDS = ["agent", "git", "lock", "system", "tests"]
+SECOND = 1000  # ms: how fast the page must show a change
+# Records every distinct data-status the host's Tests element shows, so no step can be skipped.
+RECORD_STATUSES = """host => {
+  const element = document.querySelector(`tr[data-host="${host}"] [data-compartment="tests"]`);
+  window.__testsStatuses = [element.dataset.status];
+  new MutationObserver(() => {
+    const seen = window.__testsStatuses;
+    if (seen[seen.length - 1] !== element.dataset.status) seen.push(element.dataset.status);
+  }).observe(element, { attributes: true, attributeFilter: ["data-status"] });
+}"""
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A fresh page in headless Chromium; fails the test on any page error or CSP violation."""
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = await context.new_page()
+        tab.on("pageerror", lambda error: problems.append(str(error)))
+        tab.on(
+            "console",
+            lambda message: (
+                problems.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        yield tab
+        await browser.close()
+    assert problems == []
+
+
+def compartment(page: Page, host: str, kind: str):  # type: ignore[no-untyped-def]
+    """The compartment button of `kind` in `host`'s row."""
+    return page.locator(f'tr[data-host="{host}"] [data-compartment="{kind}"]')
+
+
+async def test_table_shows_every_hosts_five_compartments(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+) -> None:
+    for name in ("gpc0", "hsb1", "imac0"):
+        await connect(name)
+    await set_desired(fleet)
+    await page.goto(cp.http_url)
+    await expect(page.locator("tr.host-row")).to_have_count(3)
+    for name in ("gpc0", "hsb1", "imac0"):
+        row = page.locator(f'tr[data-host="{name}"]')
+        await expect(row.locator("[data-compartment]")).to_have_count(5)
+        for kind in KINDS:
+            status = await row.locator(f'[data-compartment="{kind}"]').get_attribute("data-status")
+            assert status in STATUSES
+        await expect(compartment(page, name, "git")).to_have_attribute("data-status", "ok")
+        await expect(compartment(page, name, "tests")).to_have_attribute("data-status", "outdated")
+        await expect(row.locator(".prompt")).to_have_text("Run tests to verify system")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_the_popup(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+) -> None:
+    agent = await connect("gpc0")
+    await set_desired(fleet)
+    await page.goto(cp.http_url)
+    tests = compartment(page, "gpc0", "tests")
+    await expect(compartment(page, "gpc0", "system")).to_have_attribute("data-status", "unknown")
+    await expect(tests).to_have_attribute("data-status", "outdated")
+    await page.evaluate(RECORD_STATUSES, "gpc0")
+
+    await page.locator('tr[data-host="gpc0"] [data-action="switch"]').click()
+    await expect(page.locator("#confirm")).to_contain_text("Switch gpc0")
+    await page.locator('[data-confirm="ok"]').click()
+    switch = await agent.next_command()
+    assert switch.operation == pb.OPERATION_SWITCH
+    await expect(compartment(page, "gpc0", "system")).to_have_attribute(
+        "data-status", "working", timeout=SECOND
+    )
+    await expect(tests).to_have_attribute("data-status", "outdated")
+    agent.output(switch.command_id, "building the system configuration…")
+    agent.output(switch.command_id, "\x1b[31mwarning:\x1b[0m " + XSS, stream=pb.OUTPUT_STREAM_STDERR)
+    agent.generation = 2
+    agent.finish(switch.command_id, 0)
+    await expect(compartment(page, "gpc0", "system")).to_have_attribute("data-status", "ok", timeout=SECOND)
+
+    # The log panel streamed the switch's output; stderr is marked, ANSI rendered, markup shown as text.
+    stderr_line = page.locator("#log-output .line--stderr")
+    await expect(stderr_line).to_contain_text(XSS)
+    await expect(stderr_line.locator(".ansi-1")).to_have_text("warning:")
+
+    run = await agent.next_command()  # tests run automatically after the switch
+    assert run.operation == pb.OPERATION_TEST
+    await expect(tests).to_have_attribute("data-status", "working", timeout=SECOND)
+    agent.progress(run.command_id, 1, 3, "ssh")
+    await expect(tests).to_have_attribute("data-tooltip", re.compile(r"Tests running: 1/3"), timeout=SECOND)
+    cases = [
+        ("network", True, ""),
+        ("ssh", True, ""),
+        ("gpu", False, "Error: nvidia-smi not found\n" + XSS),
+    ]
+    agent.output(run.command_id, "gpu: " + XSS, stream=pb.OUTPUT_STREAM_STDERR)
+    agent.report_tests(run.command_id, cases, trigger=pb.TEST_TRIGGER_AFTER_SWITCH)
+    agent.finish(run.command_id, 1)
+    await expect(tests).to_have_attribute("data-status", "error", timeout=SECOND)
+    assert await page.evaluate("window.__testsStatuses") == ["outdated", "working", "error"]
+    toast = page.locator(".toast", has_text="Tests failed on gpc0")
+    await expect(toast).to_be_visible()
+    await expect(toast.get_by_role("button", name="Rollback")).to_be_visible()
+
+    await tests.click()
+    popup = page.locator("#popup")
+    await expect(popup.locator("h2")).to_have_text("gpc0 - Test Results")
+    await expect(popup.locator("li.case")).to_have_count(3)
+    await expect(popup.locator("li.case .case__mark")).to_have_text(["✓", "✓", "✗"])
+    await expect(popup.locator('li.case[data-outcome="failed"]')).to_contain_text("gpu")
+    await expect(popup.locator(".case-output")).to_contain_text("nvidia-smi not found")
+    await expect(popup.locator(".case-output")).to_contain_text(XSS)
+    await expect(popup.locator(".summary")).to_have_text("2/3 tests passed")
+    await expect(popup.locator(".meta").first).to_have_text("Run time: 1.5s")
+    for label in ("View Full Output", "Rollback", "Close"):
+        await expect(popup.get_by_role("button", name=label, exact=True)).to_be_visible()
+    assert await page.locator("#popup script, #popup img, #log-output script, #log-output img").count() == 0
+    assert await page.evaluate("window.__xss") is None
+
+    await popup.get_by_role("button", name="Rollback", exact=True).click()
+    await page.locator('[data-confirm="ok"]').click()
+    rollback = await agent.next_command()
+    assert rollback.operation == pb.OPERATION_ROLLBACK
+    await expect(compartment(page, "gpc0", "system")).to_have_attribute(
+        "data-status", "working", timeout=SECOND
+    )
+    agent.generation = 1
+    agent.finish(rollback.command_id, 0)
+    await expect(tests).to_have_attribute("data-status", "outdated", timeout=SECOND)
+    await expect(tests).to_have_attribute("data-tooltip", re.compile("after rollback"))
+
+
+async def test_a_dropped_event_stream_recovers_without_a_reload(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+) -> None:
+    await connect("gpc0")
+    async with serve_webui(cp.grpc_target) as url:
+        proxy = Proxy(int(url.rsplit(":", 1)[1]))
+        await proxy.start()
+        try:
+            await page.goto(f"http://127.0.0.1:{proxy.port}/")
+            await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
+            await page.evaluate("window.__sameDocument = true")
+            connections = proxy.connections
+            proxy.drop_all()
+            await set_desired(fleet)
+            await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok")
+            await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+            assert proxy.connections > connections
+            assert await page.evaluate("window.__sameDocument") is True
+        finally:
+            await proxy.stop()
+
+
+async def test_a_control_plane_restart_recovers_without_a_reload(
+    cp: ControlPlane, connect: Connect, page: Page
+) -> None:
+    agent = await connect("gpc0")
+    await page.goto(cp.http_url)
+    await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
+    await page.evaluate("window.__sameDocument = true")
+    grpc_port, http_port, db_path = cp.grpc_port, cp.http_port, cp.config.db_path
+    await agent.close()
+    await cp.stop()
+    await expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
+    config = ControlPlaneConfig(
+        db_path=db_path,
+        grpc_address=f"127.0.0.1:{grpc_port}",
+        http_address=f"127.0.0.1:{http_port}",
+        shutdown_grace_seconds=2.0,
+    )
+    async with ControlPlane(config) as restarted:
+        again = ScriptedAgent(restarted.grpc_target, "gpc0", agent.token)
+        await again.connect()
+        again.heartbeat()
+        async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:
+            await set_desired(fleet_grpc.FleetServiceStub(channel))  # type: ignore[arg-type]
+        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok", timeout=10_000)
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        assert await page.evaluate("window.__sameDocument") is True
+        await again.close()
