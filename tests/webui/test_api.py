@@ -1,0 +1,166 @@
+"""The JSON API and the page's HTTP surface: refusals as sentences, settings, output, security headers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from webui_agent import TIMEOUT
+from webui_support import Connect, SSEReader, set_desired
+
+from controlplane.app import ControlPlane
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+from webui import cli
+
+STATIC = Path(__file__).parents[2] / "src" / "webui" / "static"
+TEMPLATES = Path(__file__).parents[2] / "src" / "webui" / "templates"
+
+
+def client(cp: ControlPlane) -> httpx.AsyncClient:
+    """An HTTP client of the web UI served by the control plane."""
+    return httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT)
+
+
+async def test_every_response_carries_a_strict_content_security_policy(cp: ControlPlane) -> None:
+    async with client(cp) as http:
+        for path in ("/", "/static/app.js", "/static/style.css", "/api/hosts"):
+            response = await http.get(path)
+            assert response.status_code == 200, path
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_the_page_has_no_inline_script_no_handlers_and_only_local_assets(cp: ControlPlane) -> None:
+    async with client(cp) as http:
+        html = (await http.get("/")).text
+    assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)", html) == []
+    assert re.search(r"\son[a-z]+\s*=", html) is None
+    assert re.findall(r"(?:src|href)=\"(?!/static/|#)", html) == []
+    for path in STATIC.iterdir():
+        text = path.read_text()
+        assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "eval(" not in text, path
+        assert re.search(r"https?://(?!www\.w3\.org/2000/svg)", text) is None, path
+
+
+async def test_a_refused_operation_answers_with_the_control_planes_sentence(
+    cp: ControlPlane, connect: Connect
+) -> None:
+    agent = await connect("gpc0")
+    await agent.close()
+    async with client(cp) as http:
+        response = await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "switch"})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert "gpc0" in error and "FAILED_PRECONDITION" not in error
+
+
+async def test_an_unknown_test_run_is_a_404_with_a_sentence(cp: ControlPlane) -> None:
+    async with client(cp) as http:
+        response = await http.get("/api/test-runs/nope")
+    assert response.status_code == 404
+    assert response.json()["error"] and "NOT_FOUND" not in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"hosts": ["gpc0"], "operation": "reboot"}, "unknown operation"),
+        ({"hosts": [], "operation": "test"}, "choose at least one host"),
+    ],
+)
+async def test_a_malformed_operation_is_a_400(
+    cp: ControlPlane, body: dict[str, object], message: str
+) -> None:
+    async with client(cp) as http:
+        response = await http.post("/api/operations", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+async def test_state_changes_must_be_same_origin_json(cp: ControlPlane) -> None:
+    body = json.dumps({"hosts": ["gpc0"], "operation": "test"})
+    async with client(cp) as http:
+        cross = await http.post(
+            "/api/operations",
+            content=body,
+            headers={"content-type": "application/json", "origin": "http://evil.example"},
+        )
+        form = await http.post("/api/operations", content=body, headers={"content-type": "text/plain"})
+    assert cross.status_code == 403
+    assert form.status_code == 415
+
+
+async def test_host_settings_change_only_the_fields_sent(cp: ControlPlane, connect: Connect) -> None:
+    await connect("gpc0")
+    async with client(cp) as http:
+        off = (await http.patch("/api/hosts/gpc0/settings", json={"enabled": False})).json()
+        assert off["test_settings"]["enabled"] is False
+        assert off["compartments"][4]["status"] == "COMPARTMENT_STATUS_DISABLED"
+        later = await http.patch(
+            "/api/hosts/gpc0/settings", json={"timeout_seconds": 90, "auto_run_after_switch": False}
+        )
+        host = later.json()
+        assert host["test_settings"] == {"enabled": False, "auto_run_after_switch": False, "timeout": "90s"}
+        cleared = (await http.patch("/api/hosts/gpc0/settings", json={"enabled": None})).json()
+        assert cleared["test_settings"]["enabled"] is True
+        bad = await http.patch("/api/hosts/gpc0/settings", json={"timeout_seconds": -1})
+        assert bad.status_code == 400
+
+
+async def test_global_test_timeout_is_saved(cp: ControlPlane) -> None:
+    async with client(cp) as http:
+        saved = await http.patch("/api/settings", json={"test_timeout_seconds": 120})
+        assert saved.status_code == 200
+        assert saved.json()["settings"]["test_timeout"] == "120s"
+        assert (await http.get("/api/settings")).json()["settings"]["test_timeout"] == "120s"
+
+
+async def test_command_output_streams_lines_with_stderr_marked_then_ends(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+) -> None:
+    agent = await connect("gpc0")
+    await set_desired(fleet)
+    async with client(cp) as http:
+        started = (await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "test"})).json()
+        command_id = started["results"][0]["command_id"]
+        run = await agent.next_command()
+        assert run.command_id == command_id
+        async with http.stream("GET", f"/api/commands/{command_id}/output") as response:
+            reader = SSEReader(response.aiter_lines())
+            agent.output(command_id, "checking network")
+            agent.output(command_id, "ssh: refused", stream=pb.OUTPUT_STREAM_STDERR)
+            lines: list[dict[str, str]] = []
+            while len(lines) < 2:
+                _, next_line, data = await reader.next_of("lines")
+                lines += json.loads(data)["lines"]
+            assert next_line == "2"
+            agent.report_tests(command_id, [("network", True, "")], trigger=pb.TEST_TRIGGER_MANUAL)
+            agent.finish(command_id, 0)
+            _, _, end = await reader.next_of("end")
+    assert [(line["stream"], line["text"]) for line in lines] == [
+        ("OUTPUT_STREAM_STDOUT", "checking network"),
+        ("OUTPUT_STREAM_STDERR", "ssh: refused"),
+    ]
+    assert json.loads(end)["state"] == "COMMAND_STATE_SUCCEEDED"
+    async with client(cp) as http:
+        resumed = await http.get(f"/api/commands/{command_id}/output", headers={"Last-Event-ID": "1"})
+        assert "ssh: refused" in resumed.text and "checking network" not in resumed.text
+        test_run = (await http.get(f"/api/test-runs/{command_id}")).json()
+        assert [c["name"] for c in test_run["cases"]] == ["network"]
+
+
+def test_cli_parses_the_control_plane_and_http_addresses() -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--controlplane", "127.0.0.1:50051", "--http", "0.0.0.0:8080"])
+    assert args.controlplane == "127.0.0.1:50051"
+    assert args.http == ("0.0.0.0", 8080)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--controlplane", "x:1", "--http", "nope"])
