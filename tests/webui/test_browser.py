@@ -12,6 +12,7 @@ from webui_agent import ScriptedAgent
 from webui_support import Connect, Proxy, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -214,3 +215,85 @@ async def test_a_control_plane_restart_recovers_without_a_reload(
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
         assert await page.evaluate("window.__sameDocument") is True
         await again.close()
+
+
+async def test_settings_turn_off_auto_run_then_the_prompt_runs_tests_that_pass(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+) -> None:
+    agent = await connect("gpc0")
+    await set_desired(fleet)
+    await page.goto(cp.http_url)
+    tests = compartment(page, "gpc0", "tests")
+    await expect(tests).to_have_attribute("data-status", "outdated")
+
+    await page.get_by_role("button", name="Settings of gpc0").click()
+    dialog = page.locator("#settings-dialog")
+    await dialog.get_by_label("Auto-run tests after switch").select_option("off")
+    await dialog.get_by_label("Test timeout override (seconds, empty for the default)").fill("45")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(page.locator(".toast", has_text="Saved test settings of gpc0")).to_be_visible()
+    host = (await fleet.GetHost(fleet_pb.GetHostRequest(name="gpc0"), timeout=5)).host
+    assert not host.test_settings.auto_run_after_switch and host.test_settings.timeout.seconds == 45
+
+    await page.locator('tr[data-host="gpc0"] [data-action="switch"]').click()
+    await page.locator('[data-confirm="ok"]').click()
+    switch = await agent.next_command()
+    agent.generation = 2
+    agent.finish(switch.command_id, 0)
+    await expect(compartment(page, "gpc0", "system")).to_have_attribute("data-status", "ok", timeout=SECOND)
+    await expect(tests).to_have_attribute("data-status", "outdated")
+    prompt = page.locator('tr[data-host="gpc0"] .prompt')
+    await expect(prompt).to_have_text("Run tests to verify system")
+
+    await prompt.click()
+    run = await agent.next_command()
+    assert run.operation == pb.OPERATION_TEST and run.trigger == pb.TEST_TRIGGER_MANUAL
+    await expect(tests).to_have_attribute("data-status", "working", timeout=SECOND)
+    await expect(prompt).to_be_hidden()
+    agent.report_tests(
+        run.command_id, [("network", True, ""), ("ssh", True, "")], trigger=pb.TEST_TRIGGER_MANUAL
+    )
+    agent.finish(run.command_id, 0)
+    await expect(tests).to_have_attribute("data-status", "ok", timeout=SECOND)
+    await expect(tests).to_have_attribute("data-tooltip", "Last test: just now (2/2 passed)")
+    await tests.hover()
+    await expect(page.locator("#tooltip")).to_have_text("Last test: just now (2/2 passed)")
+
+    await tests.click()
+    popup = page.locator("#popup")
+    await expect(popup.locator(".summary")).to_have_text("2/2 tests passed")
+    await popup.get_by_role("button", name="View Full Output").click()
+    await expect(page.locator("#log-title")).to_have_text("test on gpc0")
+    await expect(page.locator("#log-output")).to_contain_text("test succeeded (exit 0)")
+
+
+async def test_bulk_switch_asks_first_and_shows_each_refusal_as_a_sentence(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+) -> None:
+    gpc0 = await connect("gpc0")
+    offline = await connect("hsb1")
+    await offline.close()
+    await set_desired(fleet)
+    await page.goto(cp.http_url)
+    await expect(page.locator('tr[data-host="hsb1"]')).to_have_class(re.compile("host-row--offline"))
+    await page.locator("#select-all").check()
+    await expect(page.locator("#selection-count")).to_have_text("2 selected")
+    await page.locator('[data-bulk="switch"]').click()
+    await expect(page.locator("#confirm")).to_contain_text("Switch gpc0, hsb1")
+    await page.locator('[data-confirm="cancel"]').click()
+    await expect(page.locator("#confirm")).to_be_hidden()
+
+    await page.locator('[data-bulk="switch"]').click()
+    await page.locator('[data-confirm="ok"]').click()
+    switch = await gpc0.next_command()
+    assert switch.operation == pb.OPERATION_SWITCH
+    refusal = page.locator(".toast--error", has_text="hsb1")
+    await expect(refusal).to_be_visible()
+    assert "FAILED_PRECONDITION" not in (await refusal.inner_text())
+
+    await compartment(page, "gpc0", "system").click()
+    popup = page.locator("#popup")
+    await expect(popup.locator("h2")).to_have_text("gpc0 - System")
+    await popup.get_by_role("button", name="Stop").click()
+    cancel = await gpc0.recv("cancel_command")
+    assert cancel.cancel_command.command_id == switch.command_id
