@@ -16,7 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_service_pb2, fleet_service_pb2_grpc
+from fleetdeck.v1 import types_pb2 as pb
 
+from .access import AccessInterceptor, ApiTokens
 from .agent_service import AgentService
 from .auth import AgentTokens
 from .commands import Commands
@@ -46,6 +48,9 @@ class ControlPlaneConfig:
     http_address: str | None = None
     shutdown_grace_seconds: float = 5.0
     output_cap_bytes: int = 10 * 1024 * 1024
+    # The first admin API token on an empty database; generated (and shown once) when None.
+    admin_token: str | None = None
+    require_api_tokens: bool = False
 
 
 class ControlPlane:
@@ -66,6 +71,9 @@ class ControlPlane:
         self.grpc_port = 0
         self.http_port = 0
         self._started = False
+        self.api_tokens = ApiTokens(self.store)
+        # Set when this start created the first admin token: show it once, never log it.
+        self.bootstrap_admin_token: str | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -99,6 +107,10 @@ class ControlPlane:
             return
         self._started = True
         await self.store.open()
+        if await self.store.count_api_tokens() == 0:
+            token, _ = await self.api_tokens.create("admin", pb.ROLE_ADMIN, self.config.admin_token)
+            self.bootstrap_admin_token = token
+            log.info("created the first admin API token")
         self.hub = Hub(await self.store.reserve_versions(0))
         self.fleet = Fleet(self.store, self.hub, self.sessions)
         await self.fleet.load()
@@ -107,11 +119,12 @@ class ControlPlane:
         self.ingest = Ingest(self.store, commands, self.followers)
         tokens = AgentTokens(self.store)
         agents = AgentService(self.fleet, commands, self.ingest, tokens)
-        fleet_service = FleetService(self.fleet, commands, self.followers, tokens, agents)
+        fleet_service = FleetService(self.fleet, commands, self.followers, tokens, agents, self.api_tokens)
         self.commands = commands
         self.tokens = tokens
 
         server = grpc.aio.server(
+            interceptors=[AccessInterceptor(self.api_tokens)] if self.config.require_api_tokens else [],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -120,7 +133,7 @@ class ControlPlane:
                 ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)

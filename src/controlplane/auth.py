@@ -27,7 +27,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+def bearer_token(
+    metadata: tuple[tuple[str, str | bytes], ...] | None, what: str = "the host's agent token"
+) -> str:
     """The token from `authorization: Bearer …` metadata; Unauthenticated when absent."""
     for key, value in metadata or ():
         if key.lower() == "authorization":
@@ -35,7 +37,7 @@ def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
             scheme, _, token = text.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-    raise Unauthenticated("missing 'authorization: Bearer <token>' metadata; give the agent its host token")
+    raise Unauthenticated(f"missing 'authorization: Bearer <token>' metadata; send {what}")
 
 
 class AgentTokens:

@@ -26,11 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--http", default=env("FLEETDECK_HTTP"), help="serve the web UI on HOST:PORT")
     parser.add_argument("--ready-file", type=Path, help="write {grpc, http} addresses as JSON once serving")
+    parser.add_argument(
+        "--admin-token-file",
+        type=Path,
+        default=env("FLEETDECK_ADMIN_TOKEN_FILE"),
+        help="on an empty database, use the token in this file as the first admin API token "
+        "(else one is generated and printed once); FLEETDECK_ADMIN_TOKEN works too",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; then shut down in order."""
-    config = ControlPlaneConfig(db_path=args.db, grpc_address=args.grpc, http_address=args.http)
+    admin_token = os.environ.get("FLEETDECK_ADMIN_TOKEN")
+    if args.admin_token_file is not None:
+        admin_token = Path(args.admin_token_file).read_text().strip()
+    config = ControlPlaneConfig(
+        db_path=args.db, grpc_address=args.grpc, http_address=args.http, admin_token=admin_token
+    )
     asyncio.run(_serve(config, args.ready_file))
     return 0
 
@@ -41,6 +53,9 @@ async def _serve(config: ControlPlaneConfig, ready_file: Path | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with ControlPlane(config) as cp:
+        if cp.bootstrap_admin_token is not None and config.admin_token is None:
+            # Printed once to the terminal, never logged: only its hash is stored.
+            print(f"First admin API token (shown once): {cp.bootstrap_admin_token}", flush=True)
         if ready_file is not None:
             ready = {"grpc": cp.grpc_target, "http": cp.http_url if config.http_address else ""}
             tmp = ready_file.with_suffix(".tmp")

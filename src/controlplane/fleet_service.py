@@ -16,6 +16,7 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
+from .access import ApiTokens
 from .agent_service import AgentService
 from .auth import AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
@@ -67,6 +68,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         followers: OutputFollowers,
         tokens: AgentTokens,
         agents: AgentService,
+        api_tokens: ApiTokens,
     ) -> None:
         self.fleet = fleet
         self.store = fleet.store
@@ -74,6 +76,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.followers = followers
         self.tokens = tokens
         self.agents = agents
+        self.api_tokens = api_tokens
 
     @_mapped
     async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:
@@ -311,3 +314,27 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             session.close(Unauthenticated("this agent's token was revoked"))
         log.info("revoked agent token %s of host %s", token.token_id, token.host)
         return fleet_pb.RevokeAgentTokenResponse(token=token)
+
+    @_mapped
+    async def CreateApiToken(
+        self, request: fleet_pb.CreateApiTokenRequest, context: Any
+    ) -> fleet_pb.CreateApiTokenResponse:
+        token, record = await self.api_tokens.create(request.name, request.role)
+        log.info("created API token %s (%s) for %s", record.token_id, pb.Role.Name(record.role), record.name)
+        return fleet_pb.CreateApiTokenResponse(token=token, api_token=record)
+
+    @_mapped
+    async def ListApiTokens(
+        self, request: fleet_pb.ListApiTokensRequest, context: Any
+    ) -> fleet_pb.ListApiTokensResponse:
+        return fleet_pb.ListApiTokensResponse(tokens=await self.store.list_api_tokens())
+
+    @_mapped
+    async def RevokeApiToken(
+        self, request: fleet_pb.RevokeApiTokenRequest, context: Any
+    ) -> fleet_pb.RevokeApiTokenResponse:
+        if not await self.store.revoke_api_token(request.token_id):
+            raise NotFound(f"no API token with id {request.token_id}")
+        token = next(t for t in await self.store.list_api_tokens() if t.token_id == request.token_id)
+        log.info("revoked API token %s of %s", token.token_id, token.name)
+        return fleet_pb.RevokeApiTokenResponse(api_token=token)

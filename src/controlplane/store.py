@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from google.protobuf.duration_pb2 import Duration
@@ -117,6 +117,17 @@ MIGRATIONS: list[str] = [
         output TEXT NOT NULL,
         PRIMARY KEY (run_id, idx)
     ) WITHOUT ROWID;
+    """,
+    # 2: API tokens with roles
+    """
+    CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role INTEGER NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
     """,
 ]
 
@@ -416,6 +427,56 @@ class Store:
                 (time.time(), token_id),
             )
             return cursor.rowcount > 0
+
+    # --- API tokens ----------------------------------------------------------------------------
+
+    async def add_api_token(self, token_id: str, name: str, role: int, sha256: str) -> fleet_pb.ApiToken:
+        """Store a new API token's hash."""
+        now = time.time()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO api_tokens(token_id, name, role, sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+                (token_id, name, role, sha256, now),
+            )
+        return fleet_pb.ApiToken(token_id=token_id, name=name, role=cast(pb.Role, role), created_at=to_ts(now))
+
+    async def find_api_token(self, sha256: str) -> fleet_pb.ApiToken | None:
+        """The valid (not revoked) API token whose hash matches."""
+        r = await self._one(
+            "SELECT token_id, name, role, created_at FROM api_tokens WHERE sha256 = ? AND revoked_at IS NULL",
+            (sha256,),
+        )
+        return (
+            None
+            if r is None
+            else fleet_pb.ApiToken(token_id=r[0], name=r[1], role=r[2], created_at=to_ts(r[3]))
+        )
+
+    async def list_api_tokens(self) -> list[fleet_pb.ApiToken]:
+        """API tokens, newest first, without secrets."""
+        tokens = []
+        for r in await self._all(
+            "SELECT token_id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC"
+        ):
+            token = fleet_pb.ApiToken(token_id=r[0], name=r[1], role=r[2], created_at=to_ts(r[3]))
+            if r[4] is not None:
+                token.revoked_at.CopyFrom(to_ts(r[4]))
+            tokens.append(token)
+        return tokens
+
+    async def revoke_api_token(self, token_id: str) -> bool:
+        """Mark an API token revoked; False when there is no such token."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_id = ?",
+                (time.time(), token_id),
+            )
+            return cursor.rowcount > 0
+
+    async def count_api_tokens(self) -> int:
+        """How many API tokens were ever created."""
+        row = await self._one("SELECT COUNT(*) FROM api_tokens")
+        return int(row[0])
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import os
 
 import grpc
 
+from fleetdeck.client import channel, token_from_env
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
@@ -30,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the token action against the control plane."""
-    with grpc.insecure_channel(args.controlplane) as channel:
-        return run_with(fleet_grpc.FleetServiceStub(channel), args)
+    """Run the token action against the control plane, as the API token in FLEETDECK_TOKEN(_FILE)."""
+    with channel(args.controlplane, token_from_env()) as chan:
+        return run_with(fleet_grpc.FleetServiceStub(chan), args)
 
 
 def run_with(stub: fleet_grpc.FleetServiceStub, args: argparse.Namespace) -> int:

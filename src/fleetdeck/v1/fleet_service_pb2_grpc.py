@@ -125,6 +125,21 @@ class FleetServiceStub:
                 request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenResponse.FromString,
                 _registered_method=True)
+        self.CreateApiToken = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/CreateApiToken',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenResponse.FromString,
+                _registered_method=True)
+        self.ListApiTokens = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListApiTokens',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiToken = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/RevokeApiToken',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.FromString,
+                _registered_method=True)
 
 
 class FleetServiceServicer:
@@ -258,6 +273,27 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateApiToken(self, request, context):
+        """Create an API token with a role. The token is returned once; only its SHA-256 is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiTokens(self, request, context):
+        """The API tokens, without their secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiToken(self, request, context):
+        """Revoke an API token; calls with it are refused from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -350,6 +386,21 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.RevokeAgentToken,
                     request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenResponse.SerializeToString,
+            ),
+            'CreateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiToken,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenResponse.SerializeToString,
+            ),
+            'ListApiTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiTokens,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'RevokeApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiToken,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -839,6 +890,87 @@ class FleetService:
             '/fleetdeck.v1.FleetService/RevokeAgentToken',
             fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenRequest.SerializeToString,
             fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeAgentTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/CreateApiToken',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.CreateApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListApiTokens',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/RevokeApiToken',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,12 @@ class FleetServiceStub:
     """The agent tokens, without their secrets."""
     RevokeAgentToken: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeAgentTokenRequest, _fleet_service_pb2.RevokeAgentTokenResponse]
     """Revoke an agent token; the host's open stream is closed."""
+    CreateApiToken: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.CreateApiTokenRequest, _fleet_service_pb2.CreateApiTokenResponse]
+    """Create an API token with a role. The token is returned once; only its SHA-256 is stored."""
+    ListApiTokens: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.ListApiTokensRequest, _fleet_service_pb2.ListApiTokensResponse]
+    """The API tokens, without their secrets."""
+    RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeApiTokenRequest, _fleet_service_pb2.RevokeApiTokenResponse]
+    """Revoke an API token; calls with it are refused from then on."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -115,6 +121,12 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """The agent tokens, without their secrets."""
     RevokeAgentToken: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeAgentTokenRequest, _fleet_service_pb2.RevokeAgentTokenResponse]  # type: ignore[assignment]
     """Revoke an agent token; the host's open stream is closed."""
+    CreateApiToken: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.CreateApiTokenRequest, _fleet_service_pb2.CreateApiTokenResponse]  # type: ignore[assignment]
+    """Create an API token with a role. The token is returned once; only its SHA-256 is stored."""
+    ListApiTokens: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.ListApiTokensRequest, _fleet_service_pb2.ListApiTokensResponse]  # type: ignore[assignment]
+    """The API tokens, without their secrets."""
+    RevokeApiToken: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeApiTokenRequest, _fleet_service_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
+    """Revoke an API token; calls with it are refused from then on."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -264,5 +276,29 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_fleet_service_pb2.RevokeAgentTokenResponse, _abc.Awaitable[_fleet_service_pb2.RevokeAgentTokenResponse]]:
         """Revoke an agent token; the host's open stream is closed."""
+
+    @_abc_1.abstractmethod
+    def CreateApiToken(
+        self,
+        request: _fleet_service_pb2.CreateApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.CreateApiTokenResponse, _abc.Awaitable[_fleet_service_pb2.CreateApiTokenResponse]]:
+        """Create an API token with a role. The token is returned once; only its SHA-256 is stored."""
+
+    @_abc_1.abstractmethod
+    def ListApiTokens(
+        self,
+        request: _fleet_service_pb2.ListApiTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.ListApiTokensResponse, _abc.Awaitable[_fleet_service_pb2.ListApiTokensResponse]]:
+        """The API tokens, without their secrets."""
+
+    @_abc_1.abstractmethod
+    def RevokeApiToken(
+        self,
+        request: _fleet_service_pb2.RevokeApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.RevokeApiTokenResponse, _abc.Awaitable[_fleet_service_pb2.RevokeApiTokenResponse]]:
+        """Revoke an API token; calls with it are refused from then on."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

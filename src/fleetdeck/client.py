@@ -1,0 +1,99 @@
+"""Channels to the control plane that carry an API token on every call (asyncio and blocking)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+CHANNEL_OPTIONS: Sequence[tuple[str, int]] = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+def token_from_env() -> str | None:
+    """The API token from FLEETDECK_TOKEN or the file named by FLEETDECK_TOKEN_FILE."""
+    token = os.environ.get("FLEETDECK_TOKEN")
+    if token:
+        return token.strip()
+    path = os.environ.get("FLEETDECK_TOKEN_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip()
+    return None
+
+
+def _with_token(details: Any, token: str) -> Any:
+    if isinstance(details, grpc.aio.ClientCallDetails):
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata.add("authorization", f"Bearer {token}")
+    else:
+        metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
+    return details._replace(metadata=metadata)
+
+
+class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+class _AioUnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+class _AioStreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request_iterator)
+
+
+class _AioStreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request_iterator)
+
+
+class _SyncToken(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(_with_token(details, self._token), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(_with_token(details, self._token), request)
+
+
+def aio_channel(target: str, token: str | None) -> grpc.aio.Channel:
+    """An asyncio channel to the control plane that sends `token` with every call."""
+    # grpc.aio files each interceptor object under one call kind only, so there is one per kind.
+    kinds = (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)
+    interceptors = [kind(token) for kind in kinds] if token else None
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+def channel(target: str, token: str | None) -> grpc.Channel:
+    """A blocking channel to the control plane that sends `token` with every call."""
+    plain = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return grpc.intercept_channel(plain, _SyncToken(token)) if token else plain

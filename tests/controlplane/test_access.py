@@ -1,0 +1,121 @@
+"""Deny by default: every FleetService RPC without credentials, with each too-low role, with an agent token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import symbol_database
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from controlplane.access import ADMIN, OPERATOR, VIEWER
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.client import aio_channel
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+ADMIN_TOKEN = "fdapi_" + "t" * 40
+SERVICE = fleet_pb.DESCRIPTOR.services_by_name["FleetService"]
+ROLE_OF = {
+    **{m: pb.ROLE_VIEWER for m in VIEWER},
+    **{m: pb.ROLE_OPERATOR for m in OPERATOR},
+    **{m: pb.ROLE_ADMIN for m in ADMIN},
+}
+
+
+@pytest.fixture
+async def secured(tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        admin_token=ADMIN_TOKEN,
+        require_api_tokens=True,
+    )
+    async with ControlPlane(config) as plane:
+        yield plane
+
+
+async def _call(target: str, token: str | None, method_name: str) -> grpc.StatusCode:
+    """Call one FleetService method with an empty request; the status code it ends with."""
+    method = SERVICE.methods_by_name[method_name]
+    request_class = symbol_database.Default().GetSymbol(method.input_type.full_name)
+    response_class = symbol_database.Default().GetSymbol(method.output_type.full_name)
+    path = f"/{SERVICE.full_name}/{method_name}"
+    async with aio_channel(target, token) as channel:
+        kwargs = {
+            "request_serializer": request_class.SerializeToString,
+            "response_deserializer": response_class.FromString,
+        }
+        try:
+            if method.server_streaming:
+                call = channel.unary_stream(path, **kwargs)(request_class(), timeout=5)
+                await call.read()
+                call.cancel()
+            else:
+                await channel.unary_unary(path, **kwargs)(request_class(), timeout=5)
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+def test_every_rpc_has_a_role() -> None:
+    assert set(SERVICE.methods_by_name) == set(ROLE_OF)
+
+
+@pytest.mark.parametrize("method_name", sorted(SERVICE.methods_by_name))
+async def test_every_rpc_refuses_callers_without_a_valid_token(secured, method_name) -> None:
+    assert await _call(secured.grpc_target, None, method_name) == grpc.StatusCode.UNAUTHENTICATED
+    assert (
+        await _call(secured.grpc_target, "fdapi_" + "x" * 40, method_name) == grpc.StatusCode.UNAUTHENTICATED
+    )
+
+
+@pytest.mark.parametrize("method_name", sorted(SERVICE.methods_by_name))
+async def test_every_rpc_checks_the_role(secured, method_name) -> None:
+    async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        viewer = (
+            await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="v", role=pb.ROLE_VIEWER))
+        ).token
+        operator = (
+            await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="o", role=pb.ROLE_OPERATOR))
+        ).token
+        agent = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    needed = ROLE_OF[method_name]
+    for role, token in ((pb.ROLE_VIEWER, viewer), (pb.ROLE_OPERATOR, operator)):
+        code = await _call(secured.grpc_target, token, method_name)
+        if role < needed:
+            assert code == grpc.StatusCode.PERMISSION_DENIED, (method_name, role)
+        else:
+            assert code not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED), (
+                method_name,
+                role,
+            )
+    assert await _call(secured.grpc_target, agent, method_name) == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_health_stays_open_and_revoked_token_is_refused(secured) -> None:
+    async with grpc.aio.insecure_channel(secured.grpc_target) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        created = await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="ci", role=pb.ROLE_OPERATOR))
+        await fleet.RevokeApiToken(fleet_pb.RevokeApiTokenRequest(token_id=created.api_token.token_id))
+    assert await _call(secured.grpc_target, created.token, "ListHosts") == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_tokens_are_stored_only_as_hashes(secured, tmp_path) -> None:
+    async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        api = (
+            await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="ci", role=pb.ROLE_VIEWER))
+        ).token
+        agent = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    await secured.stop()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("fleet.db*"))
+    for token in (ADMIN_TOKEN, api, agent):
+        assert token.encode() not in stored
