@@ -51,6 +51,8 @@ class ControlPlaneConfig:
     # The first admin API token on an empty database; generated (and shown once) when None.
     admin_token: str | None = None
     require_api_tokens: bool = False
+    # Agent streams, watchers and unary calls together; beyond it calls get RESOURCE_EXHAUSTED.
+    max_concurrent_rpcs: int = 25_000
 
 
 class ControlPlane:
@@ -124,6 +126,7 @@ class ControlPlane:
         self.tokens = tokens
 
         server = grpc.aio.server(
+            maximum_concurrent_rpcs=self.config.max_concurrent_rpcs,
             interceptors=[AccessInterceptor(self.api_tokens)] if self.config.require_api_tokens else [],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

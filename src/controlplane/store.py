@@ -438,7 +438,9 @@ class Store:
                 "INSERT INTO api_tokens(token_id, name, role, sha256, created_at) VALUES (?, ?, ?, ?, ?)",
                 (token_id, name, role, sha256, now),
             )
-        return fleet_pb.ApiToken(token_id=token_id, name=name, role=cast(pb.Role, role), created_at=to_ts(now))
+        return fleet_pb.ApiToken(
+            token_id=token_id, name=name, role=cast(pb.Role, role), created_at=to_ts(now)
+        )
 
     async def find_api_token(self, sha256: str) -> fleet_pb.ApiToken | None:
         """The valid (not revoked) API token whose hash matches."""
