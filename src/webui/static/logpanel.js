@@ -29,7 +29,7 @@ function appendLine(line) {
   const out = document.getElementById("log-output");
   const kind = stream(line.stream);
   const row = el("div", { class: `line line--${kind}`, "data-stream": kind });
-  row.append(el("span", { class: "line__mark", "aria-hidden": "true", text: kind === "stderr" ? "err" : kind === "system" ? "fd" : "" }));
+  row.append(el("span", { class: "line__mark", "aria-hidden": "true", text: kind === "stderr" ? "err" : "" }));
   appendAnsi(row.appendChild(el("span", { class: "line__text" })), line.text || "");
   out.append(row);
   while (out.childElementCount > MAX_LINES) out.firstElementChild.remove();
