@@ -47,6 +47,7 @@ class Commands:
         self.store = fleet.store
         self.followers = followers
         self._background: set[asyncio.Task[None]] = set()
+        self._failed_runs: dict[str, pb.TestRun] = {}
 
     # --- API side ------------------------------------------------------------------------------
 
@@ -269,7 +270,8 @@ class Commands:
         await self.store.put_test_run(run, report.seq)
         self.fleet.changed(state, durable=False)
         if run.state == pb.TEST_STATE_FAILED:
-            self._announce_failure(state, run)
+            # Announced when the TEST command ends, once Tests are red and a rollback can start.
+            self._failed_runs[run.id] = run
         self._spawn(self._prune(state.host.name))
 
     async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
@@ -331,6 +333,9 @@ class Commands:
         self.fleet.changed(state, durable=True)
         self._publish(command)
         self.followers.finish(command)
+        failed_run = self._failed_runs.pop(command.id, None)
+        if failed_run is not None:
+            self._announce_failure(state, failed_run)
         if policy.should_auto_run_tests(self.fleet._view(state), command.operation, command.state):
             try:
                 await self.start(
