@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file
 
+from playwright.async_api import Page, async_playwright
 from webui_agent import ScriptedAgent, create_token
-from webui_support import Connect
+from webui_support import CHROMIUM, CHROMIUM_ARGS, Connect
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -53,3 +54,25 @@ async def connect(cp: ControlPlane) -> AsyncIterator[Connect]:
     yield _connect
     for agent in agents:
         await agent.close()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A fresh page in headless Chromium; fails the test on any page error or CSP violation."""
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = await context.new_page()
+        tab.on("pageerror", lambda error: problems.append(str(error)))
+        tab.on(
+            "console",
+            lambda message: (
+                problems.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        yield tab
+        await browser.close()
+    assert problems == []

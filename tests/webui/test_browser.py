@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import grpc
-import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from webui_agent import ScriptedAgent
-from webui_support import Connect, Proxy, serve_webui, set_desired
+from webui_support import Connect, Proxy, compartment, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STATUSES = {"ok", "outdated", "error", "working", "unknown", "disabled"}
 KINDS = ["agent", "git", "lock", "system", "tests"]
 SECOND = 1000  # ms: how fast the page must show a change
@@ -39,33 +27,6 @@ RECORD_STATUSES = """host => {
   }).observe(element, { attributes: true, attributeFilter: ["data-status"] });
 }"""
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A fresh page in headless Chromium; fails the test on any page error or CSP violation."""
-    problems: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = await browser.new_context(viewport={"width": 1400, "height": 900})
-        tab = await context.new_page()
-        tab.on("pageerror", lambda error: problems.append(str(error)))
-        tab.on(
-            "console",
-            lambda message: (
-                problems.append(message.text)
-                if message.type == "error" and "Content Security Policy" in message.text
-                else None
-            ),
-        )
-        yield tab
-        await browser.close()
-    assert problems == []
-
-
-def compartment(page: Page, host: str, kind: str):  # type: ignore[no-untyped-def]
-    """The compartment button of `kind` in `host`'s row."""
-    return page.locator(f'tr[data-host="{host}"] [data-compartment="{kind}"]')
 
 
 async def test_table_shows_every_hosts_five_compartments(

@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
+from playwright.async_api import Locator, Page
 from webui_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -15,6 +16,22 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from webui.app import create_app
 
 Connect = Callable[[str], Awaitable[ScriptedAgent]]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def compartment(page: Page, host: str, kind: str) -> Locator:
+    """The compartment button of `kind` in `host`'s row."""
+    return page.locator(f'tr[data-host="{host}"] [data-compartment="{kind}"]')
 
 
 async def set_desired(stub: fleet_grpc.FleetServiceAsyncStub, commit: str = COMMIT) -> None:
