@@ -83,6 +83,19 @@ def _read_exit_file(path: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) and isinstance(data.get("exit_code"), int) else None
 
 
+def _read_spill(prefix: str) -> list[Line]:
+    """Output the shim wrote to its spill files while no agent was reading."""
+    lines: list[Line] = []
+    streams = ((".stdout", types_pb2.OUTPUT_STREAM_STDOUT), (".stderr", types_pb2.OUTPUT_STREAM_STDERR))
+    for suffix, stream in streams:
+        try:
+            data = Path(prefix + suffix).read_bytes() if prefix else b""
+        except OSError:
+            continue
+        lines += [(stream, t) for t in data.decode("utf-8", errors="replace").splitlines()]
+    return lines
+
+
 class Executor:
     """Runs at most one command at a time and reports it through the journal and the outbox."""
 
@@ -389,7 +402,7 @@ class Executor:
 
     # -- after a restart ---------------------------------------------------------------------------
 
-    def recover(self) -> None:
+    async def recover(self) -> None:
         """Requeue recorded results; adopt a switch that outlived the agent; report lost commands."""
         for entry in self.journal.entries():
             self.outbox.begin(entry.command_id, next_seq=None, next_line=entry.line_floor)
@@ -404,7 +417,7 @@ class Executor:
             if _read_exit_file(entry.exit_file) is None and entry.pid and pid_alive(entry.pid):
                 self._adopt(entry)
                 continue
-            self._report_recovered(entry, None)
+            await self._report_recovered(entry, None)
 
     def _adopt(self, entry: JournalEntry) -> None:
         logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
@@ -444,22 +457,13 @@ class Executor:
                     await wait_exit(entry.pid)
             waiter.cancel()
             kill_group(entry.pid, signal.SIGKILL)
-            self._report_recovered(entry, stopped)
+            await self._report_recovered(entry, stopped)
         finally:
             self._set_running(None)
 
-    def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
+    async def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
         exit_info = _read_exit_file(entry.exit_file)
-        lines: list[Line] = []
-        for suffix, stream in (
-            (".stdout", types_pb2.OUTPUT_STREAM_STDOUT),
-            (".stderr", types_pb2.OUTPUT_STREAM_STDERR),
-        ):
-            try:
-                data = Path(entry.spill_prefix + suffix).read_bytes() if entry.spill_prefix else b""
-            except OSError:
-                continue
-            lines += [(stream, t) for t in data.decode("utf-8", errors="replace").splitlines()]
+        lines = _read_spill(entry.spill_prefix)
         if lines:
             note = "[fleetdeck] output printed while the agent was down:"
             self.outbox.add_output(entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, note), *lines])
@@ -469,7 +473,7 @@ class Executor:
         else:
             code = int(exit_info["exit_code"])  # type: ignore[call-overload]
             outcome = Outcome(exit_code=code if code >= 0 else -1, stopped=stopped)
-        self._report(entry, outcome, seconds, types_pb2.HostFacts())
+        await asyncio.shield(self._finish(entry, outcome, seconds))
 
     def on_numbered(self, entry: Entry) -> None:
         """Keep the journal's line reserve and result sequence numbers current (outbox hook)."""

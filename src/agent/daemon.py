@@ -195,7 +195,7 @@ class Agent:
 
     async def run(self) -> None:
         """Recover, then stay connected until stop(); a switch/rollback running then outlives us."""
-        self.executor.recover()
+        await self.executor.recover()
         loop_task = asyncio.create_task(self._connect_loop(), name="connect")
         try:
             await self._stopping.wait()

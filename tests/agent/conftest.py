@@ -49,12 +49,12 @@ def _no_inherited_fleetdeck_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- end-to-end: a real control plane, real agent processes, real git repos and scripts ------------
 
 COMMAND_TIMEOUT = 20.0
+# INTERRUPTED is left out: the control plane says so until the agent reports the command again.
 FINISHED_STATES = (
     types_pb2.COMMAND_STATE_SUCCEEDED,
     types_pb2.COMMAND_STATE_FAILED,
     types_pb2.COMMAND_STATE_CANCELLED,
     types_pb2.COMMAND_STATE_TIMED_OUT,
-    types_pb2.COMMAND_STATE_INTERRUPTED,
     types_pb2.COMMAND_STATE_REFUSED,
 )
 
@@ -69,7 +69,9 @@ GIT_ENV = {
 def git(repo: Path, *args: str) -> str:
     """Run git in `repo` and return its stripped stdout."""
     env = {**os.environ, **GIT_ENV}
-    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    )
     return done.stdout.strip()
 
 
@@ -225,24 +227,28 @@ class Fleet:
         response = await self.stub.CreateAgentToken(fleet_service_pb2.CreateAgentTokenRequest(host=host))
         return str(response.token)
 
-    async def run(self, host: str, operation: int, timeout: float | None = None) -> str:
+    async def run(self, host: str, operation: int, seconds: float | None = None) -> str:
         """Start an operation on one host; its command id."""
         request = fleet_service_pb2.RunOperationRequest(hosts=[host], operation=operation)
-        if timeout is not None:
-            request.timeout.FromNanoseconds(int(timeout * 1e9))
+        if seconds is not None:
+            request.timeout.FromNanoseconds(int(seconds * 1e9))
         response = await self.stub.RunOperation(request)
         result = response.results[0]
         assert result.command_id, result.refused_reason
         return str(result.command_id)
 
-    async def wait_host(self, name: str, predicate: Callable[[Any], bool], timeout: float = COMMAND_TIMEOUT) -> Any:
+    async def wait_host(
+        self, name: str, predicate: Callable[[Any], bool], within: float = COMMAND_TIMEOUT
+    ) -> Any:
         """The host once `predicate(host)` holds, watching WatchFleet."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             call = self.stub.WatchFleet(fleet_service_pb2.WatchFleetRequest())
             try:
                 async for event in call:
                     kind = event.WhichOneof("event")
-                    hosts = event.snapshot.hosts if kind == "snapshot" else [event.host] if kind == "host" else []
+                    hosts = (
+                        event.snapshot.hosts if kind == "snapshot" else [event.host] if kind == "host" else []
+                    )
                     for host in hosts:
                         if host.name == name and predicate(host):
                             return host
@@ -251,10 +257,10 @@ class Fleet:
         raise AssertionError("WatchFleet ended")
 
     async def wait_command(
-        self, command_id: str, predicate: Callable[[Any], bool], timeout: float = COMMAND_TIMEOUT
+        self, command_id: str, predicate: Callable[[Any], bool], within: float = COMMAND_TIMEOUT
     ) -> Any:
         """The command once `predicate(command)` holds, watching WatchFleet."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             call = self.stub.WatchFleet(fleet_service_pb2.WatchFleetRequest())
             try:
                 first = True
@@ -264,9 +270,9 @@ class Fleet:
                         command = await self.command(command_id)
                         if predicate(command):
                             return command
-                    if event.WhichOneof("event") == "command" and event.command.id == command_id:
-                        if predicate(event.command):
-                            return event.command
+                    is_it = event.WhichOneof("event") == "command" and event.command.id == command_id
+                    if is_it and predicate(event.command):
+                        return event.command
             finally:
                 call.cancel()
         raise AssertionError("WatchFleet ended")
@@ -276,9 +282,9 @@ class Fleet:
         response = await self.stub.GetCommand(fleet_service_pb2.GetCommandRequest(command_id=command_id))
         return response.command
 
-    async def finished(self, command_id: str, timeout: float = COMMAND_TIMEOUT) -> Any:
+    async def finished(self, command_id: str, within: float = COMMAND_TIMEOUT) -> Any:
         """The command once it is in a finished state."""
-        return await self.wait_command(command_id, lambda c: c.state in FINISHED_STATES, timeout)
+        return await self.wait_command(command_id, lambda c: c.state in FINISHED_STATES, within)
 
     async def output(self, command_id: str) -> list[Any]:
         """Every stored line of a command's output."""
@@ -331,7 +337,9 @@ class World:
 
     async def host(self, name: str, **kwargs: Any) -> HostWorld:
         """A host on disk with a fresh token."""
-        return HostWorld(name, self.tmp_path / name, self.cp.grpc_target, await self.fleet.token(name), **kwargs)
+        return HostWorld(
+            name, self.tmp_path / name, self.cp.grpc_target, await self.fleet.token(name), **kwargs
+        )
 
     async def agent(self, world: HostWorld, online: bool = True) -> AgentProcess:
         """Start an agent for `world`; by default wait until the control plane shows it online."""

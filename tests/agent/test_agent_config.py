@@ -82,5 +82,5 @@ def test_a_file_that_is_not_toml(tmp_path: Path) -> None:
 
 def test_an_unreadable_token_is_named(tmp_path: Path) -> None:
     config = parse_config(dict(BASE), tmp_path, os_name="nixos")
-    with pytest.raises(ConfigError, match="^token_file:"):
+    with pytest.raises(ConfigError, match=r"^token_file:"):
         config.read_token()

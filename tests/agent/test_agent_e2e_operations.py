@@ -21,7 +21,9 @@ async def test_pull_resets_the_checkout_to_the_desired_commit(world: World) -> N
     await world.agent(host)
     commit = host.push_commit("new config", lock='{"nodes": {"nixpkgs": {}}, "version": 7}\n')
     lock_hash = hashlib.sha256((host.seed / "flake.lock").read_bytes()).hexdigest()
-    await world.fleet.stub.SetDesiredState(fleet_service_pb2.SetDesiredStateRequest(commit=commit, lock_hash=lock_hash))
+    await world.fleet.stub.SetDesiredState(
+        fleet_service_pb2.SetDesiredStateRequest(commit=commit, lock_hash=lock_hash)
+    )
     (host.repo / "stray-file").write_text("left behind\n")
 
     command_id = await world.fleet.run("web1", types_pb2.OPERATION_PULL)
@@ -78,7 +80,12 @@ async def test_switch_runs_tests_that_fail_then_rollback_and_tests_pass(world: W
     test = await world.fleet.finished(test_id)
     assert test.state == types_pb2.COMMAND_STATE_SUCCEEDED, test.message
     run = await world.fleet.test_run(test_id)
-    assert (run.state, run.passed, run.total, run.generation) == (types_pb2.TEST_STATE_PASSED, 3, 3, "system-1-link")
+    assert (run.state, run.passed, run.total, run.generation) == (
+        types_pb2.TEST_STATE_PASSED,
+        3,
+        3,
+        "system-1-link",
+    )
     assert run.trigger == types_pb2.TEST_TRIGGER_MANUAL
 
 
@@ -90,7 +97,7 @@ async def test_a_suite_with_passing_failing_timed_out_and_non_executable_files(w
     (host.seed / "hosts" / "web1" / "tests" / "25-notes.md").write_text("not a test\n")
     await world.agent(host)
 
-    test_id = await world.fleet.run("web1", types_pb2.OPERATION_TEST, timeout=2)
+    test_id = await world.fleet.run("web1", types_pb2.OPERATION_TEST, seconds=2)
     command = await world.fleet.finished(test_id)
     run = await world.fleet.test_run(test_id)
 

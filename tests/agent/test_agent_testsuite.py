@@ -49,7 +49,7 @@ def test_a_missing_directory_has_no_cases(tmp_path: Path) -> None:
     assert discover(tmp_path / "nope") == []
 
 
-async def _run(tests_dir: Path, timeout: float = 10.0) -> tuple[types_pb2.TestRun, list[Line], int]:
+async def _run(tests_dir: Path, run_timeout: float = 10.0) -> tuple[types_pb2.TestRun, list[Line], int]:
     lines: list[Line] = []
     progress: list[types_pb2.TestStatus] = []
 
@@ -59,7 +59,7 @@ async def _run(tests_dir: Path, timeout: float = 10.0) -> tuple[types_pb2.TestRu
         copy.CopyFrom(status)
         progress.append(copy)
 
-    suite = SuiteRun("cmd-1", "gpc0", tests_dir, discover(tests_dir), timeout=timeout, grace=0.5)
+    suite = SuiteRun("cmd-1", "gpc0", tests_dir, discover(tests_dir), timeout=run_timeout, grace=0.5)
     async with asyncio.timeout(20):
         run = await suite.run(lines.append, asyncio.Event(), on_progress)
     return run, lines, len(progress)
@@ -71,7 +71,7 @@ async def test_passing_failing_timed_out_and_unreached_cases(script: ScriptMaker
     script("t/25-notes.txt", "exit 1", executable=False)
     script("t/30-slow.sh", "echo starting\nsleep 30\necho never")
     script("t/40-later.sh", "exit 0")
-    run, lines, progress = await _run(tmp_path / "t", timeout=1.5)
+    run, lines, progress = await _run(tmp_path / "t", run_timeout=1.5)
 
     outcomes = [(c.name, types_pb2.TestOutcome.Name(c.outcome), c.exit_code) for c in run.cases]
     assert outcomes == [
