@@ -97,11 +97,12 @@ class ScriptedAgent:
         assert self._call is not None
         async with asyncio.timeout(TIMEOUT):
             while True:
-                message = await self._call.read()
-                assert message is not grpc.aio.EOF, "the control plane ended the stream"
-                if message.WhichOneof("message") == kind:
-                    return message
-                self._pending.append(message)
+                read = await self._call.read()
+                assert read is not grpc.aio.EOF, "the control plane ended the stream"
+                response: agent_pb.ConnectResponse = read
+                if response.WhichOneof("message") == kind:
+                    return response
+                self._pending.append(response)
 
     def heartbeat(self) -> None:
         """Send a heartbeat with the current facts and test status."""

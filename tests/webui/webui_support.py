@@ -58,7 +58,6 @@ async def serve_webui(target: str, *, keepalive: float = 10.0, queue_limit: int 
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     # The socket listens already: clients queue in its backlog until uvicorn accepts.
     try:
@@ -121,7 +120,7 @@ class SSEReader:
 
     async def next_event(self, within: float = TIMEOUT) -> tuple[str, str | None, str]:
         """The next dispatched event: (event name, id or None, data)."""
-        event, event_id, data = "message", None, []
+        event, event_id, data = "message", None, list[str]()
         async with asyncio.timeout(within):
             async for line in self._lines:
                 if line == "":
