@@ -1,0 +1,78 @@
+"""The executor: what it refuses, and how one command is reported through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.commands import Executor
+from agent.config import parse_config
+from agent.journal import Journal
+from agent.outbox import Outbox
+from fleetdeck.v1 import agent_service_pb2, types_pb2
+
+
+def _executor(
+    tmp_path: Path, script: Callable[..., Path], enabled: bool = True
+) -> tuple[Executor, list[agent_service_pb2.ConnectRequest]]:
+    switch = script("bin/switch", "echo started\nsleep 30")
+    config = parse_config(
+        {
+            "controlplane": "127.0.0.1:1",
+            "host": "gpc0",
+            "token_file": "token",
+            "repo_dir": "repo",
+            "state_dir": "state",
+            "generation_path": "generation",
+            "stop_grace_seconds": 1,
+            "operations": {"switch": [str(switch)], "rollback": [str(switch)]},
+        },
+        tmp_path,
+        os_name="nixos",
+    )
+    (tmp_path / "repo").mkdir()
+    sent: list[agent_service_pb2.ConnectRequest] = []
+    journal = Journal.open(config.state_dir)
+    outbox = Outbox(1 << 20)
+    tests = types_pb2.TestSettings(enabled=enabled)
+    return Executor(config, journal, outbox, sent.append, lambda: tests), sent
+
+
+def _refusals(sent: list[agent_service_pb2.ConnectRequest]) -> list[str]:
+    return [m.command_refused.reason for m in sent if m.HasField("command_refused")]
+
+
+async def test_a_second_command_is_refused_naming_the_running_one(
+    tmp_path: Path, script: Callable[..., Path]
+) -> None:
+    executor, sent = _executor(tmp_path, script)
+    executor.start(agent_service_pb2.RunCommand(command_id="first", operation=types_pb2.OPERATION_SWITCH))
+    executor.start(agent_service_pb2.RunCommand(command_id="second", operation=types_pb2.OPERATION_ROLLBACK))
+    assert _refusals(sent) == ["command first is already running"]
+    executor.cancel("first")
+    async with asyncio.timeout(10):
+        await executor.wait_idle()
+    finished = [e for e in executor.outbox._entries if e.is_finish]
+    assert finished and finished[0].result.state == types_pb2.COMMAND_STATE_CANCELLED  # type: ignore[union-attr]
+
+
+async def test_unknown_operations_bad_commits_and_disabled_tests_are_refused(
+    tmp_path: Path, script: Callable[..., Path]
+) -> None:
+    executor, sent = _executor(tmp_path, script, enabled=False)
+    executor.start(agent_service_pb2.RunCommand(command_id="a", operation=99))  # type: ignore[arg-type]
+    executor.start(agent_service_pb2.RunCommand(command_id="b", operation=types_pb2.OPERATION_UNSPECIFIED))
+    executor.start(
+        agent_service_pb2.RunCommand(
+            command_id="c", operation=types_pb2.OPERATION_PULL, target_commit="HEAD~1"
+        )
+    )
+    executor.start(agent_service_pb2.RunCommand(command_id="d", operation=types_pb2.OPERATION_TEST))
+    reasons = _refusals(sent)
+    assert reasons[0].startswith("unknown operation 99")
+    assert reasons[1].startswith("unknown operation 0")
+    assert reasons[2].startswith("pull needs a target commit of 40 hex digits")
+    assert reasons[3] == "tests are disabled for host gpc0"
+    assert executor.running is None
+    assert executor.journal.entries() == []
