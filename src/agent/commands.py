@@ -206,8 +206,16 @@ class Executor:
             spill_prefix=str(self._commands_dir / command_id),
             line_floor=LINE_RESERVE,
         )
-        self._commands_dir.mkdir(parents=True, exist_ok=True)
-        self.journal.record(entry)
+        try:
+            self._commands_dir.mkdir(parents=True, exist_ok=True)
+            self.journal.record(entry)
+        except OSError as exc:
+            self._set_running(None)
+            reason = f"cannot write the journal in {self.config.state_dir}: {exc.strerror or exc}"
+            logger.error("refused command %s: %s", command_id, reason)
+            refused = agent_service_pb2.CommandRefused(command_id=command_id, reason=reason)
+            self._send(agent_service_pb2.ConnectRequest(command_refused=refused))
+            return
         self.outbox.begin(command_id)
         logger.info("command %s (%s) started", command_id, _OP_NAMES[rc.operation])
         self._send(

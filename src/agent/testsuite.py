@@ -21,6 +21,7 @@ from fleetdeck.v1 import types_pb2
 logger = logging.getLogger(__name__)
 
 CASE_OUTPUT_CAP = 64 * 1024
+RUN_BYTES_CAP = 3 * 1024 * 1024  # a TestRunReport must fit a 4 MiB gRPC message
 NAME_MARKER = "fleetdeck-name:"
 _PREFIX = re.compile(r"^\d+[-_. ]*")
 
@@ -107,6 +108,17 @@ class _Tail:
         if self.dropped:
             return f"[fleetdeck] {self.dropped} bytes of earlier output dropped\n{body}"
         return body
+
+
+def fit_run(run: types_pb2.TestRun, cap: int = RUN_BYTES_CAP) -> None:
+    """Shorten the longest case outputs (keeping their tails) until the run fits `cap` bytes."""
+    while run.ByteSize() > cap:
+        case = max(run.cases, key=lambda c: len(c.output), default=None)
+        if case is None or len(case.output) < 256:
+            return
+        keep = len(case.output) // 2
+        dropped = len(case.output) - keep
+        case.output = f"[fleetdeck] {dropped} characters of earlier output dropped\n" + case.output[-keep:]
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -200,7 +212,7 @@ class SuiteRun:
             for r in results
         )
         ok = passed == len(results)
-        return types_pb2.TestRun(
+        run = types_pb2.TestRun(
             id=self.command_id,
             host=self.host,
             trigger=self.trigger,
@@ -216,6 +228,8 @@ class SuiteRun:
             cases=results,
             commit=self.commit,
         )
+        fit_run(run)
+        return run
 
     async def _run_case(
         self, case: TestCase, deadline: float, stop: asyncio.Event, on_line: Callable[[Line], None]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.outbox import Line
-from agent.testsuite import SuiteRun, case_name, discover, name_from_file
+from agent.testsuite import SuiteRun, case_name, discover, fit_run, name_from_file
 from fleetdeck.v1 import types_pb2
 
 ScriptMaker = Callable[..., Path]
@@ -119,3 +119,12 @@ async def test_case_output_keeps_the_tail(script: ScriptMaker, tmp_path: Path) -
     assert len(output) < 70 * 1024
     assert output.startswith("[fleetdeck] ")
     assert output.endswith("line 3000 of noisy output padding padding")
+
+
+def test_a_run_too_big_for_one_message_keeps_the_tails_of_its_outputs() -> None:
+    cases = [types_pb2.TestCaseResult(name=f"c{i}", output=f"{i}:" + "x" * 60_000 + "END") for i in range(80)]
+    run = types_pb2.TestRun(id="r", cases=cases)
+    fit_run(run, cap=1_000_000)
+    assert run.ByteSize() <= 1_000_000
+    assert all(c.output.endswith("END") for c in run.cases)
+    assert all(c.output.startswith("[fleetdeck] ") for c in run.cases)
