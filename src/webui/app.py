@@ -54,13 +54,20 @@ async def bad_request(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    controlplane_target: str, *, keepalive_seconds: float = 10.0, queue_limit: int = 256
+    controlplane_target: str,
+    *,
+    api_token: str | None = None,
+    keepalive_seconds: float = 10.0,
+    queue_limit: int = 256,
 ) -> Starlette:
-    """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state."""
+    """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
+
+    `api_token` is sent as `authorization: Bearer` on every FleetService call when given.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fleet = FleetClient(controlplane_target)
+        fleet = FleetClient(controlplane_target, api_token)
         streams = Streams()
         app.state.fleet, app.state.streams = fleet, streams
         health = asyncio.create_task(streams.follow_health(fleet.channel), name="webui-health")

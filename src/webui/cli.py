@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from pathlib import Path
 
 import uvicorn
 
@@ -34,12 +36,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="where to serve the web UI (default 127.0.0.1:8080)",
     )
+    parser.add_argument(
+        "--api-token-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the API token the web UI sends to the control plane "
+        "(default: $FLEETDECK_API_TOKEN, if set)",
+    )
+
+
+def _api_token(args: argparse.Namespace) -> str | None:
+    """The API token from --api-token-file, else $FLEETDECK_API_TOKEN, else None."""
+    path: Path | None = args.api_token_file
+    if path is not None:
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"fleetdeck webui: cannot read --api-token-file: {exc.strerror}") from exc
+        if not token:
+            raise SystemExit(f"fleetdeck webui: {path} is empty")
+        return token
+    return os.environ.get("FLEETDECK_API_TOKEN") or None
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the web UI until interrupted; returns the exit status."""
     host, port = args.http
-    app = create_app(args.controlplane)
+    app = create_app(args.controlplane, api_token=_api_token(args))
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3, lifespan="on"
     )

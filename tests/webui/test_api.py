@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 from webui_agent import TIMEOUT
-from webui_support import Connect, SSEReader, set_desired
+from webui_support import Connect, SSEReader, serve_webui, set_desired
 
-from controlplane.app import ControlPlane
+from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 from webui import cli
@@ -154,6 +154,25 @@ async def test_command_output_streams_lines_with_stderr_marked_then_ends(
         assert "ssh: refused" in resumed.text and "checking network" not in resumed.text
         test_run = (await http.get(f"/api/test-runs/{command_id}")).json()
         assert [c["name"] for c in test_run["cases"]] == ["network"]
+
+
+async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_path: Path) -> None:
+    token = "fleetdeck-webui-test-token-" + "x" * 32
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=token
+    )
+    async with ControlPlane(config) as cp:
+        async with (
+            serve_webui(cp.grpc_target, api_token=token) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
+            assert (await http.get("/api/hosts")).status_code == 200
+            async with http.stream("GET", "/events") as response:
+                await SSEReader(response.aiter_lines()).next_of("snapshot")
+        async with serve_webui(cp.grpc_target) as url, httpx.AsyncClient(base_url=url) as http:
+            refused = await http.get("/api/hosts")
+    assert refused.status_code == 401
+    assert "token" in refused.json()["error"] and token not in refused.text
 
 
 def test_cli_parses_the_control_plane_and_http_addresses() -> None:
