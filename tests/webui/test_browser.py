@@ -227,6 +227,21 @@ async def test_settings_turn_off_auto_run_then_the_prompt_runs_tests_that_pass(
     await expect(page.locator("#log-title")).to_have_text("test on gpc0")
     await expect(page.locator("#log-output")).to_contain_text("test succeeded (exit 0)")
 
+    await page.get_by_role("button", name="History of gpc0").click()
+    await expect(popup.locator("h2")).to_have_text("gpc0 - History")
+    await expect(popup.locator("table.history tbody tr")).to_have_count(2)
+    await popup.locator('[data-popup-action="output"][data-op="switch"]').click()
+    await expect(page.locator("#log-title")).to_have_text("switch on gpc0")
+    await expect(page.locator("#log-output")).to_contain_text("switch succeeded (exit 0)")
+
+    await page.locator("#open-settings").click()
+    dialog = page.locator("#settings-dialog")
+    await dialog.get_by_label("Test timeout (seconds)").fill("90")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(page.locator(".toast", has_text="Saved the fleet's test timeout")).to_be_visible()
+    settings = await fleet.GetSettings(fleet_pb.GetSettingsRequest(), timeout=5)
+    assert settings.settings.test_timeout.seconds == 90
+
 
 async def test_bulk_switch_asks_first_and_shows_each_refusal_as_a_sentence(
     cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page

@@ -83,23 +83,26 @@ function renderTests(host) {
   if (st === "outdated" && !viewingOld) {
     body.push(el("div", { class: "run-prompt" }, el("span", { text: "Run tests to verify system" }), button("Run tests", "run-tests", { primary: true, iconName: "play", disabled: !host.online || Boolean(host.running_command_id) })));
   }
-  const run = runId ? runs.get(runId) : null;
-  if (runId && !run) {
+  const running = st === "working" && !viewingOld;
+  const run = runId && !running ? runs.get(runId) : null;
+  if (running) {
+    // progress above; the run's record is complete only once it has finished
+  } else if (runId && !run) {
     body.push(el("p", { class: "muted", text: "Loading results…" }));
     fetchRun(runId);
   } else if (run) {
     if (viewingOld || st === "outdated") body.push(el("p", { class: "muted", text: `Results of ${viewingOld ? "an earlier run" : "the previous run"} (${run.generation || "unknown generation"}):` }));
     body.push(casesList(run), ...runSummary(run));
-  } else if (st !== "working") {
+  } else {
     body.push(el("p", { class: "muted", text: st === "disabled" ? "Tests are disabled for this host." : "No test run recorded yet." }));
   }
-  const running = Boolean(host.running_command_id);
+  const busy = Boolean(host.running_command_id);
   const footer = el("footer", { class: "dialog__buttons" });
   if (st === "working" && !viewingOld) {
     footer.append(button("View Live Output", "live-output", { iconName: "terminal" }), button("Stop", "stop", { danger: true, iconName: "stop" }));
   } else {
     footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
-    footer.append(button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", disabled: !host.online || running, title: !host.online ? `${host.name} is offline` : running ? "A command is running" : null }));
+    footer.append(button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null }));
   }
   footer.append(button("Close", "close"));
   frame(host.name, `${host.name} - Test Results`, st, tooltipFor(host, "tests"), ...body, footer);
