@@ -13,7 +13,7 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
-from .auth import AgentTokens, bearer_token, check_host_name
+from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
 from .commands import Commands
 from .errors import Aborted, FleetError, InvalidArgument, grpc_status
 from .fleet import Fleet, HostState
@@ -28,7 +28,15 @@ HELLO_TIMEOUT_SECONDS = 30.0
 class AgentService(agent_grpc.AgentServiceServicer):
     """Authenticates the agent, welcomes it, then routes what it sends and what it is sent."""
 
-    def __init__(self, fleet: Fleet, commands: Commands, ingest: Ingest, tokens: AgentTokens) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        commands: Commands,
+        ingest: Ingest,
+        tokens: AgentTokens,
+        require_client_cert: bool = False,
+    ) -> None:
+        self.require_client_cert = require_client_cert
         self.fleet = fleet
         self.commands = commands
         self.ingest = ingest
@@ -83,6 +91,8 @@ class AgentService(agent_grpc.AgentServiceServicer):
         hello = first.hello
         host = check_host_name(hello.host)
         record = await self.tokens.verify(token, host)
+        if self.require_client_cert:
+            check_certificate_names(context.auth_context(), host)
         await self.tokens.store.touch_token(record.token_id)
 
         state = self.fleet.ensure(host)

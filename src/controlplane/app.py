@@ -53,6 +53,13 @@ class ControlPlaneConfig:
     require_api_tokens: bool = False
     # Agent streams, watchers and unary calls together; beyond it calls get RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 25_000
+    # TLS for the gRPC and HTTP ports (PEM files); both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # CA that signs agent client certificates; when set, agents must connect to agent_grpc_address
+    # (mutual TLS, a certificate is required there) with a certificate naming their host.
+    agent_ca: Path | None = None
+    agent_grpc_address: str | None = None
 
 
 class ControlPlane:
@@ -71,6 +78,7 @@ class ControlPlane:
         self._http: asyncio.Task[None] | None = None
         self._uvicorn: uvicorn.Server | None = None
         self.grpc_port = 0
+        self.agent_grpc_port = 0
         self.http_port = 0
         self._started = False
         self.api_tokens = ApiTokens(self.store)
@@ -120,7 +128,9 @@ class ControlPlane:
         await commands.interrupt_all_unfinished()
         self.ingest = Ingest(self.store, commands, self.followers)
         tokens = AgentTokens(self.store)
-        agents = AgentService(self.fleet, commands, self.ingest, tokens)
+        agents = AgentService(
+            self.fleet, commands, self.ingest, tokens, require_client_cert=self.config.agent_ca is not None
+        )
         fleet_service = FleetService(self.fleet, commands, self.followers, tokens, agents, self.api_tokens)
         self.commands = commands
         self.tokens = tokens
@@ -149,7 +159,17 @@ class ControlPlane:
             ),
             server,
         )
-        self.grpc_port = server.add_insecure_port(self.config.grpc_address)
+        credentials = self._server_credentials(require_client_auth=False)
+        if credentials is None:
+            self.grpc_port = server.add_insecure_port(self.config.grpc_address)
+        else:
+            self.grpc_port = server.add_secure_port(self.config.grpc_address, credentials)
+        if self.config.agent_ca is not None:
+            if not self.config.agent_grpc_address:
+                raise ValueError("--agent-ca needs --agent-grpc: the mutual-TLS address agents connect to")
+            self.agent_grpc_port = server.add_secure_port(
+                self.config.agent_grpc_address, self._server_credentials(require_client_auth=True)
+            )
         if self.grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {self.config.grpc_address}")
         await server.start()
@@ -161,6 +181,24 @@ class ControlPlane:
         log.info("control plane serving gRPC on %s (database %s)", self.grpc_target, self.config.db_path)
         if self.config.http_address is not None:
             await self._start_http(self.config.http_address)
+
+    def _server_credentials(self, require_client_auth: bool) -> grpc.ServerCredentials | None:
+        config = self.config
+        if (config.tls_cert is None) != (config.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together; give both or neither")
+        if config.tls_cert is None or config.tls_key is None:
+            if config.agent_ca is not None:
+                raise ValueError("--agent-ca needs TLS: give --tls-cert and --tls-key too")
+            return None
+        # gRPC Python either requires client certificates on a port or never asks for them, so agents
+        # with certificates get a port of their own; AgentService refuses agents without one.
+        return grpc.ssl_server_credentials(
+            [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
+            root_certificates=config.agent_ca.read_bytes()
+            if require_client_auth and config.agent_ca
+            else None,
+            require_client_auth=require_client_auth,
+        )
 
     async def _set_health(self, name: str, status: int) -> None:
         result = self._health.set(name, status)
@@ -177,7 +215,13 @@ class ControlPlane:
         sock.bind((host.strip("[]"), int(port)))
         sock.listen(128)
         self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.grpc_target), log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.grpc_target),
+            log_level="warning",
+            lifespan="on",
+            ssl_certfile=self.config.tls_cert,
+            ssl_keyfile=self.config.tls_key,
+        )
         server = uvicorn.Server(config)
         self._uvicorn = server
         # The socket is bound and listening already, so clients may connect before uvicorn accepts.

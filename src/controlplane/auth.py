@@ -66,3 +66,15 @@ class AgentTokens:
                 f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
             )
         return record
+
+
+def check_certificate_names(auth_context: dict[str, list[bytes]], host: str) -> None:
+    """The agent's client certificate must name its host (common name or a DNS SAN)."""
+    if auth_context.get("transport_security_type") != [b"ssl"] or not auth_context.get("x509_pem_cert"):
+        raise Unauthenticated("this control plane requires agents to present a client certificate")
+    names = {n.decode() for n in auth_context.get("x509_common_name", [])}
+    names |= {n.decode() for n in auth_context.get("x509_subject_alternative_name", [])}
+    if host not in names and not any(n.split(".", 1)[0] == host for n in names):
+        raise PermissionDenied(
+            f"the client certificate names {', '.join(sorted(names)) or 'no host'}, not {host}"
+        )

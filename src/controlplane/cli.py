@@ -26,6 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--http", default=env("FLEETDECK_HTTP"), help="serve the web UI on HOST:PORT")
     parser.add_argument("--ready-file", type=Path, help="write {grpc, http} addresses as JSON once serving")
+    parser.add_argument("--tls-cert", type=Path, default=env("FLEETDECK_TLS_CERT"), help="PEM certificate")
+    parser.add_argument("--tls-key", type=Path, default=env("FLEETDECK_TLS_KEY"), help="PEM private key")
+    parser.add_argument(
+        "--agent-ca",
+        type=Path,
+        default=env("FLEETDECK_AGENT_CA"),
+        help="CA of agent client certificates (mTLS)",
+    )
+    parser.add_argument(
+        "--agent-grpc",
+        default=env("FLEETDECK_AGENT_GRPC"),
+        help="mutual-TLS address for agents (with --agent-ca)",
+    )
     parser.add_argument(
         "--admin-token-file",
         type=Path,
@@ -41,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if args.admin_token_file is not None:
         admin_token = Path(args.admin_token_file).read_text().strip()
     config = ControlPlaneConfig(
-        db_path=args.db, grpc_address=args.grpc, http_address=args.http, admin_token=admin_token
+        db_path=args.db,
+        grpc_address=args.grpc,
+        http_address=args.http,
+        admin_token=admin_token,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        agent_ca=args.agent_ca,
+        agent_grpc_address=args.agent_grpc,
     )
     asyncio.run(_serve(config, args.ready_file))
     return 0

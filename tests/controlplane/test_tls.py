@@ -1,0 +1,139 @@
+"""TLS on the gRPC port, and mutual TLS for agents with the certificate's name bound to the host."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def _cert(pki: Path, name: str, san: str) -> None:
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-subj",
+        f"/CN={name}",
+        "-out",
+        f"{name}.csr",
+        cwd=pki,
+    )
+    (pki / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.crt",
+        cwd=pki,
+    )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pki = tmp_path_factory.mktemp("pki")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-subj",
+        "/CN=fleet-ca",
+        "-days",
+        "2",
+        "-out",
+        "ca.crt",
+        cwd=pki,
+    )
+    _cert(pki, "controlplane", "DNS:localhost,IP:127.0.0.1")
+    _cert(pki, "gpc0", "DNS:gpc0")
+    _cert(pki, "web1", "DNS:web1")
+    return pki
+
+
+@pytest.fixture
+async def tls_cp(tmp_path: Path, pki: Path) -> AsyncIterator[ControlPlane]:
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        tls_cert=pki / "controlplane.crt",
+        tls_key=pki / "controlplane.key",
+        agent_ca=pki / "ca.crt",
+        agent_grpc_address="127.0.0.1:0",
+    )
+    async with ControlPlane(config) as cp:
+        yield cp
+
+
+def _credentials(pki: Path, client: str | None = None) -> grpc.ChannelCredentials:
+    if client is None:
+        return grpc.ssl_channel_credentials(root_certificates=(pki / "ca.crt").read_bytes())
+    return grpc.ssl_channel_credentials(
+        root_certificates=(pki / "ca.crt").read_bytes(),
+        private_key=(pki / f"{client}.key").read_bytes(),
+        certificate_chain=(pki / f"{client}.crt").read_bytes(),
+    )
+
+
+async def _hello(target: str, pki: Path, token: str, client: str | None) -> grpc.StatusCode:
+    async with grpc.aio.secure_channel(target, _credentials(pki, client)) as channel:
+        call = agent_grpc.AgentServiceStub(channel).Connect(metadata=(("authorization", f"Bearer {token}"),))
+        await call.write(agent_pb.ConnectRequest(hello=agent_pb.Hello(host="gpc0")))
+        try:
+            message = await call.read()
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        assert message.HasField("welcome")
+        call.cancel()
+        return grpc.StatusCode.OK
+
+
+async def test_api_over_tls_and_agents_need_a_certificate_for_their_host(
+    tls_cp: ControlPlane, pki: Path
+) -> None:
+    target = f"localhost:{tls_cp.grpc_port}"
+    async with grpc.aio.secure_channel(target, _credentials(pki)) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"), timeout=5)).token
+    agents = f"localhost:{tls_cp.agent_grpc_port}"
+    assert await _hello(agents, pki, token, "gpc0") == grpc.StatusCode.OK
+    assert await _hello(agents, pki, token, "web1") == grpc.StatusCode.PERMISSION_DENIED
+    assert await _hello(target, pki, token, None) == grpc.StatusCode.UNAUTHENTICATED  # no certificate
+    with pytest.raises(grpc.aio.AioRpcError):  # the agent port requires a client certificate
+        await _hello(agents, pki, token, None)
+
+
+async def test_plaintext_is_refused_on_a_tls_port(tls_cp: ControlPlane) -> None:
+    async with grpc.aio.insecure_channel(tls_cp.grpc_target) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await fleet_grpc.FleetServiceStub(channel).ListHosts(fleet_pb.ListHostsRequest(), timeout=2)
+    assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
