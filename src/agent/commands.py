@@ -21,6 +21,7 @@ from agent.config import AgentConfig
 from agent.journal import Journal, JournalEntry
 from agent.lines import LineBatcher
 from agent.outbox import Entry, Line, Outbox
+from agent.outcome import Outcome, command_finished, outcome_of_run, status_of
 from agent.process import ProcessResult, StopReason, kill_group, pid_alive, run_process, wait_exit
 from agent.testsuite import SuiteRun, discover, no_tests_message
 from fleetdeck.v1 import agent_service_pb2, types_pb2
@@ -48,17 +49,6 @@ def _timestamp(seconds: float | None = None) -> timestamp_pb2.Timestamp:
     else:
         ts.FromNanoseconds(int(seconds * 1e9))
     return ts
-
-
-@dataclass
-class Outcome:
-    """How an operation ended, before it becomes a CommandFinished."""
-
-    exit_code: int
-    stopped: StopReason | None = None
-    error: str = ""
-    test_run: types_pb2.TestRun | None = None
-    message: str = ""
 
 
 @dataclass
@@ -235,6 +225,8 @@ class Executor:
             finally:
                 batcher.flush()
             await asyncio.shield(self._finish(entry, outcome, time.time() - running.started))
+        except Exception:
+            logger.exception("reporting command %s failed; the journal still holds it", command_id)
         finally:
             self._set_running(None)
 
@@ -332,18 +324,9 @@ class Executor:
 
         run = await suite.run(on_line, running.stop, progress)
         on_line((types_pb2.OUTPUT_STREAM_SYSTEM, f"{run.passed}/{run.total} tests passed"))
-        stopped = None
-        if running.stop.is_set():
-            stopped = StopReason.CANCELLED
-        elif any(c.outcome == types_pb2.TEST_OUTCOME_TIMED_OUT for c in run.cases):
-            stopped = StopReason.TIMED_OUT
-        failed = [c.name for c in run.cases if c.outcome not in (types_pb2.TEST_OUTCOME_PASSED,)]
-        message = f"{run.passed}/{run.total} tests passed"
-        if failed:
-            message += "; not passed: " + ", ".join(failed)
         if not suite.cases:
-            message = no_tests_message(self.config.tests_dir)
-        return Outcome(run.exit_code, stopped, "", run, message)
+            return Outcome(run.exit_code, None, "", run, no_tests_message(self.config.tests_dir))
+        return outcome_of_run(run, cancelled=running.stop.is_set())
 
     async def _finish(self, entry: JournalEntry, outcome: Outcome, seconds: float) -> None:
         try:
@@ -357,35 +340,14 @@ class Executor:
         self, entry: JournalEntry, outcome: Outcome, seconds: float, after: types_pb2.HostFacts
     ) -> None:
         """Record the result in the journal first, then queue it (TestRun before CommandFinished)."""
-        finished = agent_service_pb2.CommandFinished(
-            command_id=entry.command_id,
-            exit_code=outcome.exit_code,
-            finished_at=_timestamp(),
-            facts=after,
-        )
-        if outcome.stopped is StopReason.CANCELLED:
-            finished.state = types_pb2.COMMAND_STATE_CANCELLED
-            finished.message = f"stopped on request after {seconds:.0f} s"
-        elif outcome.stopped is StopReason.TIMED_OUT:
-            finished.state = types_pb2.COMMAND_STATE_TIMED_OUT
-            finished.message = f"killed after its timeout ({seconds:.0f} s)"
-        elif outcome.error or outcome.exit_code != 0:
-            finished.state = types_pb2.COMMAND_STATE_FAILED
-            finished.message = outcome.error or f"exited with code {outcome.exit_code}"
-        else:
-            finished.state = types_pb2.COMMAND_STATE_SUCCEEDED
-            finished.message = f"succeeded in {seconds:.1f} s"
-        if outcome.message:
-            finished.message = (
-                f"{outcome.message} ({finished.message})" if outcome.stopped else outcome.message
-            )
+        finished = command_finished(entry.command_id, outcome, seconds, after)
         if outcome.error and not outcome.test_run:
             self.outbox.add_output(
                 entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, f"[fleetdeck] {outcome.error}")]
             )
         self.journal.record_result(entry.command_id, finished, outcome.test_run)
         if outcome.test_run is not None:
-            self.journal.set_last_test(self._status_of(outcome.test_run))
+            self.journal.set_last_test(status_of(outcome.test_run))
             self.outbox.add_result(entry.command_id, outcome.test_run)
         self.outbox.add_result(entry.command_id, finished)
         logger.info(
@@ -393,19 +355,6 @@ class Executor:
             entry.command_id,
             types_pb2.CommandState.Name(finished.state),
             finished.exit_code,
-        )
-
-    @staticmethod
-    def _status_of(run: types_pb2.TestRun) -> types_pb2.TestStatus:
-        return types_pb2.TestStatus(
-            state=run.state,
-            passed=run.passed,
-            failed=run.failed,
-            total=run.total,
-            completed=run.total,
-            last_run_id=run.id,
-            last_run_at=run.finished_at,
-            generation=run.generation,
         )
 
     # -- after a restart ---------------------------------------------------------------------------

@@ -186,6 +186,9 @@ class Agent:
                 await run_stream(self.config.controlplane, token, self, self._attach, on_welcomed)
             except (grpc.aio.AioRpcError, StreamEnded, ConfigError, OSError, TimeoutError) as error:
                 logger.warning("stream to %s ended: %s", self.config.controlplane, describe(error))
+            except Exception:
+                # A bug must cost a reconnect, not the agent's link for good.
+                logger.exception("stream to %s failed", self.config.controlplane)
             if welcomed:
                 backoff = self.config.backoff_initial_seconds
             delay = random.uniform(0.5, 1.0) * backoff
