@@ -177,3 +177,41 @@ exit {exit_code}
     assert texts.count("switched") == 1
     got = await world.fleet.wait_host("gpc0", lambda h: h.facts.generation == "system-2-link")
     assert not got.running_command_id
+
+
+async def test_a_full_spool_while_disconnected_keeps_the_tail_behind_a_marker(
+    world: World, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    host = await world.host(
+        "gpc0",
+        config_extra="spool_bytes = 20000",
+        switch=f"""
+echo first
+read -r _ < {fifo}
+for i in $(seq 1 3000); do echo "line $i of a chatty build"; done
+echo last
+""",
+    )
+    await world.agent(host)
+    command_id = await world.fleet.run("gpc0", types_pb2.OPERATION_SWITCH)
+    await world.fleet.follow_until(command_id, lambda lines: any(x.text == "first" for x in lines))
+
+    port = world.cp.grpc_port
+    await world.fleet.close()
+    await world.cp.stop()
+    await asyncio.to_thread(fifo.write_text, "go\n")  # the build prints ~90 kB while nobody listens
+    world.cp = ControlPlane(control_plane_config(world.tmp_path, port))
+    await world.cp.start()
+    world.fleet = Fleet(world.cp.grpc_target)
+
+    command = await world.fleet.finished(command_id)
+    assert command.state == types_pb2.COMMAND_STATE_SUCCEEDED, command.message
+    lines = await world.fleet.output(command_id)
+    texts = [line.text for line in lines]
+    markers = [t for t in texts if t.startswith("[fleetdeck]") and "bytes of output dropped" in t]
+    assert len(markers) == 1
+    assert texts[-1] == "last" and texts[1] == "first"
+    assert len(texts) < 3000
+    assert [line.number for line in lines] == list(range(len(lines)))
