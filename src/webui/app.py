@@ -57,17 +57,19 @@ def create_app(
     controlplane_target: str,
     *,
     api_token: str | None = None,
+    tls_ca: bytes | None = None,
     keepalive_seconds: float = 10.0,
     queue_limit: int = 256,
 ) -> Starlette:
     """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
 
-    `api_token` is sent as `authorization: Bearer` on every FleetService call when given.
+    `api_token` is sent as `authorization: Bearer` on every FleetService call when given; with
+    `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it.
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fleet = FleetClient(controlplane_target, api_token)
+        fleet = FleetClient(controlplane_target, api_token, tls_ca)
         streams = Streams()
         app.state.fleet, app.state.streams = fleet, streams
         health = asyncio.create_task(streams.follow_health(fleet.channel), name="webui-health")

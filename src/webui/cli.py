@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 import uvicorn
 
+from fleetdeck.client import token_from_env
 from webui.app import create_app
 
 log = logging.getLogger(__name__)
@@ -41,28 +41,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="file holding the API token the web UI sends to the control plane "
-        "(default: $FLEETDECK_API_TOKEN, if set)",
+        "(default: $FLEETDECK_TOKEN or the file named by $FLEETDECK_TOKEN_FILE)",
+    )
+    parser.add_argument(
+        "--controlplane-ca",
+        type=Path,
+        metavar="PATH",
+        help="PEM certificate(s) to verify the control plane's TLS certificate; without it gRPC is plaintext",
     )
 
 
+def _read(path: Path | None, flag: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"fleetdeck webui: cannot read {flag} {path}: {exc.strerror}") from exc
+
+
 def _api_token(args: argparse.Namespace) -> str | None:
-    """The API token from --api-token-file, else $FLEETDECK_API_TOKEN, else None."""
-    path: Path | None = args.api_token_file
-    if path is not None:
-        try:
-            token = path.read_text().strip()
-        except OSError as exc:
-            raise SystemExit(f"fleetdeck webui: cannot read --api-token-file: {exc.strerror}") from exc
+    """The API token from --api-token-file, else $FLEETDECK_TOKEN or $FLEETDECK_TOKEN_FILE, else None."""
+    raw = _read(args.api_token_file, "--api-token-file")
+    if raw is not None:
+        token = raw.decode().strip()
         if not token:
-            raise SystemExit(f"fleetdeck webui: {path} is empty")
+            raise SystemExit(f"fleetdeck webui: {args.api_token_file} is empty")
         return token
-    return os.environ.get("FLEETDECK_API_TOKEN") or None
+    return token_from_env()
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the web UI until interrupted; returns the exit status."""
     host, port = args.http
-    app = create_app(args.controlplane, api_token=_api_token(args))
+    tls_ca = _read(args.controlplane_ca, "--controlplane-ca")
+    app = create_app(args.controlplane, api_token=_api_token(args), tls_ca=tls_ca)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3, lifespan="on"
     )

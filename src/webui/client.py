@@ -64,10 +64,18 @@ def bearer_interceptors(token: str) -> list[Any]:
 class FleetClient:
     """A grpc.aio channel to the control plane and its FleetService stub; close() is safe twice."""
 
-    def __init__(self, target: str, api_token: str | None = None) -> None:
+    def __init__(self, target: str, api_token: str | None = None, tls_ca: bytes | None = None) -> None:
         self.target = target
         interceptors = bearer_interceptors(api_token) if api_token else None
-        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS, interceptors=interceptors)
+        if tls_ca is None:
+            self.channel = grpc.aio.insecure_channel(
+                target, options=_CHANNEL_OPTIONS, interceptors=interceptors
+            )
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
+            self.channel = grpc.aio.secure_channel(
+                target, credentials, options=_CHANNEL_OPTIONS, interceptors=interceptors
+            )
         self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self.channel)  # type: ignore[assignment]
         self._closed = False
         log.info("web UI talks to the control plane at %s", target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -173,6 +174,34 @@ async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_pa
             refused = await http.get("/api/hosts")
     assert refused.status_code == 401
     assert "token" in refused.json()["error"] and token not in refused.text
+
+
+OPENSSL_SELF_SIGNED = [
+    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
+    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"),
+]
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> Path:
+    """A directory with cert.pem and key.pem for 127.0.0.1."""
+    subprocess.run(OPENSSL_SELF_SIGNED, cwd=tmp_path, check=True, capture_output=True, timeout=30)
+    return tmp_path
+
+
+async def test_the_web_ui_verifies_a_control_plane_served_over_tls(tmp_path: Path, self_signed: Path) -> None:
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        tls_cert=self_signed / "cert.pem",
+        tls_key=self_signed / "key.pem",
+    )
+    async with ControlPlane(config) as cp:
+        ca = (self_signed / "cert.pem").read_bytes()
+        async with serve_webui(cp.grpc_target, tls_ca=ca) as url, httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/api/hosts")).status_code == 200
+        async with serve_webui(cp.grpc_target) as url, httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/api/hosts")).status_code == 503
 
 
 def test_cli_parses_the_control_plane_and_http_addresses() -> None:

@@ -49,10 +49,17 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve_webui(
-    target: str, *, keepalive: float = 10.0, queue_limit: int = 256, api_token: str | None = None
+    target: str,
+    *,
+    keepalive: float = 10.0,
+    queue_limit: int = 256,
+    api_token: str | None = None,
+    tls_ca: bytes | None = None,
 ) -> AsyncIterator[str]:
     """The web UI on its own (uvicorn on port 0) as a client of `target`; yields its base URL."""
-    app = create_app(target, api_token=api_token, keepalive_seconds=keepalive, queue_limit=queue_limit)
+    app = create_app(
+        target, api_token=api_token, tls_ca=tls_ca, keepalive_seconds=keepalive, queue_limit=queue_limit
+    )
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
