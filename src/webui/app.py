@@ -37,6 +37,12 @@ async def index(request: Request) -> Response:
     return response
 
 
+async def healthz(request: Request) -> Response:
+    """Liveness of the web UI, and whether the control plane says it is serving."""
+    draining = request.app.state.streams.draining
+    return JSONResponse({"ok": True, "controlplane": "stopping" if draining else "serving"})
+
+
 async def rpc_error(request: Request, exc: Exception) -> Response:
     """A refused FleetService call: the control plane's sentence for the user, an HTTP status."""
     assert isinstance(exc, grpc.aio.AioRpcError)
@@ -83,6 +89,7 @@ def create_app(
 
     routes = [
         Route("/", index),
+        Route("/healthz", healthz),
         Route("/events", sse.events),
         Route("/api/commands/{command_id}/output", sse.command_output),
         *api.routes,

@@ -38,6 +38,13 @@ async def test_every_response_carries_a_strict_content_security_policy(cp: Contr
             assert response.headers["x-frame-options"] == "DENY"
 
 
+async def test_healthz_answers_without_touching_the_fleet(cp: ControlPlane) -> None:
+    async with client(cp) as http:
+        response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
+
+
 async def test_the_page_has_no_inline_script_no_handlers_and_only_local_assets(cp: ControlPlane) -> None:
     async with client(cp) as http:
         html = (await http.get("/")).text
