@@ -47,8 +47,8 @@ class AgentLink(Protocol):
     async def heartbeat(self) -> agent_service_pb2.Heartbeat:
         """A heartbeat as of now."""
 
-    def heartbeat_interval(self) -> float:
-        """Seconds between heartbeats."""
+    async def heartbeat_due(self) -> None:
+        """Return when the next heartbeat should go out."""
 
     def on_welcome(self, welcome: agent_service_pb2.Welcome) -> None:
         """The control plane accepted the hello."""
@@ -93,7 +93,7 @@ async def _writer(call: grpc.aio.StreamStreamCall, stream: Stream, outbox: Outbo
 
 async def _heartbeats(link: AgentLink, stream: Stream) -> None:
     while True:
-        await asyncio.sleep(link.heartbeat_interval())
+        await link.heartbeat_due()
         stream.send(agent_service_pb2.ConnectRequest(heartbeat=await link.heartbeat()))
 
 

@@ -72,6 +72,7 @@ class Agent:
         )
         self._stream: Stream | None = None
         self._stopping = asyncio.Event()
+        self._settings_changed = asyncio.Event()
         self._last_facts = types_pb2.HostFacts()
 
     def _on_numbered(self, entry: Entry) -> None:
@@ -123,11 +124,21 @@ class Agent:
         seconds = self.settings.heartbeat_interval.ToNanoseconds() / 1e9
         return seconds if seconds > 0 else DEFAULT_HEARTBEAT_SECONDS
 
+    async def heartbeat_due(self) -> None:
+        """After the heartbeat interval, or at once when settings changed (the status may have too)."""
+        try:
+            async with asyncio.timeout(self.heartbeat_interval()):
+                await self._settings_changed.wait()
+        except TimeoutError:
+            return
+        self._settings_changed.clear()
+
     def _apply_settings(self, settings: agent_service_pb2.AgentSettings) -> None:
         if settings.HasField("heartbeat_interval"):
             self.settings.heartbeat_interval.CopyFrom(settings.heartbeat_interval)
         if settings.HasField("tests"):
             self.settings.tests.CopyFrom(settings.tests)
+        self._settings_changed.set()
         logger.info(
             "settings: heartbeat every %.1f s, tests %s, test timeout %.0f s",
             self.heartbeat_interval(),
@@ -138,6 +149,7 @@ class Agent:
     def on_welcome(self, welcome: agent_service_pb2.Welcome) -> None:
         """Apply the welcome's settings and acknowledgements."""
         self._apply_settings(welcome.settings)
+        self._settings_changed.clear()  # the stream's first heartbeat goes out right after the welcome
         self.outbox.restart_stream({ack.command_id: ack.seq for ack in welcome.acks})
         for command_id in list(self.outbox.command_ids()):
             if self.journal.entry(command_id) is not None and not self.outbox.knows(command_id):
