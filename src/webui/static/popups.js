@@ -4,6 +4,7 @@ import { appendAnsi } from "./ansi.js";
 import { api } from "./api.js";
 import { ago, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status } from "./dom.js";
 import { showOutput } from "./logpanel.js";
+import { openHostSettings } from "./settings.js";
 import { state } from "./state.js";
 import { LABELS, compartmentStatus, compartments, tooltipFor } from "./table.js";
 import { toast } from "./toasts.js";
@@ -48,11 +49,12 @@ function frame(host, title, st, message, ...body) {
   const d = dialog();
   d.dataset.kind = open.kind;
   d.dataset.host = host;
-  d.replaceChildren(
+  const parts = [
     el("header", { class: "popup__head" }, el("h2", { text: title }), el("button", { class: "popup__x", type: "button", "data-popup-action": "close", "aria-label": "Close this card" }, "×")),
     st ? el("div", { class: `popup__status popup__status--${st}`, "data-status": st }, el("span", { class: "popup__badge", text: st }), el("span", { text: message })) : null,
     ...body,
-  );
+  ];
+  d.replaceChildren(...parts.filter(Boolean));
 }
 
 function render() {
@@ -93,13 +95,15 @@ function renderTests(host) {
   } else if (run) {
     if (viewingOld || st === "outdated") body.push(el("p", { class: "muted", text: `Results of ${viewingOld ? "an earlier run" : "the previous run"} (${run.generation || "unknown generation"}):` }));
     body.push(casesList(run), ...runSummary(run));
-  } else {
-    body.push(el("p", { class: "muted", text: st === "disabled" ? "Tests are disabled for this host." : "No test run recorded yet." }));
+  } else if (st !== "disabled") {
+    body.push(el("p", { class: "muted", text: "No test run recorded yet." }));
   }
   const busy = Boolean(host.running_command_id);
   const footer = el("footer", { class: "dialog__buttons" });
   if (st === "working" && !viewingOld) {
     footer.append(button("View Live Output", "live-output", { iconName: "terminal" }), button("Stop", "stop", { danger: true, iconName: "stop" }));
+  } else if (st === "disabled" && !run) {
+    footer.append(button("Test Settings", "settings", { iconName: "settings" }));
   } else {
     footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
     footer.append(button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null }));
@@ -305,6 +309,10 @@ export function onPopupClick(event) {
       break;
     case "results":
       openPopup(name, "tests", { runId: target.dataset.run });
+      break;
+    case "settings":
+      closePopup();
+      openHostSettings(name);
       break;
     default:
       break;
