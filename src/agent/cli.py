@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from agent.config import ConfigError, load_config
 from agent.daemon import serve
 
 logger = logging.getLogger(__name__)
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """The journal's directory must exist (or be creatable) and be writable."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"state_dir: cannot create {state_dir}: {exc.strerror}") from exc
+    if not os.access(state_dir, os.W_OK):
+        raise ConfigError(f"state_dir: {state_dir} is not writable")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         config.read_token()
+        check_state_dir(config.state_dir)
     except ConfigError as error:
         print(f"fleetdeck agent: invalid config {args.config}: {error}", file=sys.stderr)
         return 2

@@ -151,9 +151,9 @@ class Agent:
         self._apply_settings(welcome.settings)
         self._settings_changed.clear()  # the stream's first heartbeat goes out right after the welcome
         self.outbox.restart_stream({ack.command_id: ack.seq for ack in welcome.acks})
-        for command_id in list(self.outbox.command_ids()):
-            if self.journal.entry(command_id) is not None and not self.outbox.knows(command_id):
-                self.executor.on_acked(command_id)
+        for entry in self.journal.entries():
+            if not self.outbox.knows(entry.command_id):
+                self.executor.on_acked(entry.command_id)
         if welcome.interrupted_command_ids:
             logger.info(
                 "control plane recorded as interrupted: %s", ", ".join(welcome.interrupted_command_ids)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.config import parse_config
+from agent.daemon import Agent
 from agent.journal import Journal, JournalEntry
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
@@ -36,3 +38,23 @@ def test_a_broken_journal_is_set_aside(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     assert journal.entries() == []
     assert (tmp_path / "journal.broken").exists()
+
+
+async def test_a_result_the_welcome_acknowledges_is_forgotten(tmp_path: Path) -> None:
+    config = parse_config(
+        {"controlplane": "h:1", "host": "gpc0", "token_file": "t", "repo_dir": "r", "state_dir": "state"},
+        tmp_path,
+        os_name="nixos",
+    )
+    journal = Journal.open(config.state_dir)
+    journal.record(JournalEntry("c1", types_pb2.OPERATION_SWITCH, started_at=1.0, finished_seq=3))
+    journal.record_result("c1", agent_service_pb2.CommandFinished(command_id="c1", exit_code=0), None)
+    agent = Agent(config)
+    await agent.executor.recover()
+    assert (await agent.hello()).unacknowledged_command_ids == ["c1"]
+
+    agent.on_welcome(agent_service_pb2.Welcome(acks=[agent_service_pb2.Ack(command_id="c1", seq=3)]))
+
+    assert agent.journal.entries() == []
+    assert Journal.open(config.state_dir).entries() == []
+    assert len(agent.outbox) == 0
