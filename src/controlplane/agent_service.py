@@ -93,7 +93,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         record = await self.tokens.verify(token, host)
         if self.require_client_cert:
             check_certificate_names(context.auth_context(), host)
-        await self.tokens.store.touch_token(record.token_id)
+        host_token = await self.tokens.accept(record)
 
         state = self.fleet.ensure(host)
         session = AgentSession(host, record.token_id)
@@ -110,6 +110,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
             settings=self.agent_settings(state),
             interrupted_command_ids=interrupted,
             acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
+            host_token=host_token or "",
         )
         return session, state, agent_pb.ConnectResponse(welcome=welcome)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 
 from .errors import InvalidArgument, PermissionDenied, Unauthenticated
 from .store import Store, TokenRecord
@@ -40,19 +41,44 @@ def bearer_token(
     raise Unauthenticated(f"missing 'authorization: Bearer <token>' metadata; send {what}")
 
 
+ENROLLMENT_TTL_SECONDS = 30 * 60
+ROTATION_OVERLAP_SECONDS = 5 * 60
+
+
 class AgentTokens:
-    """Creates and verifies per-host agent tokens."""
+    """Creates and verifies per-host agent tokens, one-time enrollment tokens and rotation overlap."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rotation_overlap_seconds: float = ROTATION_OVERLAP_SECONDS) -> None:
         self.store = store
+        self.rotation_overlap_seconds = rotation_overlap_seconds
 
-    async def create(self, host: str) -> tuple[str, str]:
-        """A new token for `host`: (token, token_id). The token is not stored."""
+    async def create(
+        self, host: str, *, enrollment: bool = False, ttl_seconds: float = ENROLLMENT_TTL_SECONDS
+    ) -> tuple[str, str, float | None]:
+        """A new token for `host`: (token, token_id, expires_at). The token itself is not stored."""
         check_host_name(host)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = secrets.token_hex(8)
-        await self.store.add_token(token_id, host, token_hash(token))
-        return token, token_id
+        expires_at = time.time() + ttl_seconds if enrollment else None
+        await self.store.add_token(
+            token_id, host, token_hash(token), enrollment=enrollment, expires_at=expires_at
+        )
+        return token, token_id, expires_at
+
+    async def accept(self, record: TokenRecord) -> str | None:
+        """A token just authenticated a hello: use up an enrollment token (returning the host token
+        that replaces it), or start the rotation overlap when a host token is used the first time."""
+        if record.enrollment:
+            if not await self.store.consume_token(record.token_id):
+                raise Unauthenticated("this enrollment token was already used; create a new one")
+            token, _, _ = await self.create(record.host)
+            return token
+        await self.store.touch_token(record.token_id)
+        if not record.used:
+            await self.store.expire_older_tokens(
+                record.host, record.token_id, time.time() + self.rotation_overlap_seconds
+            )
+        return None
 
     async def verify(self, token: str, claimed_host: str) -> TokenRecord:
         """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""
@@ -61,6 +87,11 @@ class AgentTokens:
         # Looked up by its SHA-256: lookup timing can reveal at most a prefix of a hash, never the secret.
         if record is None or record.revoked:
             raise Unauthenticated("the agent token is not valid (unknown or revoked); create a new one")
+        if record.expires_at is not None and record.expires_at <= time.time():
+            raise Unauthenticated(
+                "the agent token has expired (an enrollment token's time ran out, or a newer token of "
+                "this host replaced it); use the host's current token"
+            )
         if record.host != claimed_host:
             raise PermissionDenied(
                 f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"

@@ -18,13 +18,13 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .access import ApiTokens
 from .agent_service import AgentService
-from .auth import AgentTokens, check_host_name
+from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
 from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, grpc_status
 from .fleet import Fleet
 from .output import OutputFollowers
 from .paging import decode_page_token, encode_page_token, page_size
-from .timeutil import now_ts
+from .timeutil import now_ts, to_ts
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +292,20 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self, request: fleet_pb.CreateAgentTokenRequest, context: Any
     ) -> fleet_pb.CreateAgentTokenResponse:
         check_host_name(request.host)
-        token, token_id = await self.tokens.create(request.host)
-        log.info("created agent token %s for host %s", token_id, request.host)
-        return fleet_pb.CreateAgentTokenResponse(token=token, token_id=token_id)
+        ttl = request.ttl.ToNanoseconds() / 1e9 if request.HasField("ttl") else ENROLLMENT_TTL_SECONDS
+        if request.HasField("ttl") and not request.enrollment:
+            raise InvalidArgument("ttl applies to enrollment tokens only; host tokens live until revoked")
+        if ttl <= 0:
+            raise InvalidArgument("ttl must be positive")
+        token, token_id, expires_at = await self.tokens.create(
+            request.host, enrollment=request.enrollment, ttl_seconds=ttl
+        )
+        kind = "enrollment token" if request.enrollment else "agent token"
+        log.info("created %s %s for host %s", kind, token_id, request.host)
+        response = fleet_pb.CreateAgentTokenResponse(token=token, token_id=token_id)
+        if expires_at is not None:
+            response.expires_at.CopyFrom(to_ts(expires_at))
+        return response
 
     @_mapped
     async def ListAgentTokens(

@@ -129,6 +129,11 @@ MIGRATIONS: list[str] = [
         revoked_at REAL
     );
     """,
+    # 3: enrollment tokens and rotation overlap for agent tokens
+    """
+    ALTER TABLE agent_tokens ADD COLUMN expires_at REAL;
+    ALTER TABLE agent_tokens ADD COLUMN enrollment INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -163,6 +168,9 @@ class TokenRecord:
     token_id: str
     host: str
     revoked: bool
+    expires_at: float | None = None
+    enrollment: bool = False
+    used: bool = False
 
 
 @dataclass(frozen=True)
@@ -379,21 +387,40 @@ class Store:
 
     # --- agent tokens --------------------------------------------------------------------------
 
-    async def add_token(self, token_id: str, host: str, sha256: str) -> None:
+    async def add_token(
+        self,
+        token_id: str,
+        host: str,
+        sha256: str,
+        *,
+        enrollment: bool = False,
+        expires_at: float | None = None,
+    ) -> None:
         """Store a new token's hash."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO agent_tokens(token_id, host, sha256, created_at) VALUES (?, ?, ?, ?)",
-                (token_id, host, sha256, time.time()),
+                "INSERT INTO agent_tokens(token_id, host, sha256, created_at, enrollment, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (token_id, host, sha256, time.time(), int(enrollment), expires_at),
             )
 
     async def find_token(self, sha256: str) -> TokenRecord | None:
         """The token whose hash matches, revoked or not."""
         r = await self._one(
-            "SELECT token_id, host, revoked_at FROM agent_tokens WHERE sha256 = ?",
+            "SELECT token_id, host, revoked_at, expires_at, enrollment, last_used_at FROM agent_tokens "
+            "WHERE sha256 = ?",
             (sha256,),
         )
-        return None if r is None else TokenRecord(token_id=r[0], host=r[1], revoked=r[2] is not None)
+        if r is None:
+            return None
+        return TokenRecord(
+            token_id=r[0],
+            host=r[1],
+            revoked=r[2] is not None,
+            expires_at=r[3],
+            enrollment=bool(r[4]),
+            used=r[5] is not None,
+        )
 
     async def touch_token(self, token_id: str) -> None:
         """Record that a token was just used."""
@@ -402,20 +429,40 @@ class Store:
                 "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?", (time.time(), token_id)
             )
 
+    async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
+        """Start the rotation overlap: the host's other valid tokens stop being accepted at `until`."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE agent_tokens SET expires_at = ? WHERE host = ? AND token_id != ? AND revoked_at IS NULL "
+                "AND enrollment = 0 AND (expires_at IS NULL OR expires_at > ?)",
+                (until, host, newer_token_id, until),
+            )
+            return cursor.rowcount
+
+    async def consume_token(self, token_id: str) -> bool:
+        """Use up a one-time token; False when it was already used or revoked."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE agent_tokens SET revoked_at = ?, last_used_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                (time.time(), time.time(), token_id),
+            )
+            return cursor.rowcount > 0
+
     async def list_tokens(self, host: str = "") -> list[fleet_pb.AgentToken]:
         """Tokens, newest first, without secrets."""
-        sql = "SELECT token_id, host, created_at, last_used_at, revoked_at FROM agent_tokens"
+        sql = "SELECT token_id, host, created_at, last_used_at, revoked_at, expires_at, enrollment FROM agent_tokens"
         args: tuple[str, ...] = ()
         if host:
             sql += " WHERE host = ?"
             args = (host,)
         tokens = []
         for r in await self._all(sql + " ORDER BY created_at DESC", args):
-            token = fleet_pb.AgentToken(token_id=r[0], host=r[1], created_at=to_ts(r[2]))
-            if r[3] is not None:
-                token.last_used_at.CopyFrom(to_ts(r[3]))
-            if r[4] is not None:
-                token.revoked_at.CopyFrom(to_ts(r[4]))
+            token = fleet_pb.AgentToken(
+                token_id=r[0], host=r[1], created_at=to_ts(r[2]), enrollment=bool(r[6])
+            )
+            for field, value in (("last_used_at", r[3]), ("revoked_at", r[4]), ("expires_at", r[5])):
+                if value is not None:
+                    getattr(token, field).CopyFrom(to_ts(value))
             tokens.append(token)
         return tokens
 

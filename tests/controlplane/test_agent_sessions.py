@@ -121,3 +121,54 @@ async def test_host_test_status_disabled_when_agent_has_no_tests(connect, fleet)
             assert tests[0].message == "No tests defined in /x"
             break
     stream.cancel()
+
+
+async def _status_of_hello(agent) -> grpc.StatusCode:
+    agent.send(hello=agent_pb.Hello(host=agent.host, facts=agent.facts()))
+    try:
+        await agent.recv("welcome")
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+async def test_enrollment_token_is_exchanged_once_for_a_host_token(connect, fleet) -> None:
+    created = await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0", enrollment=True))
+    assert created.HasField("expires_at")
+    first = await connect("gpc0", token=created.token)
+    first.send(hello=agent_pb.Hello(host="gpc0", facts=first.facts()))
+    welcome = (await first.recv("welcome")).welcome
+    assert welcome.host_token.startswith("fdat_") and welcome.host_token != created.token
+    assert (
+        await _status_of_hello(await connect("gpc0", token=created.token)) == grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert await _status_of_hello(await connect("gpc0", token=welcome.host_token)) == grpc.StatusCode.OK
+
+
+async def test_expired_enrollment_token_is_refused(connect, fleet) -> None:
+    from google.protobuf.duration_pb2 import Duration
+
+    request = fleet_pb.CreateAgentTokenRequest(host="gpc0", enrollment=True, ttl=Duration(nanos=1))
+    created = await fleet.CreateAgentToken(request)
+    assert (
+        await _status_of_hello(await connect("gpc0", token=created.token)) == grpc.StatusCode.UNAUTHENTICATED
+    )
+
+
+async def test_old_token_works_during_rotation_overlap_then_stops(cp, connect, fleet) -> None:
+    old = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    assert await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.OK
+    new = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    assert (
+        await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.OK
+    )  # new one not used yet
+    assert await _status_of_hello(await connect("gpc0", token=new)) == grpc.StatusCode.OK  # overlap starts
+    assert await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.OK  # within 5 min
+    tokens = (await fleet.ListAgentTokens(fleet_pb.ListAgentTokensRequest(host="gpc0"))).tokens
+    assert sum(t.HasField("expires_at") for t in tokens) == 1
+    # A third token with no overlap window shows the end of the overlap without waiting five minutes.
+    cp.tokens.rotation_overlap_seconds = 0
+    newest = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    assert await _status_of_hello(await connect("gpc0", token=newest)) == grpc.StatusCode.OK
+    assert await _status_of_hello(await connect("gpc0", token=new)) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.UNAUTHENTICATED

@@ -150,16 +150,18 @@ class AgentSettings(_message.Message):
     def __init__(self, heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tests: _Optional[_Union[_types_pb2.TestSettings, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("host", "settings", "interrupted_command_ids", "acks")
+    __slots__ = ("host", "settings", "interrupted_command_ids", "acks", "host_token")
     HOST_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTED_COMMAND_IDS_FIELD_NUMBER: _ClassVar[int]
     ACKS_FIELD_NUMBER: _ClassVar[int]
+    HOST_TOKEN_FIELD_NUMBER: _ClassVar[int]
     host: str
     settings: AgentSettings
     interrupted_command_ids: _containers.RepeatedScalarFieldContainer[str]
     acks: _containers.RepeatedCompositeFieldContainer[Ack]
-    def __init__(self, host: _Optional[str] = ..., settings: _Optional[_Union[AgentSettings, _Mapping]] = ..., interrupted_command_ids: _Optional[_Iterable[str]] = ..., acks: _Optional[_Iterable[_Union[Ack, _Mapping]]] = ...) -> None: ...
+    host_token: str
+    def __init__(self, host: _Optional[str] = ..., settings: _Optional[_Union[AgentSettings, _Mapping]] = ..., interrupted_command_ids: _Optional[_Iterable[str]] = ..., acks: _Optional[_Iterable[_Union[Ack, _Mapping]]] = ..., host_token: _Optional[str] = ...) -> None: ...
 
 class RunCommand(_message.Message):
     __slots__ = ("command_id", "operation", "timeout", "target_commit", "trigger")

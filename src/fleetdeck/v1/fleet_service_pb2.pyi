@@ -273,32 +273,42 @@ class GetDesiredStateResponse(_message.Message):
     def __init__(self, desired_state: _Optional[_Union[_types_pb2.DesiredState, _Mapping]] = ...) -> None: ...
 
 class CreateAgentTokenRequest(_message.Message):
-    __slots__ = ("host",)
+    __slots__ = ("host", "enrollment", "ttl")
     HOST_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
     host: str
-    def __init__(self, host: _Optional[str] = ...) -> None: ...
+    enrollment: bool
+    ttl: _duration_pb2.Duration
+    def __init__(self, host: _Optional[str] = ..., enrollment: _Optional[bool] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CreateAgentTokenResponse(_message.Message):
-    __slots__ = ("token", "token_id")
+    __slots__ = ("token", "token_id", "expires_at")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     token: str
     token_id: str
-    def __init__(self, token: _Optional[str] = ..., token_id: _Optional[str] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., token_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AgentToken(_message.Message):
-    __slots__ = ("token_id", "host", "created_at", "last_used_at", "revoked_at")
+    __slots__ = ("token_id", "host", "created_at", "last_used_at", "revoked_at", "expires_at", "enrollment")
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_FIELD_NUMBER: _ClassVar[int]
     token_id: str
     host: str
     created_at: _timestamp_pb2.Timestamp
     last_used_at: _timestamp_pb2.Timestamp
     revoked_at: _timestamp_pb2.Timestamp
-    def __init__(self, token_id: _Optional[str] = ..., host: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    enrollment: bool
+    def __init__(self, token_id: _Optional[str] = ..., host: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrollment: _Optional[bool] = ...) -> None: ...
 
 class ListAgentTokensRequest(_message.Message):
     __slots__ = ("host",)
