@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a token for a host and print it once")
     create.add_argument("host")
+    create.add_argument(
+        "--enrollment",
+        action="store_true",
+        help="a one-time token the agent exchanges for its host token (30 min)",
+    )
     listing = actions.add_parser("list", help="list tokens (never their secrets)")
     listing.add_argument("host", nargs="?", default="")
     revoke = actions.add_parser("revoke", help="revoke a token by its id; the host's stream is closed")
@@ -41,10 +46,12 @@ def run_with(stub: fleet_grpc.FleetServiceStub, args: argparse.Namespace) -> int
     try:
         if args.action == "create":
             created = stub.CreateAgentToken(
-                fleet_pb.CreateAgentTokenRequest(host=args.host), timeout=DEADLINE_SECONDS
+                fleet_pb.CreateAgentTokenRequest(host=args.host, enrollment=args.enrollment),
+                timeout=DEADLINE_SECONDS,
             )
             print(created.token)
-            print(f"token id {created.token_id} for host {args.host}; it is shown only once", flush=True)
+            kind = "enrollment token" if args.enrollment else "token"
+            print(f"{kind} id {created.token_id} for host {args.host}; it is shown only once", flush=True)
         elif args.action == "list":
             tokens = stub.ListAgentTokens(
                 fleet_pb.ListAgentTokensRequest(host=args.host), timeout=DEADLINE_SECONDS
