@@ -59,7 +59,10 @@ class Streams:
             try:
                 async for response in call:
                     delay = 0.2
-                    self.set_serving(response.status == health_pb2.HealthCheckResponse.SERVING)
+                    serving = response.status == health_pb2.HealthCheckResponse.SERVING
+                    self.set_serving(serving)
+                    if not serving:
+                        break  # an open watch would hold up the control plane's graceful stop
             except grpc.aio.AioRpcError as exc:
                 log.debug("health watch broke: %s", exc.code().name)
             finally:

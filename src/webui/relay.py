@@ -38,6 +38,17 @@ class Drain:
 Item = fleet_pb.WatchFleetResponse | Status | Resync | Drain
 
 
+def _why(exc: grpc.aio.AioRpcError) -> str:
+    """What the page says while the live view is down."""
+    if exc.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ):
+        return "The control plane is unreachable; reconnecting…"
+    return f"The control plane refused the live view: {exc.details()}; retrying…"
+
+
 class FleetWatch:
     """Relays WatchFleet(from_version) into a bounded queue; a stalled reader is dropped to a resync.
 
@@ -137,7 +148,7 @@ class FleetWatch:
                         self.version = response.version
             except grpc.aio.AioRpcError as exc:
                 log.info("WatchFleet to the control plane broke (%s); reconnecting", exc.code().name)
-                overflowed = not self._set_connected(False, "The control plane is unreachable; reconnecting…")
+                overflowed = not self._set_connected(False, _why(exc))
             finally:
                 call.cancel()
             if overflowed:

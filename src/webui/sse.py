@@ -54,9 +54,6 @@ async def events(request: Request) -> EventSourceResponse:
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
-        if state.streams.draining:
-            yield fleet_event(Status(False, RESTARTING))
-            return
         async with FleetWatch(state.fleet.stub, from_version, limit=state.queue_limit) as watch:
             with state.streams.track(watch.drain):
                 while not isinstance(item := await watch.get(), Drain):

@@ -70,6 +70,7 @@ async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_t
     )
     await expect(tests).to_have_attribute("data-status", "outdated")
     agent.output(switch.command_id, "building the system configuration…")
+    agent.output(switch.command_id, "\x1b]0;nixos-rebuild\x07\x1b[2K\x1b[1Gactivating")
     agent.output(switch.command_id, "\x1b[31mwarning:\x1b[0m " + XSS, stream=pb.OUTPUT_STREAM_STDERR)
     agent.generation = 2
     agent.finish(switch.command_id, 0)
@@ -79,6 +80,7 @@ async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_t
     stderr_line = page.locator("#log-output .line--stderr")
     await expect(stderr_line).to_contain_text(XSS)
     await expect(stderr_line.locator(".ansi-1")).to_have_text("warning:")
+    await expect(page.locator("#log-output .line--stdout .line__text").nth(1)).to_have_text("activating")
 
     run = await agent.next_command()  # tests run automatically after the switch
     assert run.operation == pb.OPERATION_TEST
@@ -273,3 +275,30 @@ async def test_bulk_switch_asks_first_and_shows_each_refusal_as_a_sentence(
     await popup.get_by_role("button", name="Stop").click()
     cancel = await gpc0.recv("cancel_command")
     assert cancel.cancel_command.command_id == switch.command_id
+
+
+async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_control_plane_returns(
+    cp: ControlPlane, connect: Connect, page: Page
+) -> None:
+    agent = await connect("gpc0")
+    async with serve_webui(cp.grpc_target) as url:
+        await page.goto(url)
+        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
+        await page.evaluate("window.__sameDocument = true")
+        grpc_port, db_path = cp.grpc_port, cp.config.db_path
+        await agent.close()
+        await cp.stop()
+        connection = page.locator("#connection")
+        await expect(connection).to_have_attribute("data-state", "degraded")
+        await expect(connection).to_contain_text("unreachable")
+        config = ControlPlaneConfig(
+            db_path=db_path, grpc_address=f"127.0.0.1:{grpc_port}", shutdown_grace_seconds=1
+        )
+        async with ControlPlane(config) as restarted:
+            async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:
+                await set_desired(fleet_grpc.FleetServiceStub(channel))  # type: ignore[arg-type]
+            await expect(compartment(page, "gpc0", "git")).to_have_attribute(
+                "data-status", "ok", timeout=10_000
+            )
+            await expect(connection).to_have_attribute("data-state", "live")
+            assert await page.evaluate("window.__sameDocument") is True
