@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeVar
 
@@ -15,8 +14,6 @@ from starlette.requests import Request
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.convert import to_json
 from webui.relay import Drain, FleetWatch, Resync, Status
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from webui_agent import TIMEOUT
 from webui_support import Connect, SSEReader, serve_webui, set_desired
 
@@ -94,4 +95,24 @@ async def test_stopping_the_control_plane_ends_open_streams_promptly(cp: Control
             stopping = asyncio.create_task(cp.stop())
             _, _, data = await reader.next_of("status")
             assert json.loads(data)["connected"] is False
+            await stopping
+
+
+async def test_stopping_the_control_plane_ends_a_followed_command_output_promptly(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+) -> None:
+    agent = await connect("gpc0")
+    await set_desired(fleet)
+    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+        started = await client.post("/api/operations", json={"hosts": ["gpc0"], "operation": "test"})
+        command_id = started.json()["results"][0]["command_id"]
+        await agent.next_command()
+        agent.output(command_id, "still running")
+        async with client.stream("GET", f"/api/commands/{command_id}/output") as response:
+            reader = SSEReader(response.aiter_lines())
+            await reader.next_of("lines")
+            stopping = asyncio.create_task(cp.stop())
+            async with asyncio.timeout(1):  # well before the control plane's 2 s grace is over
+                with pytest.raises(EOFError):
+                    await reader.next_event()
             await stopping
