@@ -147,6 +147,11 @@ class Executor:
         else:
             self._idle.clear()
 
+    def _release(self, running: Running) -> None:
+        # A finished command's result may already have brought the next RunCommand; keep that one.
+        if self.running is running:
+            self._set_running(None)
+
     def cancel(self, command_id: str) -> None:
         """Stop the running command if it is `command_id`."""
         if self.running is not None and self.running.command_id == command_id:
@@ -228,7 +233,7 @@ class Executor:
         except Exception:
             logger.exception("reporting command %s failed; the journal still holds it", command_id)
         finally:
-            self._set_running(None)
+            self._release(running)
 
     async def _operation(
         self,
@@ -334,6 +339,9 @@ class Executor:
                 after = await facts.host_facts(self.config)
         except TimeoutError:
             after = types_pb2.HostFacts()
+        # No await from here on: the command is no longer running once its result can be sent.
+        if self.running is not None and self.running.command_id == entry.command_id:
+            self._set_running(None)
         self._report(entry, outcome, seconds, after)
 
     def _report(
@@ -416,7 +424,7 @@ class Executor:
             kill_group(entry.pid, signal.SIGKILL)
             await self._report_recovered(entry, stopped)
         finally:
-            self._set_running(None)
+            self._release(running)
 
     async def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
         exit_info = _read_exit_file(entry.exit_file)
