@@ -97,6 +97,7 @@ async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_t
     agent.finish(run.command_id, 1)
     await expect(tests).to_have_attribute("data-status", "error", timeout=SECOND)
     assert await page.evaluate("window.__testsStatuses") == ["outdated", "working", "error"]
+    await expect(page).to_have_title("(1 failing) Fleetdeck")
     toast = page.locator(".toast", has_text="Tests failed on gpc0")
     await expect(toast).to_be_visible()
     await expect(toast.get_by_role("button", name="Rollback")).to_be_visible()

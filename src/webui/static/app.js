@@ -100,6 +100,7 @@ function connect() {
 // --- Buttons ----------------------------------------------------------------------------------------
 
 function onTableClick(event) {
+  hideTooltip();
   const comp = event.target.closest("[data-compartment]");
   if (comp) {
     openPopup(comp.dataset.host, comp.dataset.compartment);

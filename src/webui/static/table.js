@@ -163,6 +163,7 @@ export function renderSummary() {
   if (running) parts.push(`${running} busy`);
   if (failing) parts.push(`${failing} failing tests`);
   document.getElementById("summary").textContent = parts.join(" · ");
+  document.title = failing ? `(${failing} failing) Fleetdeck` : "Fleetdeck";
   for (const sel of state.selected) if (!state.hosts.has(sel)) state.selected.delete(sel);
   renderSelection();
 }
