@@ -135,11 +135,14 @@ function updateRow(row, host) {
   }
 }
 
+const rows = new Map(); // host name -> <tr>, so a fleet of thousands never searches the DOM
+
 export function renderHost(host) {
   const body = document.getElementById("host-rows");
-  let row = body.querySelector(`tr[data-host="${CSS.escape(host.name)}"]`);
+  let row = rows.get(host.name);
   if (!row) {
     row = buildRow(host.name);
+    rows.set(host.name, row);
     const after = [...body.children].find((r) => r.dataset.host > host.name);
     body.insertBefore(row, after || null);
   }
@@ -148,8 +151,21 @@ export function renderHost(host) {
 
 export function renderAll() {
   const body = document.getElementById("host-rows");
-  for (const row of [...body.children]) if (!state.hosts.has(row.dataset.host)) row.remove();
-  for (const host of state.hosts.values()) renderHost(host);
+  for (const [name, row] of rows) {
+    if (state.hosts.has(name)) continue;
+    row.remove();
+    rows.delete(name);
+  }
+  const fresh = document.createDocumentFragment();
+  for (const name of [...state.hosts.keys()].sort()) {
+    if (rows.has(name)) continue;
+    const row = buildRow(name);
+    rows.set(name, row);
+    fresh.append(row);
+  }
+  if (body.childElementCount === 0) body.append(fresh); // the first snapshot: already in order
+  else for (const row of [...fresh.children]) body.insertBefore(row, [...body.children].find((r) => r.dataset.host > row.dataset.host) || null);
+  for (const host of state.hosts.values()) updateRow(rows.get(host.name), host);
   document.getElementById("empty").hidden = state.hosts.size > 0;
   renderSummary();
 }
