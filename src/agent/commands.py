@@ -370,7 +370,12 @@ class Executor:
     async def recover(self) -> None:
         """Requeue recorded results; adopt a switch that outlived the agent; report lost commands."""
         for entry in self.journal.entries():
-            self.outbox.begin(entry.command_id, next_seq=None, next_line=entry.line_floor)
+            self.outbox.begin(
+                entry.command_id,
+                next_seq=None,
+                next_line=entry.line_floor,
+                known=(entry.acked_seq, entry.acked_lines),
+            )
             recorded = entry.finished_message()
             if recorded is not None:
                 test_run = entry.test_run_message()
@@ -455,6 +460,14 @@ class Executor:
         else:
             recorded.test_run_seq = entry.seq
         self.journal.save()
+
+    def on_progress_acked(self, command_id: str, seq: int, lines: int) -> None:
+        """Remember how much of a command is stored, so a restarted agent numbers on without a gap."""
+        recorded = self.journal.entry(command_id)
+        if recorded is not None and recorded.finished is None:
+            recorded.acked_seq, recorded.acked_lines = seq, lines
+            # A hint, not a promise: without fsync it survives the agent, maybe not the machine.
+            self.journal.save(sync=False)
 
     def on_acked(self, command_id: str) -> None:
         """The command's finish is durable: forget it and its files."""

@@ -66,7 +66,9 @@ class Agent:
         self.journal = Journal.open(config.state_dir)
         self.settings = initial_settings(config)
         self.metrics = MetricsReader()
-        self.outbox = Outbox(config.spool_bytes, on_numbered=self._on_numbered)
+        self.outbox = Outbox(
+            config.spool_bytes, on_numbered=self._on_numbered, on_acked=self._on_progress_acked
+        )
         self.executor = Executor(
             config, self.journal, self.outbox, self._send_control, lambda: self.settings.tests
         )
@@ -77,6 +79,9 @@ class Agent:
 
     def _on_numbered(self, entry: Entry) -> None:
         self.executor.on_numbered(entry)
+
+    def _on_progress_acked(self, command_id: str, seq: int, lines: int) -> None:
+        self.executor.on_progress_acked(command_id, seq, lines)
 
     def stop(self) -> None:
         """Ask the agent to shut down (signal handlers call this)."""

@@ -30,6 +30,8 @@ class JournalEntry:
     exit_file: str = ""
     spill_prefix: str = ""
     line_floor: int = 0
+    acked_seq: int = 0
+    acked_lines: int = 0
     trigger: int = 0
     generation: str = ""
     commit: str = ""
@@ -85,8 +87,8 @@ class Journal:
             os.replace(journal.path, broken)
         return journal
 
-    def save(self) -> None:
-        """Write the journal atomically (temporary file, fsync, rename)."""
+    def save(self, sync: bool = True) -> None:
+        """Write the journal atomically (temporary file, fsync unless `sync` is False, rename)."""
         payload = {
             "version": JOURNAL_VERSION,
             "commands": {k: asdict(v) for k, v in self.data.commands.items()},
@@ -96,7 +98,8 @@ class Journal:
         with tmp.open("w") as f:
             json.dump(payload, f, indent=1)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
     def entry(self, command_id: str) -> JournalEntry | None:

@@ -74,15 +74,22 @@ def _lines_size(lines: list[Line]) -> int:
 class _Counters:
     next_seq: int | None
     next_line: int
+    acked_seq: int = 0
+    acked_lines: int = 0
+    # From an earlier life of the agent: (seq, lines through it) it saw acknowledged.
+    known: tuple[int, int] | None = None
 
 
 NumberedHook = Callable[[Entry], None]
+AckedHook = Callable[[str, int, int], None]
 
 
 class Outbox:
     """Entries in send order; [0, numbered) carry seq numbers, [0, cursor) went out on this stream."""
 
-    def __init__(self, spool_bytes: int, on_numbered: NumberedHook | None = None) -> None:
+    def __init__(
+        self, spool_bytes: int, on_numbered: NumberedHook | None = None, on_acked: AckedHook | None = None
+    ) -> None:
         self.spool_bytes = spool_bytes
         self.in_flight_limit = max(1, spool_bytes // 2)
         self._entries: list[Entry] = []
@@ -92,6 +99,7 @@ class Outbox:
         self._counters: dict[str, _Counters] = {}
         self._changed = asyncio.Event()
         self._on_numbered = on_numbered
+        self._on_acked = on_acked
 
     @property
     def size(self) -> int:
@@ -101,9 +109,20 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def begin(self, command_id: str, next_seq: int | None = 1, next_line: int = 0) -> None:
-        """Start numbering a command; next_seq None waits for the control plane's ack to set it."""
-        self._counters[command_id] = _Counters(next_seq, next_line)
+    def begin(
+        self,
+        command_id: str,
+        next_seq: int | None = 1,
+        next_line: int = 0,
+        known: tuple[int, int] | None = None,
+    ) -> None:
+        """Start numbering a command; next_seq None waits for the control plane's ack to set it.
+
+        For a command of an earlier life of the agent, `next_line` is a safe guess (past any line
+        it may have sent) and `known` the (seq, lines) it saw acknowledged: when the welcome's ack
+        matches that seq, numbering resumes exactly where the stored output ends.
+        """
+        self._counters[command_id] = _Counters(next_seq, next_line, known=known)
 
     def knows(self, command_id: str) -> bool:
         """Whether the command was begun and not yet fully acknowledged."""
@@ -178,15 +197,24 @@ class Outbox:
         finished = False
         kept: list[Entry] = []
         numbered = cursor = 0
+        lines_through = 0
         for i, entry in enumerate(self._entries):
             if entry.command_id == command_id and 0 < entry.seq <= seq:
                 finished = finished or entry.is_finish
+                if entry.is_output:
+                    lines_through = max(lines_through, entry.first_line + len(entry.lines))
                 self._size -= entry.size
                 continue
             kept.append(entry)
             numbered += i < self._numbered
             cursor += i < self._cursor
         self._entries, self._numbered, self._cursor = kept, numbered, cursor
+        counters = self._counters.get(command_id)
+        if counters is not None and seq > counters.acked_seq and counters.next_seq is not None:
+            counters.acked_seq = seq
+            counters.acked_lines = max(counters.acked_lines, lines_through)
+            if self._on_acked is not None and not finished:
+                self._on_acked(command_id, counters.acked_seq, counters.acked_lines)
         if finished:
             self._counters.pop(command_id, None)
         self._changed.set()
@@ -201,6 +229,10 @@ class Outbox:
                     + [e.seq for e in self._entries if e.command_id == command_id and e.seq]
                 )
                 counters.next_seq = highest + 1
+                acked = acks.get(command_id, 0)
+                if counters.known is not None and counters.known[0] == acked and highest == acked:
+                    counters.next_line = counters.known[1]
+                counters.acked_seq, counters.acked_lines = acked, counters.next_line
         for command_id, seq in acks.items():
             if seq:
                 self.ack(command_id, seq)

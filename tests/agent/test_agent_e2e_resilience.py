@@ -175,6 +175,8 @@ exit {exit_code}
     texts = [line.text for line in await world.fleet.output(command_id)]
     assert "activating" in texts and "switched" in texts
     assert texts.count("switched") == 1
+    numbers = [line.number for line in await world.fleet.output(command_id)]
+    assert numbers == sorted(set(numbers))  # never a line number twice, whoever sent it
     got = await world.fleet.wait_host("gpc0", lambda h: h.facts.generation == "system-2-link")
     assert not got.running_command_id
 

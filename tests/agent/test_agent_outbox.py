@@ -140,3 +140,30 @@ def test_sending_pauses_while_too_much_is_unacknowledged() -> None:
     assert len(_drain(outbox)) == 3
     outbox.ack("c1", 3)
     assert len(_drain(outbox)) == 1
+
+
+def test_after_a_restart_numbering_resumes_where_the_stored_output_ends() -> None:
+    acked: list[tuple[str, int, int]] = []
+    before = Outbox(1 << 20, on_acked=lambda *a: acked.append(a))
+    before.begin("c1")
+    before.add_output("c1", [(OUT, "a"), (OUT, "b")])
+    before.add_output("c1", [(OUT, "c")])
+    _drain(before)
+    before.ack("c1", 2)
+    assert acked == [("c1", 2, 3)]
+
+    after = Outbox(1 << 20)
+    after.begin("c1", next_seq=None, next_line=4096, known=(2, 3))
+    after.add_output("c1", [(OUT, "d")])
+    after.restart_stream({"c1": 2})
+    sent = _drain(after)
+    assert (sent[0].output.seq, sent[0].output.lines[0].number) == (3, 3)
+
+
+def test_after_a_restart_an_unknown_stored_length_skips_ahead_rather_than_overlap() -> None:
+    after = Outbox(1 << 20)
+    after.begin("c1", next_seq=None, next_line=4096, known=(2, 3))
+    after.add_output("c1", [(OUT, "d")])
+    after.restart_stream({"c1": 4})  # the control plane stored more than this agent saw acknowledged
+    sent = _drain(after)
+    assert (sent[0].output.seq, sent[0].output.lines[0].number) == (5, 4096)
