@@ -227,7 +227,7 @@ class Fleet:
         response = await self.stub.CreateAgentToken(fleet_service_pb2.CreateAgentTokenRequest(host=host))
         return str(response.token)
 
-    async def run(self, host: str, operation: int, seconds: float | None = None) -> str:
+    async def run(self, host: str, operation: types_pb2.Operation, seconds: float | None = None) -> str:
         """Start an operation on one host; its command id."""
         request = fleet_service_pb2.RunOperationRequest(hosts=[host], operation=operation)
         if seconds is not None:

@@ -37,7 +37,7 @@ def test_command_finished(outcome: Outcome, state: str, message: str) -> None:
     assert finished.facts.generation == "system-2-link"
 
 
-def _run(*outcomes: int) -> types_pb2.TestRun:
+def _run(*outcomes: types_pb2.TestOutcome) -> types_pb2.TestRun:
     cases = [types_pb2.TestCaseResult(name=f"case {i}", outcome=o) for i, o in enumerate(outcomes)]
     passed = sum(o == types_pb2.TEST_OUTCOME_PASSED for o in outcomes)
     return types_pb2.TestRun(
