@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from google.protobuf import timestamp_pb2
 
-from agent import facts
+from agent import facts, shim
 from agent.config import AgentConfig
 from agent.journal import Journal, JournalEntry
 from agent.lines import LineBatcher
@@ -61,29 +58,6 @@ class Running:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     suite: SuiteRun | None = None
     task: asyncio.Task[None] | None = None
-
-
-def _read_exit_file(path: str) -> dict[str, object] | None:
-    if not path:
-        return None
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("exit_code"), int) else None
-
-
-def _read_spill(prefix: str) -> list[Line]:
-    """Output the shim wrote to its spill files while no agent was reading."""
-    lines: list[Line] = []
-    streams = ((".stdout", types_pb2.OUTPUT_STREAM_STDOUT), (".stderr", types_pb2.OUTPUT_STREAM_STDERR))
-    for suffix, stream in streams:
-        try:
-            data = Path(prefix + suffix).read_bytes() if prefix else b""
-        except OSError:
-            continue
-        lines += [(stream, t) for t in data.decode("utf-8", errors="replace").splitlines()]
-    return lines
 
 
 class Executor:
@@ -267,14 +241,14 @@ class Executor:
             return Outcome(result.exit_code, result.stopped, result.error)
         argv = self.config.switch if rc.operation == types_pb2.OPERATION_SWITCH else self.config.rollback
         on_line((types_pb2.OUTPUT_STREAM_SYSTEM, "$ " + " ".join(argv)))
-        shim = (sys.executable, "-m", "agent.shim", entry.exit_file, entry.spill_prefix, "--", *argv)
+        wrapped = shim.command(entry.exit_file, entry.spill_prefix, argv)
 
         def started(pid: int) -> None:
             entry.pid = pid
             self.journal.save()
 
         result = await run_process(
-            shim,
+            wrapped,
             on_line=on_line,
             stop=running.stop,
             grace=grace,
@@ -284,7 +258,7 @@ class Executor:
             on_start=started,
             detach=self._detach,
         )
-        exit_info = _read_exit_file(entry.exit_file)
+        exit_info = shim.read_exit_file(entry.exit_file)
         if exit_info is not None and not result.error:
             code = int(exit_info["exit_code"])  # type: ignore[call-overload]
             error = str(exit_info.get("error") or "")
@@ -384,7 +358,7 @@ class Executor:
                 self.outbox.add_result(entry.command_id, recorded, seq=entry.finished_seq)
                 logger.info("resending the recorded result of command %s", entry.command_id)
                 continue
-            if _read_exit_file(entry.exit_file) is None and entry.pid and pid_alive(entry.pid):
+            if shim.read_exit_file(entry.exit_file) is None and entry.pid and pid_alive(entry.pid):
                 self._adopt(entry)
                 continue
             await self._report_recovered(entry, None)
@@ -432,8 +406,8 @@ class Executor:
             self._release(running)
 
     async def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
-        exit_info = _read_exit_file(entry.exit_file)
-        lines = _read_spill(entry.spill_prefix)
+        exit_info = shim.read_exit_file(entry.exit_file)
+        lines = shim.read_spill(entry.spill_prefix)
         if lines:
             note = "[fleetdeck] output printed while the agent was down:"
             self.outbox.add_output(entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, note), *lines])

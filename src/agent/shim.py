@@ -16,8 +16,45 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from fleetdeck.v1 import types_pb2
+
+
+def command(exit_file: str, spill_prefix: str, argv: Sequence[str]) -> list[str]:
+    """The argv that runs `argv` under the shim with this interpreter."""
+    return [sys.executable, "-m", "agent.shim", exit_file, spill_prefix, "--", *argv]
+
+
+def read_exit_file(path: str) -> dict[str, object] | None:
+    """What the shim recorded when its command ended: {"exit_code", "error", "finished_at"}."""
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("exit_code"), int) else None
+
+
+def read_spill(prefix: str) -> list[tuple[types_pb2.OutputStream, str]]:
+    """Output the shim wrote to its spill files while no agent was reading."""
+    # Imported here: the shim itself starts before every switch and stays free of protobuf.
+    from fleetdeck.v1 import types_pb2
+
+    lines: list[tuple[types_pb2.OutputStream, str]] = []
+    streams = ((".stdout", types_pb2.OUTPUT_STREAM_STDOUT), (".stderr", types_pb2.OUTPUT_STREAM_STDERR))
+    for suffix, stream in streams:
+        try:
+            data = Path(prefix + suffix).read_bytes() if prefix else b""
+        except OSError:
+            continue
+        lines += [(stream, t) for t in data.decode("utf-8", errors="replace").splitlines()]
+    return lines
 
 
 def _copy(src: BinaryIO, fd: int, spill_path: str) -> None:
