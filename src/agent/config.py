@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import socket
 import tomllib
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
+_HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NIXOS_GENERATION_PATH = "/nix/var/nix/profiles/system"
 
 
@@ -178,7 +180,11 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
     controlplane = top.string("controlplane")
     if ":" not in controlplane:
         raise ConfigError("controlplane: must be host:port")
-    host = top.string("host", socket.gethostname().split(".")[0])
+    host = top.string("host", socket.gethostname().split(".")[0].lower())
+    if not _HOST_NAME.match(host):
+        raise ConfigError(
+            f"host: {host!r} is not an RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)"
+        )
     repo_dir = _path(base_dir, top.string("repo_dir"))
     tests_dir = _path(base_dir, top.string("tests_dir", str(repo_dir / "hosts" / host / "tests")))
     ops = top.table("operations")

@@ -63,6 +63,7 @@ def test_tests_and_operations_tables(tmp_path: Path) -> None:
         ({"tests": {"timeout": -1}}, "tests.timeout"),
         ({"spool_bytes": 0}, "spool_bytes"),
         ({"colour": "blue"}, "colour"),
+        ({"host": "GPC_0"}, "host"),
     ],
 )
 def test_an_invalid_key_is_named(tmp_path: Path, change: dict[str, Any], key: str) -> None:
