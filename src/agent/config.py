@@ -29,6 +29,26 @@ class TestsConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the control plane: a CA to trust (else the system's), a client certificate for mTLS."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str = ""
+
+    def credentials(self) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """(root certificates, private key, certificate chain), read now so renewed files are used."""
+        try:
+            ca = self.ca.read_bytes() if self.ca else None
+            key = self.key.read_bytes() if self.key else None
+            cert = self.cert.read_bytes() if self.cert else None
+        except OSError as exc:
+            raise ConfigError(f"tls: cannot read {exc.filename}: {exc.strerror}") from exc
+        return ca, key, cert
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Everything the agent needs to know, read once at start."""
 
@@ -43,6 +63,7 @@ class AgentConfig:
     generation_path: Path
     tests: TestsConfig
     os_name: str
+    tls: TlsConfig | None = None
     spool_bytes: int = DEFAULT_SPOOL_BYTES
     stop_grace_seconds: float = 5.0
     backoff_initial_seconds: float = 1.0
@@ -106,6 +127,14 @@ class _Table:
             raise ConfigError(f"{self._key(key)}: must be a non-empty string")
         return value
 
+    def optional_path(self, base: Path, key: str) -> Path | None:
+        if key not in self._data:
+            return None
+        path = _path(base, self.string(key))
+        if not path.is_file():
+            raise ConfigError(f"{self._key(key)}: {path} is not a readable file")
+        return path
+
     def optional_bool(self, key: str) -> bool | None:
         value = self._data.get(key)
         if value is not None and not isinstance(value, bool):
@@ -164,12 +193,34 @@ _TOP_KEYS = {
     "backoff_max_seconds",
     "operations",
     "tests",
+    "tls",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "tls_server_name",
 }
 
 
 def _path(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path)
+
+
+def _tls(top: _Table, base_dir: Path) -> TlsConfig | None:
+    ca = top.optional_path(base_dir, "tls_ca")
+    cert = top.optional_path(base_dir, "tls_cert")
+    key = top.optional_path(base_dir, "tls_key")
+    if (cert is None) != (key is None):
+        raise ConfigError("tls_cert: tls_cert and tls_key go together; give both or neither")
+    server_name = top.string("tls_server_name") if top.has("tls_server_name") else ""
+    enabled = top.optional_bool("tls")
+    if enabled is False:
+        if ca or cert or server_name:
+            raise ConfigError("tls: false, but tls_ca, tls_cert or tls_server_name is set")
+        return None
+    if enabled or ca or cert or server_name:
+        return TlsConfig(ca=ca, cert=cert, key=key, server_name=server_name)
+    return None
 
 
 def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = None) -> AgentConfig:
@@ -192,6 +243,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
     switch_default, rollback_default = _default_operations(os_name, repo_dir, host)
     tests = top.table("tests")
     tests.check_known({"enabled", "auto_run_after_switch", "timeout"})
+    tls = _tls(top, base_dir)
     backoff_initial = top.seconds("backoff_initial_seconds", 1.0)
     backoff_max = top.seconds("backoff_max_seconds", 60.0)
     if backoff_max < backoff_initial:
@@ -214,6 +266,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
             timeout=tests.optional_seconds("timeout"),
         ),
         os_name=os_name,
+        tls=tls,
         spool_bytes=top.positive_int("spool_bytes", DEFAULT_SPOOL_BYTES),
         stop_grace_seconds=top.seconds("stop_grace_seconds", 5.0),
         backoff_initial_seconds=backoff_initial,

@@ -11,6 +11,7 @@ from typing import Protocol
 import grpc
 from google.protobuf import timestamp_pb2
 
+from agent.config import TlsConfig
 from agent.outbox import Outbox
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc
 
@@ -112,15 +113,28 @@ def now() -> timestamp_pb2.Timestamp:
     return ts
 
 
+def open_channel(target: str, tls: TlsConfig | None) -> grpc.aio.Channel:
+    """A channel to the control plane: plaintext, TLS, or mutual TLS with a client certificate."""
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    ca, key, cert = tls.credentials()
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+    options: list[tuple[str, int | str]] = [*CHANNEL_OPTIONS]
+    if tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return grpc.aio.secure_channel(target, credentials, options=options)
+
+
 async def run_stream(
     target: str,
     token: str,
     link: AgentLink,
     attach: Callable[[Stream | None], None],
     on_welcomed: Callable[[], None],
+    tls: TlsConfig | None = None,
 ) -> None:
     """Connect, say hello, and serve the stream until it ends (always by an exception)."""
-    async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(target, tls) as channel:
         stub = agent_service_pb2_grpc.AgentServiceStub(channel)
         call = stub.Connect(metadata=(("authorization", f"Bearer {token}"),))
         try:

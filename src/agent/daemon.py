@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
+from pathlib import Path
 
 import grpc
 from google.protobuf import duration_pb2
@@ -58,6 +60,17 @@ def initial_settings(config: AgentConfig) -> agent_service_pb2.AgentSettings:
     )
 
 
+def write_token(path: Path, token: str) -> None:
+    """Replace the token file atomically, readable by its owner only."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 class Agent:
     """One host's agent; `run()` until `stop()`."""
 
@@ -76,6 +89,7 @@ class Agent:
         self._stopping = asyncio.Event()
         self._settings_changed = asyncio.Event()
         self._last_facts = types_pb2.HostFacts()
+        self._unsaved_token: str | None = None
 
     def _on_numbered(self, entry: Entry) -> None:
         self.executor.on_numbered(entry)
@@ -152,7 +166,21 @@ class Agent:
         )
 
     def on_welcome(self, welcome: agent_service_pb2.Welcome) -> None:
-        """Apply the welcome's settings and acknowledgements."""
+        """Store a host token given for an enrollment token; apply settings and acknowledgements."""
+        if welcome.host_token:
+            # The enrollment token is used up now: the host token must be on disk before anything else.
+            try:
+                write_token(self.config.token_file, welcome.host_token)
+                self._unsaved_token = None
+                logger.info("enrolled: stored this host's token in %s", self.config.token_file)
+            except OSError as exc:
+                self._unsaved_token = welcome.host_token
+                logger.error(
+                    "enrolled, but cannot write %s (%s): the host token is kept in memory only; "
+                    "fix the file's permissions before the agent restarts",
+                    self.config.token_file,
+                    exc.strerror,
+                )
         self._apply_settings(welcome.settings)
         self._settings_changed.clear()  # the stream's first heartbeat goes out right after the welcome
         self.outbox.restart_stream({ack.command_id: ack.seq for ack in welcome.acks})
@@ -199,8 +227,10 @@ class Agent:
                 logger.info("connected to %s as %s", self.config.controlplane, self.config.host)
 
             try:
-                token = self.config.read_token()
-                await run_stream(self.config.controlplane, token, self, self._attach, on_welcomed)
+                token = self._unsaved_token or self.config.read_token()
+                await run_stream(
+                    self.config.controlplane, token, self, self._attach, on_welcomed, self.config.tls
+                )
             except (grpc.aio.AioRpcError, StreamEnded, ConfigError, OSError, TimeoutError) as error:
                 logger.warning("stream to %s ended: %s", self.config.controlplane, describe(error))
             except Exception:

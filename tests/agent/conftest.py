@@ -214,17 +214,21 @@ class AgentProcess:
 class Fleet:
     """The FleetService of a running control plane, with helpers that await events, never sleep."""
 
-    def __init__(self, target: str) -> None:
-        self.channel = grpc.aio.insecure_channel(target)
+    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None = None) -> None:
+        if credentials is None:
+            self.channel = grpc.aio.insecure_channel(target)
+        else:
+            self.channel = grpc.aio.secure_channel(target, credentials)
         self.stub = fleet_service_pb2_grpc.FleetServiceStub(self.channel)
 
     async def close(self) -> None:
         """Close the channel."""
         await self.channel.close()
 
-    async def token(self, host: str) -> str:
-        """A new agent token for `host`."""
-        response = await self.stub.CreateAgentToken(fleet_service_pb2.CreateAgentTokenRequest(host=host))
+    async def token(self, host: str, enrollment: bool = False) -> str:
+        """A new agent token for `host` (a one-time enrollment token if asked)."""
+        request = fleet_service_pb2.CreateAgentTokenRequest(host=host, enrollment=enrollment)
+        response = await self.stub.CreateAgentToken(request)
         return str(response.token)
 
     async def run(self, host: str, operation: types_pb2.Operation, seconds: float | None = None) -> str:
@@ -335,11 +339,12 @@ class World:
     fleet: Fleet
     agents: list[AgentProcess] = field(default_factory=list)
 
-    async def host(self, name: str, **kwargs: Any) -> HostWorld:
-        """A host on disk with a fresh token."""
-        return HostWorld(
-            name, self.tmp_path / name, self.cp.grpc_target, await self.fleet.token(name), **kwargs
-        )
+    async def host(
+        self, name: str, token: str | None = None, target: str | None = None, **kwargs: Any
+    ) -> HostWorld:
+        """A host on disk with a fresh token (or `token`), its agent pointed at the control plane."""
+        token = token if token is not None else await self.fleet.token(name)
+        return HostWorld(name, self.tmp_path / name, target or self.cp.grpc_target, token, **kwargs)
 
     async def agent(self, world: HostWorld, online: bool = True) -> AgentProcess:
         """Start an agent for `world`; by default wait until the control plane shows it online."""

@@ -85,3 +85,33 @@ def test_an_unreadable_token_is_named(tmp_path: Path) -> None:
     config = parse_config(dict(BASE), tmp_path, os_name="nixos")
     with pytest.raises(ConfigError, match=r"^token_file:"):
         config.read_token()
+
+
+def test_tls_keys(tmp_path: Path) -> None:
+    for name in ("ca.crt", "gpc0.crt", "gpc0.key"):
+        (tmp_path / name).write_text("pem\n")
+    data = {**BASE, "tls_ca": "ca.crt", "tls_cert": "gpc0.crt", "tls_key": "gpc0.key"}
+    config = parse_config(data, tmp_path, os_name="nixos")
+    assert config.tls is not None
+    assert (config.tls.ca, config.tls.cert, config.tls.key) == (
+        tmp_path / "ca.crt",
+        tmp_path / "gpc0.crt",
+        tmp_path / "gpc0.key",
+    )
+    assert parse_config({**BASE, "tls": True}, tmp_path, os_name="nixos").tls is not None
+    assert parse_config(dict(BASE), tmp_path, os_name="nixos").tls is None
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"tls_ca": "missing.crt"}, "tls_ca"),
+        ({"tls_cert": "ca.crt"}, "tls_cert"),
+        ({"tls": False, "tls_ca": "ca.crt"}, "tls"),
+    ],
+)
+def test_invalid_tls_keys_are_named(tmp_path: Path, change: dict[str, Any], key: str) -> None:
+    (tmp_path / "ca.crt").write_text("pem\n")
+    with pytest.raises(ConfigError) as error:
+        parse_config({**BASE, **change}, tmp_path, os_name="nixos")
+    assert str(error.value).startswith(f"{key}:")
