@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import stat
@@ -310,6 +311,15 @@ def _kill_leftover_commands(state_dir: Path) -> None:
                 os.killpg(pid, signal.SIGKILL)
 
 
+def _admin_token(path: Path) -> str:
+    """The demo's admin API token (the control plane's first one on a new database), kept in `path`."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
 def _read_ready(path: Path) -> dict[str, str] | None:
     try:
         data = json.loads(path.read_text())
@@ -353,7 +363,9 @@ class Demo:
         origin, head, lock_hash = build_fleet_repo(self.base)
         ready = self.base / "controlplane.ready.json"
         ready.unlink(missing_ok=True)
+        admin_token = _admin_token(self.base / "admin-token")
         argv = ["controlplane", "--db", str(self.base / "fleet.db"), "--grpc", self.grpc_address]
+        argv += ["--admin-token-file", str(self.base / "admin-token")]
         if self.http_address:
             argv += ["--http", self.http_address]
         argv += ["--ready-file", str(ready)]
@@ -367,7 +379,7 @@ class Demo:
                 )
                 return 1
             target = addresses["grpc"]
-            await self._enroll(target, head, lock_hash, origin)
+            await self._enroll(target, admin_token, head, lock_hash, origin)
             self._print_banner(target, addresses.get("http", ""))
             waiter = asyncio.ensure_future(self.stop.wait())
             exited = asyncio.ensure_future(cp.wait())
@@ -384,16 +396,19 @@ class Demo:
         finally:
             await self._shutdown()
 
-    async def _enroll(self, target: str, head: str, lock_hash: str, origin: Path) -> None:
+    async def _enroll(self, target: str, admin_token: str, head: str, lock_hash: str, origin: Path) -> None:
+        auth = (("authorization", f"Bearer {admin_token}"),)
         async with grpc.aio.insecure_channel(target) as channel:
             fleet = fleet_service_pb2_grpc.FleetServiceStub(channel)
             await fleet.SetDesiredState(
-                fleet_service_pb2.SetDesiredStateRequest(commit=head, lock_hash=lock_hash), timeout=10
+                fleet_service_pb2.SetDesiredStateRequest(commit=head, lock_hash=lock_hash),
+                timeout=10,
+                metadata=auth,
             )
             for host in HOSTS:
                 config = prepare_host(self.base, origin, host, target)
                 response = await fleet.CreateAgentToken(
-                    fleet_service_pb2.CreateAgentTokenRequest(host=host.name), timeout=10
+                    fleet_service_pb2.CreateAgentTokenRequest(host=host.name), timeout=10, metadata=auth
                 )
                 token_file = config.parent / "token"
                 token_file.write_text(str(response.token) + "\n")
