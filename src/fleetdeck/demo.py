@@ -420,6 +420,7 @@ class Demo:
                 )
 
     def _print_banner(self, target: str, http_url: str) -> None:
+        token_file = self.base / "admin-token"
         grpcurl = f"grpcurl -plaintext {target}"
         svc = "fleetdeck.v1.FleetService"
         lines = [
@@ -440,6 +441,7 @@ class Demo:
             f'  {grpcurl} -d \'{{"command_id": "<id>"}}\' {svc}/StreamCommandOutput',
             f'  {grpcurl} -d \'{{"host": "gpc0"}}\' {svc}/ListTestRuns',
             f'  {grpcurl} -d \'{{"hosts": ["gpc0"], "operation": "OPERATION_ROLLBACK"}}\' {svc}/RunOperation',
+            f'  if API tokens are required, add -H "authorization: Bearer $(cat {token_file})"',
             "",
             "What you will see: a switch on gpc0 turns System green and starts its 8 tests (Tests blue);",
             "'GPU acceleration' then fails (Tests red, 7/8 passed) until you roll back (Tests yellow) and",
