@@ -217,3 +217,22 @@ echo last
     assert texts[-1] == "last" and texts[1] == "first"
     assert len(texts) < 3000
     assert [line.number for line in lines] == list(range(len(lines)))
+
+
+async def test_a_command_that_outlived_a_killed_agent_is_followed_and_can_be_stopped(world: World) -> None:
+    host = await world.host("gpc0", switch="echo started\nsleep 60\necho never")
+    agent = await world.agent(host)
+    command_id = await world.fleet.run("gpc0", types_pb2.OPERATION_SWITCH)
+    await world.fleet.follow_until(command_id, lambda lines: any(x.text == "started" for x in lines))
+
+    agent.kill()
+    await agent.wait()
+    await world.agent(host, online=False)
+    got = await world.fleet.wait_host("gpc0", lambda h: h.online and h.running_command_id == command_id)
+    assert got.running_operation == types_pb2.OPERATION_SWITCH
+
+    await world.fleet.stub.CancelCommand(fleet_service_pb2.CancelCommandRequest(command_id=command_id))
+    command = await world.fleet.finished(command_id)
+    assert command.state == types_pb2.COMMAND_STATE_CANCELLED, command.message
+    texts = [line.text for line in await world.fleet.output(command_id)]
+    assert "never" not in texts
