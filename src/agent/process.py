@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 _DRAIN_SECONDS = 2.0
 _POLL_SECONDS = 0.5
+_CHILD_POLL_SECONDS = 0.05
 
 
 class StopReason(enum.Enum):
@@ -61,26 +62,42 @@ async def _pump(
         transport.close()
 
 
+def _pidfd(pid: int) -> int | None:
+    """A pidfd for `pid`, or None where the OS has none; ProcessLookupError when it is gone."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise
+    except OSError:
+        return None
+
+
+async def _wait_pidfd(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
 async def wait_exit(pid: int) -> None:
-    """Wait until a process has ended (pidfd where the OS has it, else a short poll)."""
-    if hasattr(os, "pidfd_open"):
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        loop.add_reader(fd, readable)
-        try:
-            await done
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
+    """Wait until a process that is not our child has ended (pidfd where the OS has it, else a poll)."""
+    try:
+        fd = _pidfd(pid)
+    except ProcessLookupError:
+        return
+    if fd is not None:
+        await _wait_pidfd(fd)
         return
     # No pidfd (macOS): a slow poll is the portable way to wait for a process that is not our child.
     while pid_alive(pid) and not _is_zombie(pid):  # noqa: ASYNC110
@@ -88,8 +105,17 @@ async def wait_exit(pid: int) -> None:
 
 
 async def _wait_child(popen: subprocess.Popen[bytes]) -> int:
-    if popen.poll() is None:
-        await wait_exit(popen.pid)
+    if popen.poll() is not None:
+        return popen.returncode
+    try:
+        fd = _pidfd(popen.pid)
+    except ProcessLookupError:
+        fd = None
+    if fd is not None:
+        await _wait_pidfd(fd)
+    else:
+        while popen.poll() is None:  # noqa: ASYNC110 - no pidfd on this OS
+            await asyncio.sleep(_CHILD_POLL_SECONDS)
     return popen.wait()
 
 

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agent.outbox import Line
 from agent.process import ProcessResult, StopReason, run_process
 
@@ -70,3 +72,16 @@ async def test_leftover_background_processes_do_not_hang_the_run(script: Callabl
 async def test_a_missing_program_is_an_error_not_a_crash(tmp_path: Path) -> None:
     result, _ = await _run([str(tmp_path / "nope")])
     assert result.exit_code == -1 and result.error.startswith("cannot run")
+
+
+async def test_without_pidfd_as_on_macos(
+    script: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agent.process._pidfd", lambda pid: None)
+    path = script("p.sh", "echo hi\nexit 2")
+    result, lines = await _run([str(path)])
+    assert result == ProcessResult(exit_code=2) and lines == [(1, "hi")]
+    stop = asyncio.Event()
+    stop.set()
+    result, _ = await _run([str(script("q.sh", "sleep 30"))], stop=stop)
+    assert result.stopped is StopReason.CANCELLED
