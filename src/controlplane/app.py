@@ -216,7 +216,11 @@ class ControlPlane:
         sock.listen(128)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.grpc_target),
+            create_app(
+                self.grpc_target,
+                api_token=self.api_tokens.internal_token,
+                tls_ca=self.config.tls_cert.read_bytes() if self.config.tls_cert else None,
+            ),
             log_level="warning",
             lifespan="on",
             ssl_certfile=self.config.tls_cert,
