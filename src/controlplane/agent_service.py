@@ -142,11 +142,18 @@ class AgentService(agent_grpc.AgentServiceServicer):
                 )
 
     def _heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
+        # The hot path: most heartbeats change nothing but metrics, and must cost next to nothing.
         host = state.host
-        host.facts.CopyFrom(heartbeat.facts)
         host.metrics.CopyFrom(heartbeat.metrics)
+        visible = host.facts != heartbeat.facts
+        if visible:
+            host.facts.CopyFrom(heartbeat.facts)
+        before = host.test_status.SerializeToString()
         self._adopt_test_status(state, heartbeat.test_status)
-        self.fleet.changed(state)
+        if visible or host.test_status.SerializeToString() != before:
+            self.fleet.changed(state)
+        else:
+            state.dirty = True
 
     @staticmethod
     def _adopt_test_status(state: HostState, reported: pb.TestStatus) -> None:

@@ -128,6 +128,7 @@ class ControlPlane:
         await commands.interrupt_all_unfinished()
         self.ingest = Ingest(self.store, commands, self.followers)
         tokens = AgentTokens(self.store)
+        self.fleet.flush_hooks.append(tokens.flush_last_used)
         agents = AgentService(
             self.fleet, commands, self.ingest, tokens, require_client_cert=self.config.agent_ca is not None
         )

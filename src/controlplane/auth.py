@@ -51,6 +51,7 @@ class AgentTokens:
     def __init__(self, store: Store, rotation_overlap_seconds: float = ROTATION_OVERLAP_SECONDS) -> None:
         self.store = store
         self.rotation_overlap_seconds = rotation_overlap_seconds
+        self._last_used: dict[str, float] = {}  # written behind by flush_last_used
 
     async def create(
         self, host: str, *, enrollment: bool = False, ttl_seconds: float = ENROLLMENT_TTL_SECONDS
@@ -73,12 +74,21 @@ class AgentTokens:
                 raise Unauthenticated("this enrollment token was already used; create a new one")
             token, _, _ = await self.create(record.host)
             return token
+        if record.used:
+            # A reconnect storm must not become a storm of write transactions: written behind.
+            self._last_used[record.token_id] = time.time()
+            return None
         await self.store.touch_token(record.token_id)
-        if not record.used:
-            await self.store.expire_older_tokens(
-                record.host, record.token_id, time.time() + self.rotation_overlap_seconds
-            )
+        await self.store.expire_older_tokens(
+            record.host, record.token_id, time.time() + self.rotation_overlap_seconds
+        )
         return None
+
+    async def flush_last_used(self) -> None:
+        """Write the last-used times gathered since the previous flush."""
+        used, self._last_used = self._last_used, {}
+        if used:
+            await self.store.touch_tokens(used)
 
     async def verify(self, token: str, claimed_host: str) -> TokenRecord:
         """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""

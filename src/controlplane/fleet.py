@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -39,6 +39,7 @@ class HostState:
     session: AgentSession | None = None
     last_heard: float = 0.0  # monotonic
     stale: bool = False  # connected, but heartbeats stopped arriving
+    seen_at: float = 0.0  # wall clock of the last message; copied into host.last_seen when shown or saved
     published: bytes = b""  # fingerprint of what watchers last saw
     seen_published: float = 0.0  # monotonic time of the last host_seen event
     dirty: bool = False  # has facts not yet written to SQLite
@@ -60,7 +61,7 @@ class Fleet:
         self.desired: pb.DesiredState | None = None
         self._reserved_version = 0
         self._flusher: asyncio.Task[None] | None = None
-        self.on_host_offline: list[Callable[[str], None]] = []
+        self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -85,7 +86,13 @@ class Fleet:
         """A host as the API shows it, with online state and its five compartments."""
         return self._view(self.state(name))
 
+    @staticmethod
+    def _sync_last_seen(state: HostState) -> None:
+        if state.seen_at:
+            state.host.last_seen.FromNanoseconds(int(state.seen_at * 1e9))
+
     def _view(self, state: HostState) -> pb.Host:
+        self._sync_last_seen(state)
         host = pb.Host()
         host.CopyFrom(state.host)
         host.online = state.online
@@ -146,7 +153,7 @@ class Fleet:
     def heard_from(self, state: HostState) -> None:
         """Note that the host's agent just spoke (monotonic clock for liveness, wall clock for display)."""
         state.last_heard = time.monotonic()
-        state.host.last_seen.GetCurrentTime()
+        state.seen_at = time.time()
         state.dirty = True
         if state.stale:
             state.stale = False
@@ -212,12 +219,15 @@ class Fleet:
         dirty = [s for s in self.hosts.values() if s.dirty]
         for state in dirty:
             state.dirty = False
+            self._sync_last_seen(state)
         try:
             await self.store.save_hosts([s.host for s in dirty])
         except BaseException:
             for state in dirty:
                 state.dirty = True
             raise
+        for hook in self.flush_hooks:
+            await hook()
         if self.hub.version + VERSION_BLOCK // 2 > self._reserved_version:
             self._reserved_version = self.hub.version + VERSION_BLOCK
             await self.store.extend_version_reservation(self._reserved_version)
@@ -238,6 +248,7 @@ class Fleet:
         for state in self.hosts.values():
             if state.session is not None and now - state.seen_published >= SEEN_COALESCE_SECONDS:
                 state.seen_published = now
+                self._sync_last_seen(state)
                 self.hub.publish(
                     fleet_pb.WatchFleetResponse(
                         host_seen=fleet_pb.HostSeen(host=state.host.name, last_seen=state.host.last_seen)

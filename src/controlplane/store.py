@@ -429,6 +429,14 @@ class Store:
                 "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?", (time.time(), token_id)
             )
 
+    async def touch_tokens(self, last_used: dict[str, float]) -> None:
+        """Record when tokens were last used, in one transaction."""
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?",
+                [(when, token_id) for token_id, when in last_used.items()],
+            )
+
     async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
         """Start the rotation overlap: the host's other valid tokens stop being accepted at `until`."""
         async with self.transaction() as db:
