@@ -164,6 +164,10 @@ class AgentService(agent_grpc.AgentServiceServicer):
         """
         status = state.host.test_status
         status.defined_cases = reported.defined_cases
+        if status.state == pb.TEST_STATE_UNSPECIFIED and not status.last_run_id and reported.state:
+            status.state = (
+                pb.TEST_STATE_NOT_RUN if reported.state == pb.TEST_STATE_RUNNING else reported.state
+            )
         if reported.state == pb.TEST_STATE_DISABLED:
             status.state = reported.state
             status.message = reported.message

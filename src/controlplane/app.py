@@ -22,6 +22,7 @@ from .access import AccessInterceptor, ApiTokens
 from .agent_service import AgentService
 from .auth import AgentTokens
 from .commands import Commands
+from .errors import Unavailable
 from .events import Hub
 from .fleet import Fleet
 from .fleet_service import FleetService
@@ -224,6 +225,7 @@ class ControlPlane:
             ),
             log_level="warning",
             lifespan="on",
+            timeout_graceful_shutdown=1,
             ssl_certfile=self.config.tls_cert,
             ssl_keyfile=self.config.tls_key,
         )
@@ -240,6 +242,12 @@ class ControlPlane:
         self._started = False
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        # End the long streams first, so the server's grace period is not spent waiting on them.
+        for session in self.sessions.all():
+            session.close(Unavailable("the control plane is shutting down; reconnect shortly"))
+        if self.hub is not None:
+            self.hub.close()
+        self.followers.close_all()
         if self._http is not None:
             if self._uvicorn is not None:
                 self._uvicorn.should_exit = True

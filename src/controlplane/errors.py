@@ -54,6 +54,13 @@ class Aborted(FleetError):
     http_status = 409
 
 
+class Unavailable(FleetError):
+    """The control plane is shutting down; the client should reconnect shortly."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 503
+
+
 class ResourceExhausted(FleetError):
     """A limit was hit: message size, concurrent streams, rate."""
 

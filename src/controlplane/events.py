@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -18,12 +19,23 @@ class _Resync(Exception):
     """A watcher fell behind and must start over from a snapshot."""
 
 
+class _Closed(Exception):
+    """The hub closed; the watch ends."""
+
+
 class Watcher:
     """One subscriber: a bounded queue that is flagged for resync instead of ever blocking the hub."""
 
     def __init__(self, limit: int) -> None:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(limit)
         self.overflowed = False
+        self.closed = False
+
+    def close(self) -> None:
+        """End the watch after what it already has."""
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(Event())
 
     def offer(self, event: Event) -> None:
         """Queue an event; on overflow drop everything and mark the watcher for a resync."""
@@ -42,6 +54,8 @@ class Watcher:
         event = await self._queue.get()
         if self.overflowed:
             raise _Resync
+        if self.closed and self._queue.empty():
+            raise _Closed
         return event
 
 
@@ -54,6 +68,7 @@ class Hub:
         self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
         self._watchers: set[Watcher] = set()
         self._watcher_limit = watcher_limit
+        self.closed = False
 
     def publish(self, event: Event) -> Event:
         """Give the event the next version, remember it and offer it to every watcher."""
@@ -80,6 +95,8 @@ class Hub:
         """A snapshot (or only what was missed since from_version), then every change."""
         watcher = Watcher(self._watcher_limit)
         self._watchers.add(watcher)
+        if self.closed:
+            watcher.close()
         floor = 0  # events at or below this version were already covered by what was sent
         try:
             missed = self._missed_since(from_version) if from_version else None
@@ -94,6 +111,8 @@ class Hub:
             while True:
                 try:
                     event = await watcher.get()
+                except _Closed:
+                    return
                 except _Resync:
                     log.info("watcher fell behind; sending a fresh snapshot")
                     watcher = self._replace(watcher)
@@ -105,6 +124,12 @@ class Hub:
                     yield event
         finally:
             self._watchers.discard(watcher)
+
+    def close(self) -> None:
+        """End every watch (at shutdown), so no stream holds the server open."""
+        self.closed = True
+        for watcher in self._watchers:
+            watcher.close()
 
     def _replace(self, old: Watcher) -> Watcher:
         self._watchers.discard(old)

@@ -156,6 +156,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                 return
             while True:
                 item = await follower.queue.get()
+                if item is None:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "the control plane is shutting down")
+                    return
                 if isinstance(item, pb.Command):
                     if follower.overflowed:
                         tail = await self.store.read_output(request.command_id, next_line)

@@ -88,15 +88,17 @@ class Ingest:
                 continue
             await self._store_output(output)
             output = []
+            # Messages about commands this control plane does not know are acknowledged too, so the
+            # agent drops them instead of resending them after every reconnect.
             if kind == "test_run":
                 report = item.message.test_run
                 if await self._owned(item.state, report.command_id):
                     await self.commands.on_test_run(item.state, report)
-                    self._ack(item.state, report.command_id, report.seq)
+                self._ack(item.state, report.command_id, report.seq)
             elif kind == "command_finished":
                 finished = item.message.command_finished
-                if await self.commands.on_finished(item.state, finished) is not None:
-                    self._ack(item.state, finished.command_id, finished.seq)
+                await self.commands.on_finished(item.state, finished)
+                self._ack(item.state, finished.command_id, finished.seq)
         await self._store_output(output)
         self.batches += 1
 
@@ -121,6 +123,7 @@ class Ingest:
                     item.state.host.name,
                     chunk.command_id,
                 )
+                self._ack(item.state, chunk.command_id, chunk.seq)
                 continue
             appends.append(OutputAppend(chunk.command_id, chunk))
             states[chunk.command_id] = item.state

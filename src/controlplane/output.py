@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 
 from fleetdeck.v1 import types_pb2 as pb
 
 FOLLOWER_QUEUE_LIMIT = 10_000
 
-Item = list[pb.OutputLine] | pb.Command
+Item = list[pb.OutputLine] | pb.Command | None  # None: the control plane is stopping
 
 
 class Follower:
@@ -55,6 +56,13 @@ class OutputFollowers:
         """Durable lines of a command."""
         for follower in self._by_command.get(command_id, ()):
             follower.offer(lines)
+
+    def close_all(self) -> None:
+        """End every follow (at shutdown)."""
+        for followers in self._by_command.values():
+            for follower in followers:
+                with contextlib.suppress(asyncio.QueueFull):
+                    follower.queue.put_nowait(None)
 
     def finish(self, command: pb.Command) -> None:
         """A command ended; its followers stop after the lines they already have."""

@@ -232,13 +232,20 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; committed on success, rolled back on error."""
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            # A cancelled await does not stop a statement already handed to aiosqlite's thread, so the
+            # statements that open and close a transaction are shielded and always run to the end:
+            # a cancelled caller can never leave a transaction open for the next one.
+            begin = asyncio.ensure_future(self.db.execute("BEGIN IMMEDIATE"))
             try:
+                await asyncio.shield(begin)
                 yield self.db
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(Exception):
+                    await begin
+                if self.db.in_transaction:
+                    await asyncio.shield(self.db.execute("ROLLBACK"))
                 raise
-            await self.db.execute("COMMIT")
+            await asyncio.shield(self.db.execute("COMMIT"))
 
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         async with self.db.execute(sql, args) as cursor:

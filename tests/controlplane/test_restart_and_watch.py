@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import pytest
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -145,3 +146,24 @@ async def test_grpcurl_lists_services_and_hosts(cp, connect) -> None:
         "COMPARTMENT_KIND_SYSTEM",
         "COMPARTMENT_KIND_TESTS",
     ]
+
+
+async def test_stop_ends_agent_streams_and_watchers_instead_of_waiting_out_the_grace(tmp_path: Path) -> None:
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", shutdown_grace_seconds=30
+    )
+    cp = ControlPlane(config)
+    await cp.start()
+    async with grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
+        await agent.hello()
+        watch = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+        await watch.read()
+        async with asyncio.timeout(5):  # far below the 30 s grace
+            await cp.stop()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await agent.recv()
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        await agent.close()
