@@ -26,7 +26,7 @@ from .timeutil import now_ts
 
 log = logging.getLogger(__name__)
 
-SEEN_COALESCE_SECONDS = 10.0  # at most one "last seen" event per host this often
+SEEN_COALESCE_SECONDS = 5.0  # one "last seen" event for the whole fleet at most this often
 MISSED_HEARTBEATS_OFFLINE = 3
 
 
@@ -41,7 +41,7 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     seen_at: float = 0.0  # wall clock of the last message; copied into host.last_seen when shown or saved
     published: bytes = b""  # fingerprint of what watchers last saw
-    seen_published: float = 0.0  # monotonic time of the last host_seen event
+    seen_reported: float = 0.0  # the seen_at that watchers last got
     dirty: bool = False  # has facts not yet written to SQLite
 
     @property
@@ -60,6 +60,7 @@ class Fleet:
         self.settings = pb.Settings()
         self.desired: pb.DesiredState | None = None
         self._reserved_version = 0
+        self._seen_published = 0.0
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
 
@@ -147,7 +148,7 @@ class Fleet:
         fingerprint = self._fingerprint(state)
         if fingerprint != state.published:
             state.published = fingerprint
-            state.seen_published = time.monotonic()
+            state.seen_reported = state.seen_at  # the host event carries last_seen
             self.hub.publish(fleet_pb.WatchFleetResponse(host=self._view(state)))
 
     def heard_from(self, state: HostState) -> None:
@@ -244,13 +245,15 @@ class Fleet:
                 self.changed(state)
 
     def publish_seen(self, now: float) -> None:
-        """Coalesced last-seen events for hosts that changed nothing else."""
+        """One event with every host heard from since the last one, at most every few seconds."""
+        if now - self._seen_published < SEEN_COALESCE_SECONDS:
+            return
+        self._seen_published = now
+        seen = []
         for state in self.hosts.values():
-            if state.session is not None and now - state.seen_published >= SEEN_COALESCE_SECONDS:
-                state.seen_published = now
+            if state.seen_at > state.seen_reported:
+                state.seen_reported = state.seen_at
                 self._sync_last_seen(state)
-                self.hub.publish(
-                    fleet_pb.WatchFleetResponse(
-                        host_seen=fleet_pb.HostSeen(host=state.host.name, last_seen=state.host.last_seen)
-                    )
-                )
+                seen.append(fleet_pb.HostSeen(host=state.host.name, last_seen=state.host.last_seen))
+        if seen:
+            self.hub.publish(fleet_pb.WatchFleetResponse(hosts_seen=fleet_pb.HostsSeen(hosts=seen)))

@@ -172,3 +172,19 @@ async def test_old_token_works_during_rotation_overlap_then_stops(cp, connect, f
     assert await _status_of_hello(await connect("gpc0", token=newest)) == grpc.StatusCode.OK
     assert await _status_of_hello(await connect("gpc0", token=new)) == grpc.StatusCode.UNAUTHENTICATED
     assert await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_last_seen_goes_out_as_one_event_for_the_whole_fleet(cp, fleet) -> None:
+    stream = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+    await stream.read()  # snapshot
+    for name in ("gpc0", "web1", "mac1"):
+        cp.fleet.ensure(name)
+    for name in ("gpc0", "web1"):  # two hosts speak, changing nothing visible
+        cp.fleet.heard_from(cp.fleet.hosts[name])
+    cp.fleet.publish_seen(10**9)  # the housekeeping tick, driven directly
+    event = await stream.read()
+    assert event.WhichOneof("event") == "hosts_seen"
+    assert sorted(h.host for h in event.hosts_seen.hosts) == ["gpc0", "web1"]
+    cp.fleet.publish_seen(10**9 + 60)  # nobody spoke since: nothing to say
+    assert cp.hub.version == event.version
+    stream.cancel()

@@ -112,11 +112,17 @@ async def test_slow_watcher_is_resynced_not_waited_for(cp) -> None:
     events = hub.watch(0, lambda: fleet_pb.FleetSnapshot())
     assert (await anext(events)).HasField("snapshot")
     for i in range(10):  # the watcher reads nothing while the hub publishes
-        hub.publish(fleet_pb.WatchFleetResponse(host_seen=fleet_pb.HostSeen(host=f"h{i}")))
+        hub.publish(
+            fleet_pb.WatchFleetResponse(
+                hosts_seen=fleet_pb.HostsSeen(hosts=[fleet_pb.HostSeen(host=f"h{i}")])
+            )
+        )
     resync = await anext(events)
     assert resync.HasField("snapshot") and resync.version == 10
-    hub.publish(fleet_pb.WatchFleetResponse(host_seen=fleet_pb.HostSeen(host="next")))
-    assert (await anext(events)).host_seen.host == "next"
+    hub.publish(
+        fleet_pb.WatchFleetResponse(hosts_seen=fleet_pb.HostsSeen(hosts=[fleet_pb.HostSeen(host="next")]))
+    )
+    assert (await anext(events)).hosts_seen.hosts[0].host == "next"
     await events.aclose()
 
 

@@ -72,21 +72,27 @@ class HostSeen(_message.Message):
     last_seen: _timestamp_pb2.Timestamp
     def __init__(self, host: _Optional[str] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class HostsSeen(_message.Message):
+    __slots__ = ("hosts",)
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[HostSeen]
+    def __init__(self, hosts: _Optional[_Iterable[_Union[HostSeen, _Mapping]]] = ...) -> None: ...
+
 class WatchFleetResponse(_message.Message):
-    __slots__ = ("version", "snapshot", "host", "command", "tests_failed", "host_seen")
+    __slots__ = ("version", "snapshot", "host", "command", "tests_failed", "hosts_seen")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     TESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
-    HOST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_SEEN_FIELD_NUMBER: _ClassVar[int]
     version: int
     snapshot: FleetSnapshot
     host: _types_pb2.Host
     command: _types_pb2.Command
     tests_failed: TestsFailed
-    host_seen: HostSeen
-    def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., host_seen: _Optional[_Union[HostSeen, _Mapping]] = ...) -> None: ...
+    hosts_seen: HostsSeen
+    def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., hosts_seen: _Optional[_Union[HostsSeen, _Mapping]] = ...) -> None: ...
 
 class RunOperationRequest(_message.Message):
     __slots__ = ("hosts", "operation", "timeout")

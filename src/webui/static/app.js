@@ -39,11 +39,13 @@ const handlers = {
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
   },
-  host_seen(seen) {
-    const host = state.hosts.get(seen.host);
-    if (!host) return;
-    host.last_seen = seen.last_seen;
-    renderHost(host);
+  hosts_seen(batch) {
+    for (const seen of batch.hosts || []) {
+      const host = state.hosts.get(seen.host);
+      if (!host) continue;
+      host.last_seen = seen.last_seen;
+      renderHost(host);
+    }
   },
   command(command) {
     rememberCommand(command);
