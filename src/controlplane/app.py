@@ -51,7 +51,7 @@ class ControlPlaneConfig:
     output_cap_bytes: int = 10 * 1024 * 1024
     # The first admin API token on an empty database; generated (and shown once) when None.
     admin_token: str | None = None
-    require_api_tokens: bool = False
+    require_api_tokens: bool = True  # deny by default; tests that are not about access opt out
     # Agent streams, watchers and unary calls together; beyond it calls get RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 25_000
     # TLS for the gRPC and HTTP ports (PEM files); both or neither.

@@ -421,7 +421,7 @@ class Demo:
 
     def _print_banner(self, target: str, http_url: str) -> None:
         token_file = self.base / "admin-token"
-        grpcurl = f"grpcurl -plaintext {target}"
+        grpcurl = f'grpcurl -plaintext -H "authorization: Bearer $FLEETDECK_TOKEN" {target}'
         svc = "fleetdeck.v1.FleetService"
         lines = [
             "",
@@ -433,15 +433,15 @@ class Demo:
         lines += [
             f"  gRPC (reflection on):         {target}",
             "",
-            "Try it (grpcurl is in .venv/bin):",
-            f"  {grpcurl} list {svc}",
+            "Try it (grpcurl is in .venv/bin; every FleetService call needs the admin API token):",
+            f"  export FLEETDECK_TOKEN=$(cat {token_file})",
+            f"  grpcurl -plaintext {target} list {svc}",
             f"  {grpcurl} {svc}/ListHosts",
             f'  {grpcurl} -d \'{{"hosts": ["gpc0"], "operation": "OPERATION_SWITCH"}}\' {svc}/RunOperation',
             f"  {grpcurl} -d '{{}}' {svc}/WatchFleet",
             f'  {grpcurl} -d \'{{"command_id": "<id>"}}\' {svc}/StreamCommandOutput',
             f'  {grpcurl} -d \'{{"host": "gpc0"}}\' {svc}/ListTestRuns',
             f'  {grpcurl} -d \'{{"hosts": ["gpc0"], "operation": "OPERATION_ROLLBACK"}}\' {svc}/RunOperation',
-            f'  if API tokens are required, add -H "authorization: Bearer $(cat {token_file})"',
             "",
             "What you will see: a switch on gpc0 turns System green and starts its 8 tests (Tests blue);",
             "'GPU acceleration' then fails (Tests red, 7/8 passed) until you roll back (Tests yellow) and",

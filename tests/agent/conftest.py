@@ -16,6 +16,7 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
+from fleetdeck.client import aio_channel
 from fleetdeck.v1 import fleet_service_pb2, fleet_service_pb2_grpc, types_pb2
 
 
@@ -214,9 +215,11 @@ class AgentProcess:
 class Fleet:
     """The FleetService of a running control plane, with helpers that await events, never sleep."""
 
-    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None = None) -> None:
+    def __init__(
+        self, target: str, credentials: grpc.ChannelCredentials | None = None, api_token: str | None = None
+    ) -> None:
         if credentials is None:
-            self.channel = grpc.aio.insecure_channel(target)
+            self.channel = aio_channel(target, api_token)
         else:
             self.channel = grpc.aio.secure_channel(target, credentials)
         self.stub = fleet_service_pb2_grpc.FleetServiceStub(self.channel)
@@ -360,7 +363,10 @@ def control_plane_config(tmp_path: Path, port: int = 0) -> Any:
     from controlplane.app import ControlPlaneConfig
 
     return ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address=f"127.0.0.1:{port}", shutdown_grace_seconds=0.2
+        require_api_tokens=False,
+        db_path=tmp_path / "fleet.db",
+        grpc_address=f"127.0.0.1:{port}",
+        shutdown_grace_seconds=0.2,
     )
 
 

@@ -47,7 +47,7 @@ async def test_the_demo_fleet_switches_fails_a_test_rolls_back_and_stops_on_ctrl
                 banner.append(line.decode())
         target = json.loads((demo_dir / "controlplane.ready.json").read_text())["grpc"]
         assert any(f"grpcurl -plaintext {target}" in line for line in banner)
-        fleet = Fleet(target)
+        fleet = Fleet(target, api_token=(demo_dir / "admin-token").read_text().strip())
         try:
             mac1 = await fleet.wait_host("mac1", lambda h: h.online and h.test_status.state == 1)
             assert mac1.test_status.message.startswith("No tests defined in")

@@ -116,7 +116,9 @@ class ScriptedAgent:
 @pytest.fixture
 async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     async with ControlPlane(
-        ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
+        ControlPlaneConfig(
+            require_api_tokens=False, db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
+        )
     ) as plane:
         yield plane
 

@@ -198,6 +198,7 @@ def self_signed(tmp_path: Path) -> Path:
 
 async def test_the_web_ui_verifies_a_control_plane_served_over_tls(tmp_path: Path, self_signed: Path) -> None:
     config = ControlPlaneConfig(
+        require_api_tokens=False,
         db_path=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         tls_cert=self_signed / "cert.pem",

@@ -164,6 +164,7 @@ async def test_a_control_plane_restart_recovers_without_a_reload(
     await cp.stop()
     await expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
     config = ControlPlaneConfig(
+        require_api_tokens=False,
         db_path=db_path,
         grpc_address=f"127.0.0.1:{grpc_port}",
         http_address=f"127.0.0.1:{http_port}",
@@ -293,7 +294,10 @@ async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_contro
         await expect(connection).to_have_attribute("data-state", "degraded")
         await expect(connection).to_contain_text("unreachable")
         config = ControlPlaneConfig(
-            db_path=db_path, grpc_address=f"127.0.0.1:{grpc_port}", shutdown_grace_seconds=1
+            require_api_tokens=False,
+            db_path=db_path,
+            grpc_address=f"127.0.0.1:{grpc_port}",
+            shutdown_grace_seconds=1,
         )
         async with ControlPlane(config) as restarted:
             async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:

@@ -90,7 +90,10 @@ async def test_stalled_reader_is_dropped_to_a_snapshot_without_slowing_others(
 
 async def test_relay_reconnects_after_a_control_plane_restart(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", shutdown_grace_seconds=0.5
+        require_api_tokens=False,
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        shutdown_grace_seconds=0.5,
     )
     async with ControlPlane(config) as first:
         target = first.grpc_target
@@ -104,7 +107,10 @@ async def test_relay_reconnects_after_a_control_plane_restart(tmp_path: Path) ->
         down = await next_item(watch)
         assert isinstance(down, Status) and not down.connected
         restarted = ControlPlaneConfig(
-            db_path=tmp_path / "fleet.db", grpc_address=target, shutdown_grace_seconds=0.5
+            require_api_tokens=False,
+            db_path=tmp_path / "fleet.db",
+            grpc_address=target,
+            shutdown_grace_seconds=0.5,
         )
         async with ControlPlane(restarted):
             assert await next_item(watch) == Status(True, "live")
