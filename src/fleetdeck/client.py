@@ -85,12 +85,26 @@ class _SyncToken(
         return continuation(_with_token(details, self._token), request)
 
 
-def aio_channel(target: str, token: str | None) -> grpc.aio.Channel:
-    """An asyncio channel to the control plane that sends `token` with every call."""
+def bearer_interceptors(token: str) -> list[Any]:
+    """grpc.aio client interceptors that send `authorization: Bearer <token>` on every call."""
     # grpc.aio files each interceptor object under one call kind only, so there is one per kind.
     kinds = (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)
-    interceptors = [kind(token) for kind in kinds] if token else None
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    return [kind(token) for kind in kinds]
+
+
+def aio_channel(
+    target: str,
+    token: str | None,
+    *,
+    tls_ca: bytes | None = None,
+    options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS,
+) -> grpc.aio.Channel:
+    """An asyncio channel to the control plane that sends `token` with every call (TLS with tls_ca)."""
+    interceptors = bearer_interceptors(token) if token else None
+    if tls_ca is None:
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
 
 
 def channel(target: str, token: str | None) -> grpc.Channel:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import grpc
-
+from fleetdeck.client import aio_channel
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
 log = logging.getLogger(__name__)
@@ -27,55 +25,12 @@ _CHANNEL_OPTIONS = [
 ]
 
 
-def _with_token(details: Any, header: tuple[str, str]) -> Any:
-    metadata = grpc.aio.Metadata(*(details.metadata or ()), header)
-    return details._replace(metadata=metadata)
-
-
-class _UnaryToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds `authorization: Bearer <token>` to unary calls; the token itself is never logged."""
-
-    def __init__(self, header: tuple[str, str]) -> None:
-        self._header = header
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        """Attach the token."""
-        return await continuation(_with_token(details, self._header), request)
-
-
-class _StreamToken(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    """Adds `authorization: Bearer <token>` to server-streaming calls."""
-
-    def __init__(self, header: tuple[str, str]) -> None:
-        self._header = header
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        """Attach the token."""
-        return await continuation(_with_token(details, self._header), request)
-
-
-def bearer_interceptors(token: str) -> list[Any]:
-    """Client interceptors sending `authorization: Bearer <token>` on every unary and streaming call."""
-    header = ("authorization", f"Bearer {token}")
-    # grpc.aio files each interceptor under one kind only, so each kind needs its own object.
-    return [_UnaryToken(header), _StreamToken(header)]
-
-
 class FleetClient:
     """A grpc.aio channel to the control plane and its FleetService stub; close() is safe twice."""
 
     def __init__(self, target: str, api_token: str | None = None, tls_ca: bytes | None = None) -> None:
         self.target = target
-        interceptors = bearer_interceptors(api_token) if api_token else None
-        if tls_ca is None:
-            self.channel = grpc.aio.insecure_channel(
-                target, options=_CHANNEL_OPTIONS, interceptors=interceptors
-            )
-        else:
-            credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
-            self.channel = grpc.aio.secure_channel(
-                target, credentials, options=_CHANNEL_OPTIONS, interceptors=interceptors
-            )
+        self.channel = aio_channel(target, api_token, tls_ca=tls_ca, options=_CHANNEL_OPTIONS)
         self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self.channel)  # type: ignore[assignment]
         self._closed = False
         log.info("web UI talks to the control plane at %s", target)
