@@ -48,6 +48,11 @@ ADMIN = frozenset(
         "CreateApiToken",
         "ListApiTokens",
         "RevokeApiToken",
+        # Web logins: only the web UI's own (admin) token may check passwords and sessions.
+        "Login",
+        "GetWebSession",
+        "Logout",
+        "PutUser",
     }
 )
 # Open to anyone: health checks, the schema (reflection), and the agent stream (it checks agent tokens).

@@ -391,3 +391,75 @@ class RevokeApiTokenResponse(_message.Message):
     API_TOKEN_FIELD_NUMBER: _ClassVar[int]
     api_token: ApiToken
     def __init__(self, api_token: _Optional[_Union[ApiToken, _Mapping]] = ...) -> None: ...
+
+class LoginRequest(_message.Message):
+    __slots__ = ("username", "password", "client", "previous_session_token")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    client: str
+    previous_session_token: str
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[str] = ..., previous_session_token: _Optional[str] = ...) -> None: ...
+
+class WebSession(_message.Message):
+    __slots__ = ("username", "role", "csrf_token", "expires_at")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CSRF_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    role: _types_pb2.Role
+    csrf_token: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, username: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.Role, str]] = ..., csrf_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LoginResponse(_message.Message):
+    __slots__ = ("session_token", "session")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    session: WebSession
+    def __init__(self, session_token: _Optional[str] = ..., session: _Optional[_Union[WebSession, _Mapping]] = ...) -> None: ...
+
+class GetWebSessionRequest(_message.Message):
+    __slots__ = ("session_token",)
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    def __init__(self, session_token: _Optional[str] = ...) -> None: ...
+
+class GetWebSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: WebSession
+    def __init__(self, session: _Optional[_Union[WebSession, _Mapping]] = ...) -> None: ...
+
+class LogoutRequest(_message.Message):
+    __slots__ = ("session_token",)
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    def __init__(self, session_token: _Optional[str] = ...) -> None: ...
+
+class LogoutResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PutUserRequest(_message.Message):
+    __slots__ = ("username", "password", "role")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    role: _types_pb2.Role
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.Role, str]] = ...) -> None: ...
+
+class PutUserResponse(_message.Message):
+    __slots__ = ("username", "role")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    role: _types_pb2.Role
+    def __init__(self, username: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.Role, str]] = ...) -> None: ...

@@ -140,6 +140,26 @@ class FleetServiceStub:
                 request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.FromString,
                 _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/Login',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LoginRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LoginResponse.FromString,
+                _registered_method=True)
+        self.GetWebSession = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/GetWebSession',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionResponse.FromString,
+                _registered_method=True)
+        self.Logout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/Logout',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutResponse.FromString,
+                _registered_method=True)
+        self.PutUser = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/PutUser',
+                request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
+                _registered_method=True)
 
 
 class FleetServiceServicer:
@@ -294,6 +314,36 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Login(self, request, context):
+        """Check a web user's password and open a session (called by the web UI). Wrong user or password:
+        UNAUTHENTICATED; 5 failures in 5 min for one client and user name: RESOURCE_EXHAUSTED with a
+        `retry-after` (seconds) trailer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebSession(self, request, context):
+        """The web session a session token belongs to; UNAUTHENTICATED when unknown, expired or ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logout(self, request, context):
+        """End a web session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutUser(self, request, context):
+        """Create a web user, or set an existing user's password and role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -401,6 +451,26 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiToken,
                     request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LoginRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LoginResponse.SerializeToString,
+            ),
+            'GetWebSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebSession,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionResponse.SerializeToString,
+            ),
+            'Logout': grpc.unary_unary_rpc_method_handler(
+                    servicer.Logout,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutResponse.SerializeToString,
+            ),
+            'PutUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutUser,
+                    request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -971,6 +1041,114 @@ class FleetService:
             '/fleetdeck.v1.FleetService/RevokeApiToken',
             fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenRequest.SerializeToString,
             fleetdeck_dot_v1_dot_fleet__service__pb2.RevokeApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/Login',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.LoginRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/GetWebSession',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.GetWebSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/Logout',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/PutUser',
+            fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

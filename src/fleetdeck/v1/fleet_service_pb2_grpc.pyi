@@ -77,6 +77,17 @@ class FleetServiceStub:
     """The API tokens, without their secrets."""
     RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeApiTokenRequest, _fleet_service_pb2.RevokeApiTokenResponse]
     """Revoke an API token; calls with it are refused from then on."""
+    Login: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.LoginRequest, _fleet_service_pb2.LoginResponse]
+    """Check a web user's password and open a session (called by the web UI). Wrong user or password:
+    UNAUTHENTICATED; 5 failures in 5 min for one client and user name: RESOURCE_EXHAUSTED with a
+    `retry-after` (seconds) trailer.
+    """
+    GetWebSession: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.GetWebSessionRequest, _fleet_service_pb2.GetWebSessionResponse]
+    """The web session a session token belongs to; UNAUTHENTICATED when unknown, expired or ended."""
+    Logout: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.LogoutRequest, _fleet_service_pb2.LogoutResponse]
+    """End a web session."""
+    PutUser: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]
+    """Create a web user, or set an existing user's password and role."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -127,6 +138,17 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """The API tokens, without their secrets."""
     RevokeApiToken: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.RevokeApiTokenRequest, _fleet_service_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
     """Revoke an API token; calls with it are refused from then on."""
+    Login: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.LoginRequest, _fleet_service_pb2.LoginResponse]  # type: ignore[assignment]
+    """Check a web user's password and open a session (called by the web UI). Wrong user or password:
+    UNAUTHENTICATED; 5 failures in 5 min for one client and user name: RESOURCE_EXHAUSTED with a
+    `retry-after` (seconds) trailer.
+    """
+    GetWebSession: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.GetWebSessionRequest, _fleet_service_pb2.GetWebSessionResponse]  # type: ignore[assignment]
+    """The web session a session token belongs to; UNAUTHENTICATED when unknown, expired or ended."""
+    Logout: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.LogoutRequest, _fleet_service_pb2.LogoutResponse]  # type: ignore[assignment]
+    """End a web session."""
+    PutUser: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]  # type: ignore[assignment]
+    """Create a web user, or set an existing user's password and role."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -300,5 +322,40 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_fleet_service_pb2.RevokeApiTokenResponse, _abc.Awaitable[_fleet_service_pb2.RevokeApiTokenResponse]]:
         """Revoke an API token; calls with it are refused from then on."""
+
+    @_abc_1.abstractmethod
+    def Login(
+        self,
+        request: _fleet_service_pb2.LoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.LoginResponse, _abc.Awaitable[_fleet_service_pb2.LoginResponse]]:
+        """Check a web user's password and open a session (called by the web UI). Wrong user or password:
+        UNAUTHENTICATED; 5 failures in 5 min for one client and user name: RESOURCE_EXHAUSTED with a
+        `retry-after` (seconds) trailer.
+        """
+
+    @_abc_1.abstractmethod
+    def GetWebSession(
+        self,
+        request: _fleet_service_pb2.GetWebSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.GetWebSessionResponse, _abc.Awaitable[_fleet_service_pb2.GetWebSessionResponse]]:
+        """The web session a session token belongs to; UNAUTHENTICATED when unknown, expired or ended."""
+
+    @_abc_1.abstractmethod
+    def Logout(
+        self,
+        request: _fleet_service_pb2.LogoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.LogoutResponse, _abc.Awaitable[_fleet_service_pb2.LogoutResponse]]:
+        """End a web session."""
+
+    @_abc_1.abstractmethod
+    def PutUser(
+        self,
+        request: _fleet_service_pb2.PutUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_fleet_service_pb2.PutUserResponse, _abc.Awaitable[_fleet_service_pb2.PutUserResponse]]:
+        """Create a web user, or set an existing user's password and role."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
