@@ -19,6 +19,7 @@ from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_servic
 from fleetdeck.v1 import types_pb2 as pb
 
 from .access import AccessInterceptor, ApiTokens
+from .accounts import Accounts
 from .agent_service import AgentService
 from .auth import AgentTokens
 from .commands import Commands
@@ -51,6 +52,8 @@ class ControlPlaneConfig:
     output_cap_bytes: int = 10 * 1024 * 1024
     # The first admin API token on an empty database; generated (and shown once) when None.
     admin_token: str | None = None
+    # The password of the first web user "admin" on an empty database; generated (shown once) when None.
+    admin_password: str | None = None
     require_api_tokens: bool = True  # deny by default; tests that are not about access opt out
     # Agent streams, watchers and unary calls together; beyond it calls get RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 25_000
@@ -85,6 +88,7 @@ class ControlPlane:
         self.api_tokens = ApiTokens(self.store)
         # Set when this start created the first admin token: show it once, never log it.
         self.bootstrap_admin_token: str | None = None
+        self.bootstrap_admin_password: str | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -122,6 +126,8 @@ class ControlPlane:
             token, _ = await self.api_tokens.create("admin", pb.ROLE_ADMIN, self.config.admin_token)
             self.bootstrap_admin_token = token
             log.info("created the first admin API token")
+        accounts = Accounts(self.store)
+        self.bootstrap_admin_password = await accounts.bootstrap(self.config.admin_password)
         self.hub = Hub(await self.store.reserve_versions(0))
         self.fleet = Fleet(self.store, self.hub, self.sessions)
         await self.fleet.load()
@@ -133,7 +139,9 @@ class ControlPlane:
         agents = AgentService(
             self.fleet, commands, self.ingest, tokens, require_client_cert=self.config.agent_ca is not None
         )
-        fleet_service = FleetService(self.fleet, commands, self.followers, tokens, agents, self.api_tokens)
+        fleet_service = FleetService(
+            self.fleet, commands, self.followers, tokens, agents, self.api_tokens, accounts
+        )
         self.commands = commands
         self.tokens = tokens
 

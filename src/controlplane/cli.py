@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; then shut down in order."""
     admin_token = os.environ.get("FLEETDECK_ADMIN_TOKEN")
+    admin_password = os.environ.get("FLEETDECK_ADMIN_PASSWORD")
     if args.admin_token_file is not None:
         admin_token = Path(args.admin_token_file).read_text().strip()
     config = ControlPlaneConfig(
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         grpc_address=args.grpc,
         http_address=args.http,
         admin_token=admin_token,
+        admin_password=admin_password,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         agent_ca=args.agent_ca,
@@ -76,6 +78,8 @@ async def _serve(config: ControlPlaneConfig, ready_file: Path | None) -> None:
         if cp.bootstrap_admin_token is not None and config.admin_token is None:
             # Printed once to the terminal, never logged: only its hash is stored.
             print(f"First admin API token (shown once): {cp.bootstrap_admin_token}", flush=True)
+        if cp.bootstrap_admin_password is not None:
+            print(f"Web login (shown once): user admin, password {cp.bootstrap_admin_password}", flush=True)
         if ready_file is not None:
             ready = {"grpc": cp.grpc_target, "http": cp.http_url if config.http_address else ""}
             tmp = ready_file.with_suffix(".tmp")

@@ -17,6 +17,7 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
 from .access import ApiTokens
+from .accounts import Accounts
 from .agent_service import AgentService
 from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
@@ -45,6 +46,9 @@ def _mapped(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         except Exception as error:
             if not isinstance(error, FleetError):
                 log.exception("%s failed", method.__name__)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                context.set_trailing_metadata((("retry-after", str(retry_after)),))
             code, detail = grpc_status(error)
             await context.abort(code, detail)
             raise  # unreachable: abort raises
@@ -69,7 +73,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         tokens: AgentTokens,
         agents: AgentService,
         api_tokens: ApiTokens,
+        accounts: Accounts,
     ) -> None:
+        self.accounts = accounts
         self.fleet = fleet
         self.store = fleet.store
         self.commands = commands
@@ -352,3 +358,26 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         token = next(t for t in await self.store.list_api_tokens() if t.token_id == request.token_id)
         log.info("revoked API token %s of %s", token.token_id, token.name)
         return fleet_pb.RevokeApiTokenResponse(api_token=token)
+
+    @_mapped
+    async def Login(self, request: fleet_pb.LoginRequest, context: Any) -> fleet_pb.LoginResponse:
+        return await self.accounts.login(
+            request.username, request.password, request.client, request.previous_session_token
+        )
+
+    @_mapped
+    async def GetWebSession(
+        self, request: fleet_pb.GetWebSessionRequest, context: Any
+    ) -> fleet_pb.GetWebSessionResponse:
+        return fleet_pb.GetWebSessionResponse(session=await self.accounts.session(request.session_token))
+
+    @_mapped
+    async def Logout(self, request: fleet_pb.LogoutRequest, context: Any) -> fleet_pb.LogoutResponse:
+        await self.accounts.logout(request.session_token)
+        return fleet_pb.LogoutResponse()
+
+    @_mapped
+    async def PutUser(self, request: fleet_pb.PutUserRequest, context: Any) -> fleet_pb.PutUserResponse:
+        await self.accounts.put_user(request.username, request.password, request.role)
+        log.info("web user %s set (%s)", request.username, pb.Role.Name(request.role))
+        return fleet_pb.PutUserResponse(username=request.username, role=request.role)

@@ -134,6 +134,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE agent_tokens ADD COLUMN expires_at REAL;
     ALTER TABLE agent_tokens ADD COLUMN enrollment INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: web users, their sessions, and failed logins (the login limit survives restarts)
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE web_sessions (
+        token_sha256 TEXT PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE login_failures (client TEXT NOT NULL, username TEXT NOT NULL, failed_at REAL NOT NULL);
+    CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
+    """,
 ]
 
 
@@ -541,6 +560,78 @@ class Store:
         """How many API tokens were ever created."""
         row = await self._one("SELECT COUNT(*) FROM api_tokens")
         return int(row[0])
+
+    # --- web users and sessions ----------------------------------------------------------------
+
+    async def get_user(self, username: str) -> tuple[str, int] | None:
+        """A user's password hash and role."""
+        r = await self._one("SELECT password_hash, role FROM users WHERE username = ?", (username,))
+        return None if r is None else (r[0], r[1])
+
+    async def put_user(self, username: str, password_hash: str, role: int) -> None:
+        """Create a user or replace its password and role; its sessions end when the password changes."""
+        now = time.time()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET "
+                "password_hash = excluded.password_hash, role = excluded.role, updated_at = excluded.updated_at",
+                (username, password_hash, role, now, now),
+            )
+            await db.execute("DELETE FROM web_sessions WHERE username = ?", (username,))
+
+    async def count_users(self) -> int:
+        """How many web users exist."""
+        row = await self._one("SELECT COUNT(*) FROM users")
+        return int(row[0])
+
+    async def add_web_session(
+        self, token_sha256: str, username: str, csrf_token: str, expires_at: float
+    ) -> None:
+        """Store a new session (by the hash of its token)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)",
+                (token_sha256, username, csrf_token, time.time(), expires_at),
+            )
+
+    async def get_web_session(self, token_sha256: str) -> tuple[str, int, str, float] | None:
+        """(username, role, csrf token, expires_at) of a session that has not expired."""
+        r = await self._one(
+            "SELECT s.username, u.role, s.csrf_token, s.expires_at FROM web_sessions s "
+            "JOIN users u ON u.username = s.username WHERE s.token_sha256 = ? AND s.expires_at > ?",
+            (token_sha256, time.time()),
+        )
+        return None if r is None else (r[0], r[1], r[2], r[3])
+
+    async def delete_web_session(self, token_sha256: str) -> None:
+        """End a session (and, on the way, every expired one)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM web_sessions WHERE token_sha256 = ? OR expires_at <= ?",
+                (token_sha256, time.time()),
+            )
+
+    async def login_failures(self, client: str, username: str, since: float) -> list[float]:
+        """When this client failed to log in as this user since `since`, oldest first."""
+        rows = await self._all(
+            "SELECT failed_at FROM login_failures WHERE client = ? AND username = ? AND failed_at > ? "
+            "ORDER BY failed_at",
+            (client, username, since),
+        )
+        return [r[0] for r in rows]
+
+    async def record_login_failure(self, client: str, username: str, older_than: float) -> None:
+        """Remember a failed login; forget failures from before `older_than`."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM login_failures WHERE failed_at <= ?", (older_than,))
+            await db.execute("INSERT INTO login_failures VALUES (?, ?, ?)", (client, username, time.time()))
+
+    async def clear_login_failures(self, client: str, username: str) -> None:
+        """Forget a client's failed logins as a user after it logged in."""
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM login_failures WHERE client = ? AND username = ?", (client, username)
+            )
 
     # --- commands ------------------------------------------------------------------------------
 
