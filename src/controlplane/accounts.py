@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -85,7 +86,7 @@ class Accounts:
         token = secrets.token_urlsafe(32)
         session = fleet_pb.WebSession(
             username=username,
-            role=role,
+            role=cast(pb.Role, role),
             csrf_token=secrets.token_urlsafe(32),
             expires_at=to_ts(now + SESSION_SECONDS),
         )
@@ -108,7 +109,7 @@ class Accounts:
             raise Unauthenticated("not logged in, or the session ended; log in again")
         username, role, csrf, expires_at = found
         return fleet_pb.WebSession(
-            username=username, role=role, csrf_token=csrf, expires_at=to_ts(expires_at)
+            username=username, role=cast(pb.Role, role), csrf_token=csrf, expires_at=to_ts(expires_at)
         )
 
     async def logout(self, token: str) -> None:
