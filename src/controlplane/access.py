@@ -14,7 +14,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .auth import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
 from .auth import bearer_token, token_hash
-from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, grpc_status
+from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable, grpc_status
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 )
         except FleetError as error:
             return _denial(handler, error)
+        except Exception:
+            log.exception("checking the credentials of a %s call failed", method)
+            return _denial(handler, Unavailable("cannot check credentials right now; retry shortly"))
         return handler
 
 

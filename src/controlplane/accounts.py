@@ -42,9 +42,11 @@ class Accounts:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._hasher = PasswordHasher()  # Argon2id, memory-hard (64 MiB) by default
+        # Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): memory-hard, and
+        # about 50 ms here, so a start-up or a login never stalls.
+        self._hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
         # Verified against when the user does not exist, so both cases take the same time.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self._dummy_hash: str | None = None
 
     async def bootstrap(self, password: str | None) -> str | None:
         """On an empty user table create "admin"; the generated password when none was given."""
@@ -75,7 +77,9 @@ class Accounts:
         if len(failures) >= FAILURES_ALLOWED:
             raise TooManyFailures(max(1, int(failures[0] + FAILURE_WINDOW_SECONDS - now) + 1))
         user = await self.store.get_user(username)
-        stored_hash, role = user if user is not None else (self._dummy_hash, pb.ROLE_UNSPECIFIED)
+        if user is None and self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_urlsafe(16))
+        stored_hash, role = user if user is not None else (self._dummy_hash or "", pb.ROLE_UNSPECIFIED)
         if not await asyncio.to_thread(self._verify, stored_hash, password) or user is None:
             await self.store.record_login_failure(client, username, now - FAILURE_WINDOW_SECONDS)
             log.info("failed web login for user %r from %s", username[:64], client[:64])

@@ -15,7 +15,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
 from .commands import Commands
-from .errors import Aborted, FleetError, InvalidArgument, grpc_status
+from .errors import Aborted, FleetError, InvalidArgument, Unavailable, grpc_status
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 from .sessions import AgentSession
@@ -49,12 +49,16 @@ class AgentService(agent_grpc.AgentServiceServicer):
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
         try:
             session, state, welcome = await self._open(request_iterator, context)
-        except FleetError as error:
+        except Exception as error:
+            if not isinstance(error, FleetError):
+                log.exception("opening an agent stream failed")
             code, detail = grpc_status(error)
             await context.abort(code, detail)
             return
-        reader = asyncio.create_task(self._read(state, request_iterator), name=f"agent-read-{session.host}")
-        reader.add_done_callback(lambda _: session.close(Aborted("the agent closed its stream")))
+        reader = asyncio.create_task(
+            self._read(state, session, request_iterator), name=f"agent-read-{session.host}"
+        )
+        reader.add_done_callback(lambda task: self._reader_done(task, session))
         try:
             yield welcome
             while True:
@@ -72,6 +76,18 @@ class AgentService(agent_grpc.AgentServiceServicer):
                 await reader
             if self.fleet.sessions.remove(session):
                 self.fleet.disconnect(session)
+
+    @staticmethod
+    def _reader_done(task: asyncio.Task[None], session: AgentSession) -> None:
+        if task.cancelled() or task.exception() is None:
+            session.close(Aborted("the agent closed its stream"))
+            return
+        error = task.exception()
+        if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
+            session.close(Aborted("the agent's stream broke"))
+            return
+        log.error("handling a message of host %s failed", session.host, exc_info=error)
+        session.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
 
     async def _open(
         self,
@@ -96,13 +112,21 @@ class AgentService(agent_grpc.AgentServiceServicer):
         host_token = await self.tokens.accept(record)
 
         state = self.fleet.ensure(host)
+        # What was unfinished before this hello; a command started from here on is the new stream's.
+        unfinished = await self.commands.unfinished(state, hello)
         session = AgentSession(host, record.token_id)
         self.fleet.sessions.add(session, Aborted(f"host {host} connected again; this older stream is closed"))
-        state.host.facts.CopyFrom(hello.facts)
-        state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
-        self._adopt_test_status(state, hello.test_status)
-        interrupted = await self.commands.reconcile(state, hello)
-        acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
+        self.fleet.attach(state, session)  # from now on commands go to the new stream
+        try:
+            state.host.facts.CopyFrom(hello.facts)
+            state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
+            self._adopt_test_status(state, hello.test_status)
+            interrupted = await self.commands.reconcile(state, hello, unfinished)
+            acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
+        except BaseException:
+            if self.fleet.sessions.remove(session):
+                self.fleet.disconnect(session)
+            raise
         self.fleet.connect(state, session)
         log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
         welcome = agent_pb.Welcome(
@@ -120,14 +144,21 @@ class AgentService(agent_grpc.AgentServiceServicer):
             heartbeat_interval=self.fleet.settings.heartbeat_interval, tests=state.host.test_settings
         )
 
-    async def _read(self, state: HostState, request_iterator: AsyncIterator[agent_pb.ConnectRequest]) -> None:
+    async def _read(
+        self,
+        state: HostState,
+        session: AgentSession,
+        request_iterator: AsyncIterator[agent_pb.ConnectRequest],
+    ) -> None:
         async for message in request_iterator:
+            if session.closed:
+                return  # replaced or failed: nothing more from this stream is stored or acknowledged
             kind = message.WhichOneof("message")
             self.fleet.heard_from(state)
             if kind == "heartbeat":
                 self._heartbeat(state, message.heartbeat)
             elif kind in ("output", "test_run", "command_finished"):
-                self.ingest.submit(state, message)
+                self.ingest.submit(state, session, message)
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":

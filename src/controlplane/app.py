@@ -77,6 +77,7 @@ class ControlPlane:
         self.hub: Hub | None = None
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
+        self.commands: Commands | None = None
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._http: asyncio.Task[None] | None = None
@@ -267,6 +268,8 @@ class ControlPlane:
             self._server = None
         if self.ingest is not None:
             await self.ingest.stop()
+        if self.commands is not None:
+            await self.commands.stop()
         if self.fleet is not None:
             await self.fleet.stop()
         await self.store.close()

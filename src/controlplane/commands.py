@@ -92,7 +92,6 @@ class Commands:
         reason = policy.refusal_reason(self.fleet._view(state), operation)
         if reason is not None:
             raise FailedPrecondition(reason)
-        assert state.session is not None
         if operation == pb.OPERATION_TEST and not trigger:
             trigger = pb.TEST_TRIGGER_MANUAL
         timeout = command_timeout
@@ -122,12 +121,22 @@ class Commands:
             state.host.running_command_id = ""
             state.host.running_operation = pb.OPERATION_UNSPECIFIED
             raise
+        session = state.session
+        if session is None or session.closed:
+            # The host went away while the command was being stored: it was never sent.
+            self._clear_running(state, command.id)
+            command.state = pb.COMMAND_STATE_REFUSED
+            command.message = f"host {command.host} went offline before the command could be sent"
+            command.finished_at.GetCurrentTime()
+            await self.store.update_command(command)
+            self.fleet.changed(state)
+            raise FailedPrecondition(f"host {command.host} is offline; the command was not queued")
         run = agent_pb.RunCommand(
             command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
         )
         if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
             run.target_commit = self.fleet.desired.commit
-        state.session.send(agent_pb.ConnectResponse(run_command=run))
+        session.send(agent_pb.ConnectResponse(run_command=run))
         log.info("started %s on %s as command %s", policy.operation_name(operation), command.host, command.id)
         self.fleet.changed(state)
         self._publish(command)
@@ -160,14 +169,20 @@ class Commands:
 
     # --- agent side ----------------------------------------------------------------------------
 
-    async def reconcile(self, state: HostState, hello: agent_pb.Hello) -> list[str]:
+    async def unfinished(self, state: HostState, hello: agent_pb.Hello) -> list[pb.Command]:
+        """The host's commands that a hello must account for (taken before the new stream is attached)."""
+        return await self.store.unfinished_commands(
+            state.host.name, include_interrupted=bool(hello.running_command_ids)
+        )
+
+    async def reconcile(
+        self, state: HostState, hello: agent_pb.Hello, unfinished: list[pb.Command]
+    ) -> list[str]:
         """Match the agent's report of running commands against ours; return the interrupted ids."""
         running = set(hello.running_command_ids)
         pending = set(hello.unacknowledged_command_ids)
         interrupted = []
-        for command in await self.store.unfinished_commands(
-            state.host.name, include_interrupted=bool(running)
-        ):
+        for command in unfinished:
             if command.id in pending:
                 continue
             if command.id in running:
@@ -184,16 +199,8 @@ class Commands:
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the agent reconnected without this command; its outcome is unknown"
             await self.store.update_command(command)
-            self._publish(command)
+            self._interrupted(state, command)
             interrupted.append(command.id)
-            if state.host.running_command_id == command.id:
-                self._clear_running(state, command.id)
-        for command_id in running:
-            if not state.host.running_command_id:
-                found = await self.store.get_command(command_id)
-                if found is not None and found[0].host == state.host.name:
-                    state.host.running_command_id = command_id
-                    state.host.running_operation = found[0].operation
         return interrupted
 
     async def interrupt_all_unfinished(self) -> None:
@@ -202,6 +209,38 @@ class Commands:
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the control plane restarted while it ran; waiting for its agent to report"
             await self.store.update_command(command)
+            state = self.fleet.hosts.get(command.host)
+            if state is not None:
+                self._interrupted(state, command)
+
+    def _interrupted(self, state: HostState, command: pb.Command) -> None:
+        """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""
+        host = state.host
+        self._clear_running(state, command.id)
+        last = pb.LastOperation(
+            command_id=command.id,
+            state=command.state,
+            exit_code=-1,
+            commit=host.facts.commit,
+            lock_hash=host.facts.lock_hash,
+            generation=host.facts.generation,
+        )
+        last.finished_at.GetCurrentTime()
+        if command.operation == pb.OPERATION_SWITCH:
+            host.last_switch.CopyFrom(last)
+        elif command.operation == pb.OPERATION_ROLLBACK:
+            host.last_rollback.CopyFrom(last)
+        elif command.operation == pb.OPERATION_PULL:
+            host.last_pull.CopyFrom(last)
+        elif command.operation == pb.OPERATION_TEST and host.test_status.state == pb.TEST_STATE_RUNNING:
+            # No result for what is deployed: not run (yellow), never a stale green or a stuck blue.
+            status = host.test_status
+            status.state = pb.TEST_STATE_NOT_RUN
+            status.current_case = ""
+            status.completed = status.passed = status.failed = 0
+            status.message = "The last test run was interrupted; run the tests again"
+        self.fleet.changed(state)
+        self._publish(command)
 
     async def on_started(self, state: HostState, started: agent_pb.CommandStarted) -> None:
         """The agent began running a command."""
@@ -242,7 +281,7 @@ class Commands:
     async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
         """The agent would not start a command."""
         found = await self.store.get_command(refused.command_id)
-        if found is None:
+        if found is None or found[0].host != state.host.name or found[0].state in FINISHED_STATES:
             return
         command = found[0]
         command.state = pb.COMMAND_STATE_REFUSED
@@ -267,8 +306,8 @@ class Commands:
         run.deployment_id = state.host.current_deployment_id
         status = self._status_from_run(state.host.test_status, run)
         state.host.test_status.CopyFrom(status)
-        await self.store.put_test_run(run, report.seq)
-        self.fleet.changed(state, durable=False)
+        await self.store.put_test_run(run, report.seq, host=state.host)  # the run and Tests together
+        self.fleet.changed(state, durable=True)
         if run.state == pb.TEST_STATE_FAILED:
             # Announced when the TEST command ends, once Tests are red and a rollback can start.
             self._failed_runs[run.id] = run
@@ -308,7 +347,11 @@ class Commands:
             host.last_pull.CopyFrom(last)
         if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
             host.current_deployment_id = command.id
-        if command.operation == pb.OPERATION_TEST and host.test_status.last_run_id != command.id:
+        if (
+            command.operation == pb.OPERATION_TEST
+            and host.test_status.last_run_id != command.id
+            and await self.store.get_test_run(command.id, with_output=False) is None
+        ):
             # The run ended without its report (killed, crashed): that is a failed run, not a pass.
             status = host.test_status
             status.state = pb.TEST_STATE_FAILED
@@ -399,6 +442,13 @@ class Commands:
         removed = await self.store.prune_test_runs(host, self.fleet.settings.test_history_limit or 200)
         if removed:
             log.info("deleted %d old test runs of %s", removed, host)
+
+    async def stop(self) -> None:
+        """Cancel and await background work (history pruning); safe to call twice."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

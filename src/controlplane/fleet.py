@@ -46,7 +46,7 @@ class HostState:
 
     @property
     def online(self) -> bool:
-        return self.session is not None and not self.stale
+        return self.session is not None and not self.session.closed and not self.stale
 
 
 class Fleet:
@@ -161,8 +161,13 @@ class Fleet:
             log.info("host %s is sending heartbeats again", state.host.name)
             self.changed(state)
 
+    @staticmethod
+    def attach(state: HostState, session: AgentSession) -> None:
+        """Route the host's commands to a new session (before it is welcomed and published)."""
+        state.session = session
+
     def connect(self, state: HostState, session: AgentSession) -> None:
-        """Attach a freshly welcomed session to its host."""
+        """Publish a freshly welcomed session as the host's link."""
         state.session = session
         state.stale = False
         self.heard_from(state)

@@ -21,7 +21,7 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
-from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, grpc_status
+from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, Unavailable, grpc_status
 from .fleet import Fleet
 from .output import OutputFollowers
 from .paging import decode_page_token, encode_page_token, page_size
@@ -54,6 +54,21 @@ def _mapped(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
             raise  # unreachable: abort raises
 
     return wrapper
+
+
+def _parts(lines: list[pb.OutputLine]) -> list[list[pb.OutputLine]]:
+    """Lines in messages of a bounded size."""
+    return [lines[i : i + _MAX_LINES_PER_MESSAGE] for i in range(0, len(lines), _MAX_LINES_PER_MESSAGE)]
+
+
+async def _abort_stream(context: Any, error: Exception, name: str) -> None:
+    """End a server stream with the status that fits the error (the streams' side of `_mapped`)."""
+    if isinstance(error, grpc.aio.AbortError):
+        raise error
+    if not isinstance(error, FleetError):
+        log.exception("%s failed", name)
+    code, detail = grpc_status(error)
+    await context.abort(code, detail)
 
 
 def _positive(duration: Duration, name: str, minimum_seconds: float = 1.0) -> Duration:
@@ -95,8 +110,11 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def WatchFleet(
         self, request: fleet_pb.WatchFleetRequest, context: Any
     ) -> AsyncIterator[fleet_pb.WatchFleetResponse]:
-        async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
-            yield event
+        try:
+            async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
+                yield event
+        except Exception as error:
+            await _abort_stream(context, error, "WatchFleet")
 
     @_mapped
     async def RunOperation(
@@ -136,48 +154,44 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def StreamCommandOutput(
         self, request: fleet_pb.StreamCommandOutputRequest, context: Any
     ) -> AsyncIterator[fleet_pb.StreamCommandOutputResponse]:
-        found = await self.store.get_command(request.command_id)
-        if found is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no command with id {request.command_id}")
-            return
+        # Follow before reading, so a finish that lands in between is not missed.
         follower = self.followers.follow(request.command_id) if not request.no_follow else None
         try:
-            command = found[0]
-            next_line = request.from_line
+            command = await self.commands.get(request.command_id)
+            stored = await self.store.read_output(request.command_id, request.from_line)
+            next_line = stored[-1].number + 1 if stored else request.from_line
             first = True
-            stored = await self.store.read_output(request.command_id, next_line)
-            for start in range(0, max(len(stored), 1), _MAX_LINES_PER_MESSAGE):
-                part = stored[start : start + _MAX_LINES_PER_MESSAGE]
+            for part in _parts(stored) or [[]]:
                 response = fleet_pb.StreamCommandOutputResponse(lines=part)
                 if first:
                     response.truncated_bytes = command.output_truncated_bytes
                     first = False
-                if part:
-                    next_line = part[-1].number + 1
-                if part or start == 0:
-                    yield response
+                yield response
             if follower is None or command.state in FINISHED_STATES:
-                final = await self.commands.get(request.command_id)
-                yield fleet_pb.StreamCommandOutputResponse(command=final)
+                yield fleet_pb.StreamCommandOutputResponse(
+                    command=await self.commands.get(request.command_id)
+                )
                 return
             while True:
                 item = await follower.queue.get()
                 if item is None:
-                    await context.abort(grpc.StatusCode.UNAVAILABLE, "the control plane is shutting down")
-                    return
+                    raise Unavailable("the control plane is shutting down; reconnect shortly")
+                if follower.overflowed:
+                    # Lines were dropped from the queue: catch up from the store, then go on live.
+                    follower.overflowed = False
+                    tail = await self.store.read_output(request.command_id, next_line)
+                    for part in _parts(tail):
+                        next_line = part[-1].number + 1
+                        yield fleet_pb.StreamCommandOutputResponse(lines=part)
                 if isinstance(item, pb.Command):
-                    if follower.overflowed:
-                        tail = await self.store.read_output(request.command_id, next_line)
-                        for start in range(0, len(tail), _MAX_LINES_PER_MESSAGE):
-                            yield fleet_pb.StreamCommandOutputResponse(
-                                lines=tail[start : start + _MAX_LINES_PER_MESSAGE]
-                            )
                     yield fleet_pb.StreamCommandOutputResponse(command=item)
                     return
                 fresh = [line for line in item if line.number >= next_line]
                 if fresh:
                     next_line = fresh[-1].number + 1
                     yield fleet_pb.StreamCommandOutputResponse(lines=fresh)
+        except Exception as error:
+            await _abort_stream(context, error, "StreamCommandOutput")
         finally:
             if follower is not None:
                 self.followers.unfollow(request.command_id, follower)

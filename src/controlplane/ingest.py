@@ -17,8 +17,10 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .commands import Commands
+from .errors import Unavailable
 from .fleet import HostState
 from .output import OutputFollowers
+from .sessions import AgentSession
 from .store import OutputAppend, Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class Item:
     """One message to store for a host."""
 
     state: HostState
+    session: AgentSession  # acknowledgements go back on the stream that sent the message
     message: agent_pb.ConnectRequest
 
 
@@ -45,9 +48,9 @@ class Ingest:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
 
-    def submit(self, state: HostState, message: agent_pb.ConnectRequest) -> None:
+    def submit(self, state: HostState, session: AgentSession, message: agent_pb.ConnectRequest) -> None:
         """Queue an output chunk, test run report or command finish for storing."""
-        self._queue.put_nowait(Item(state, message))
+        self._queue.put_nowait(Item(state, session, message))
 
     async def start(self) -> None:
         """Start the consumer; safe to call twice."""
@@ -61,8 +64,7 @@ class Ingest:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        batch = self._drain([])
-        if batch:
+        while batch := self._drain([]):
             await self._process(batch)
 
     def _drain(self, batch: list[Item]) -> list[Item]:
@@ -76,12 +78,18 @@ class Ingest:
             try:
                 await self._process(batch)
             except Exception:
-                # Nothing was acknowledged, so the agents resend it after their next reconnect.
+                # What was not acknowledged must not be covered by a later acknowledgement: close the
+                # streams that sent this batch, so their agents reconnect and resend from the first
+                # unacknowledged message (the rest of their queued messages is dropped unacknowledged).
                 log.exception("storing a batch of %d agent messages failed", len(batch))
+                for item in batch:
+                    item.session.close(Unavailable("the control plane could not store a message; resend it"))
 
     async def _process(self, batch: list[Item]) -> None:
         output: list[Item] = []
         for item in batch:
+            if item.session.closed:
+                continue  # its agent resends everything unacknowledged after reconnecting
             kind = item.message.WhichOneof("message")
             if kind == "output":
                 output.append(item)
@@ -94,11 +102,11 @@ class Ingest:
                 report = item.message.test_run
                 if await self._owned(item.state, report.command_id):
                     await self.commands.on_test_run(item.state, report)
-                self._ack(item.state, report.command_id, report.seq)
+                self._ack(item.session, report.command_id, report.seq)
             elif kind == "command_finished":
                 finished = item.message.command_finished
                 await self.commands.on_finished(item.state, finished)
-                self._ack(item.state, finished.command_id, finished.seq)
+                self._ack(item.session, finished.command_id, finished.seq)
         await self._store_output(output)
         self.batches += 1
 
@@ -114,7 +122,7 @@ class Ingest:
             return
         owners = await self.store.command_hosts({i.message.output.command_id for i in items})
         appends = []
-        states: dict[str, HostState] = {}
+        sessions: dict[str, AgentSession] = {}
         for item in items:
             chunk = item.message.output
             if owners.get(chunk.command_id) != item.state.host.name:
@@ -123,10 +131,10 @@ class Ingest:
                     item.state.host.name,
                     chunk.command_id,
                 )
-                self._ack(item.state, chunk.command_id, chunk.seq)
+                self._ack(item.session, chunk.command_id, chunk.seq)
                 continue
             appends.append(OutputAppend(chunk.command_id, chunk))
-            states[chunk.command_id] = item.state
+            sessions[chunk.command_id] = item.session
         if not appends:
             return
         stored = await self.store.append_output(appends)
@@ -135,9 +143,8 @@ class Ingest:
             lines[append.command_id].extend(append.chunk.lines)
         for command_id, (max_seq, _lines, _truncated) in stored.items():
             self.followers.publish(command_id, lines[command_id])
-            self._ack(states[command_id], command_id, max_seq)
+            self._ack(sessions[command_id], command_id, max_seq)
 
     @staticmethod
-    def _ack(state: HostState, command_id: str, seq: int) -> None:
-        if state.session is not None:
-            state.session.send(agent_pb.ConnectResponse(ack=agent_pb.Ack(command_id=command_id, seq=seq)))
+    def _ack(session: AgentSession, command_id: str, seq: int) -> None:
+        session.send(agent_pb.ConnectResponse(ack=agent_pb.Ack(command_id=command_id, seq=seq)))

@@ -26,7 +26,7 @@ class Follower:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed = True
-            if isinstance(item, pb.Command):
+            if not isinstance(item, list):  # the end (or shutdown) must always arrive
                 while not self.queue.empty():
                     self.queue.get_nowait()
                 self.queue.put_nowait(item)

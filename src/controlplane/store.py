@@ -207,6 +207,9 @@ class Store:
         self.path = path
         self.output_cap_bytes = output_cap_bytes
         self._db: aiosqlite.Connection | None = None
+        # Reads use their own connection: in WAL mode it sees only committed data, never the open
+        # transaction of the writer (so nothing is reported as stored before it is).
+        self._read_db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._next_ord = 0
 
@@ -221,11 +224,17 @@ class Store:
         await self._db.execute("PRAGMA foreign_keys=ON")
         await self._db.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
+        self._read_db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._read_db.execute("PRAGMA query_only=ON")
+        await self._read_db.execute("PRAGMA busy_timeout=5000")
         row = await self._one("SELECT MAX(ord) FROM commands")
         self._next_ord = (row[0] or 0) + 1
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
+        if self._read_db is not None:
+            reader, self._read_db = self._read_db, None
+            await reader.close()
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
@@ -259,19 +268,19 @@ class Store:
                 await asyncio.shield(begin)
                 yield self.db
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await begin
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(begin)
                 if self.db.in_transaction:
                     await asyncio.shield(self.db.execute("ROLLBACK"))
                 raise
             await asyncio.shield(self.db.execute("COMMIT"))
 
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        async with self.db.execute(sql, args) as cursor:
+        async with (self._read_db or self.db).execute(sql, args) as cursor:
             return await cursor.fetchone()
 
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.execute(sql, args) as cursor:
+        async with (self._read_db or self.db).execute(sql, args) as cursor:
             return list(await cursor.fetchall())
 
     # --- fleet version -------------------------------------------------------------------------
@@ -861,12 +870,16 @@ class Store:
                     ),
                 )
 
-    async def put_test_run(self, run: pb.TestRun, seq: int = 0) -> None:
-        """Store (or replace) a test run and its cases."""
+    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+        """Store (or replace) a test run and its cases, and the host's test status with it."""
         async with self.transaction() as db:
             await self._put_test_run(db, run)
             if seq:
                 await db.execute("UPDATE commands SET max_seq = MAX(max_seq, ?) WHERE id = ?", (seq, run.id))
+            if host is not None:
+                await db.execute(
+                    "UPDATE hosts SET test_status = ? WHERE name = ?", (_blob(host.test_status), host.name)
+                )
 
     async def _put_test_run(self, db: aiosqlite.Connection, run: pb.TestRun) -> None:
         summary = pb.TestRun()

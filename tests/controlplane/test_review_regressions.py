@@ -1,0 +1,122 @@
+"""Regressions found in review: no acknowledged gap, no stuck host, no stuck blue, no hidden interruption."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import grpc
+import pytest
+
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
+
+from .conftest import COMMIT, LOCK, ScriptedAgent
+
+
+async def _host(fleet, name: str = "gpc0") -> pb.Host:
+    return (await fleet.GetHost(fleet_pb.GetHostRequest(name=name))).host
+
+
+async def _start(fleet, operation: int, host: str = "gpc0") -> str:
+    response = await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=[host], operation=operation))
+    return response.results[0].command_id
+
+
+async def test_a_failed_output_batch_closes_the_stream_and_nothing_acknowledged_is_lost(
+    cp, connect, fleet
+) -> None:
+    token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    agent = await connect("gpc0", token=token)
+    await agent.hello()
+    command_id = await _start(fleet, pb.OPERATION_PULL)
+    await agent.recv("run_command")
+    append = cp.store.append_output
+    failures = iter([sqlite3.OperationalError("database is locked")])
+
+    async def flaky(appends):
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return await append(appends)
+
+    cp.store.append_output = flaky
+    agent.output(command_id, "line 0")
+    agent.output(command_id, "line 1")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await agent.ack(command_id, 2)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE  # never an ack that covers line 0
+    # The agent reconnects and resends everything that was not acknowledged.
+    again = await connect("gpc0", token=token)
+    welcome = await again.hello()
+    assert not welcome.acks
+    again.output(command_id, "line 0")
+    await again.ack(command_id, again.output(command_id, "line 1"))
+    stored = await cp.store.read_output(command_id, 0)
+    assert [line.text for line in stored] == ["line 0", "line 1"]
+
+
+async def test_a_host_that_goes_away_while_a_command_is_stored_is_not_left_busy(cp, connect, fleet) -> None:
+    agent = await connect("gpc0")
+    await agent.hello()
+    insert = cp.store.insert_command
+
+    async def insert_then_disconnect(command):
+        await insert(command)
+        cp.fleet.hosts["gpc0"].session.close(ValueError("gone"))  # the stream ends meanwhile
+
+    cp.store.insert_command = insert_then_disconnect
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _start(fleet, pb.OPERATION_SWITCH)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert not cp.fleet.hosts["gpc0"].host.running_command_id
+
+
+async def test_an_interrupted_test_run_leaves_tests_yellow_not_blue(cp, connect, fleet) -> None:
+    await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))
+    token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    agent = await connect("gpc0", token=token)
+    await agent.hello()
+    command_id = await _start(fleet, pb.OPERATION_TEST)
+    await agent.recv("run_command")
+    agent.send(command_started=agent_pb.CommandStarted(command_id=command_id))
+    agent.output(command_id, "▶ Network")
+    await agent.ack(command_id, 1)  # started is processed before the output
+    assert (await _host(fleet)).compartments[4].status == pb.COMPARTMENT_STATUS_WORKING
+    rebooted = await connect("gpc0", token=token)
+    welcome = await rebooted.hello()  # the host came back without the command
+    assert list(welcome.interrupted_command_ids) == [command_id]
+    tests = (await _host(fleet)).compartments[4]
+    assert tests.status == pb.COMPARTMENT_STATUS_OUTDATED
+
+
+async def test_a_switch_interrupted_by_a_restart_shows_system_red(tmp_path: Path) -> None:
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
+    )
+    async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agent = ScriptedAgent(cp.grpc_target, "gpc0", token)
+        await agent.hello()
+        first = await _start(fleet, pb.OPERATION_SWITCH)
+        await agent.recv("run_command")
+        await agent.ack(first, agent.finish(first, 0))
+        await agent.recv("run_command")  # the automatic test run
+        test_id = (await _host(fleet)).running_command_id
+        run = pb.TestRun(state=pb.TEST_STATE_PASSED, generation="system-1-link")
+        agent.send(test_run=agent_pb.TestRunReport(command_id=test_id, seq=agent.next_seq(test_id), run=run))
+        await agent.ack(test_id, agent.finish(test_id, 0))
+        second = await _start(fleet, pb.OPERATION_SWITCH)
+        await agent.recv("run_command")
+        await agent.close()
+    async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        host = await _host(fleet_grpc.FleetServiceStub(channel))
+        assert host.last_switch.command_id == second
+        system = host.compartments[3]
+        assert system.status == pb.COMPARTMENT_STATUS_ERROR
+        assert "interrupted" in system.message
