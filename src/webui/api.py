@@ -16,6 +16,7 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2
 from webui.client import DEADLINE_SECONDS
 from webui.convert import BadRequest, host_names, operation, optional_bool, optional_seconds, to_dict
+from webui.roles import calls
 
 
 def _stub(request: Request) -> fleet_grpc.FleetServiceAsyncStub:
@@ -39,12 +40,14 @@ def _duration(seconds: float) -> duration_pb2.Duration:
     return duration
 
 
+@calls("ListHosts")
 async def list_hosts(request: Request) -> JSONResponse:
     """Every host with its compartments, and the fleet version."""
     response = await _stub(request).ListHosts(fleet_pb.ListHostsRequest(), timeout=DEADLINE_SECONDS)
     return JSONResponse(to_dict(response))
 
 
+@calls("GetHost")
 async def get_host(request: Request) -> JSONResponse:
     """One host."""
     name = request.path_params["name"]
@@ -52,6 +55,7 @@ async def get_host(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response.host))
 
 
+@calls("RunOperation")
 async def run_operation(request: Request) -> JSONResponse:
     """Start pull, switch, test or rollback on one or more hosts; refusals come back per host."""
     body = await _body(request)
@@ -62,6 +66,7 @@ async def run_operation(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response))
 
 
+@calls("CancelCommand")
 async def cancel_command(request: Request) -> JSONResponse:
     """Ask the agent to stop a running command."""
     message = fleet_pb.CancelCommandRequest(command_id=request.path_params["command_id"])
@@ -69,6 +74,7 @@ async def cancel_command(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response.command))
 
 
+@calls("GetCommand")
 async def get_command(request: Request) -> JSONResponse:
     """One command."""
     message = fleet_pb.GetCommandRequest(command_id=request.path_params["command_id"])
@@ -76,6 +82,7 @@ async def get_command(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response.command))
 
 
+@calls("ListCommands")
 async def list_commands(request: Request) -> JSONResponse:
     """A host's recent commands, newest first."""
     message = fleet_pb.ListCommandsRequest(host=request.path_params["name"], page_size=20)
@@ -83,6 +90,7 @@ async def list_commands(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response))
 
 
+@calls("ListTestRuns")
 async def list_test_runs(request: Request) -> JSONResponse:
     """A host's recent test runs, newest first, without case output."""
     message = fleet_pb.ListTestRunsRequest(host=request.path_params["name"], page_size=20)
@@ -90,6 +98,7 @@ async def list_test_runs(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response))
 
 
+@calls("GetTestRun")
 async def get_test_run(request: Request) -> JSONResponse:
     """One test run with every case and its output."""
     message = fleet_pb.GetTestRunRequest(run_id=request.path_params["run_id"])
@@ -97,6 +106,7 @@ async def get_test_run(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response.run))
 
 
+@calls("UpdateHostSettings")
 async def update_host_settings(request: Request) -> JSONResponse:
     """Override a host's test settings; only the fields present in the body change (null clears)."""
     body = await _body(request)
@@ -124,6 +134,7 @@ async def update_host_settings(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response.host))
 
 
+@calls("GetSettings", "GetDesiredState")
 async def get_settings(request: Request) -> JSONResponse:
     """The fleet-wide settings and the desired state, for the settings form and the popups."""
     stub = _stub(request)
@@ -134,6 +145,7 @@ async def get_settings(request: Request) -> JSONResponse:
     )
 
 
+@calls("UpdateSettings")
 async def update_settings(request: Request) -> JSONResponse:
     """Change the global test timeout."""
     body = await _body(request)

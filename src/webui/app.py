@@ -13,26 +13,33 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
+from controlplane.access import role_name
 from controlplane.errors import http_status_for
-from webui import api, sse
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from webui import api, login, sse
 from webui.client import FleetClient
 from webui.convert import BadRequest
+from webui.cookie import CookieSigner
 from webui.drain import Streams
+from webui.gate import SessionGate, is_open
+from webui.login import templates
+from webui.roles import NEEDED_ROLE, calls
 from webui.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=_HERE / "templates")
 
 
+@calls()
 async def index(request: Request) -> Response:
     """The dashboard; everything on it is drawn by static/app.js from the event stream."""
-    response = templates.TemplateResponse(request, "index.html", {})
+    session: fleet_pb.WebSession = request.state.web_session
+    context = {"session": session, "role": role_name(session.role)}
+    response = templates.TemplateResponse(request, "index.html", context)
     response.headers["cache-control"] = "no-store"
     return response
 
@@ -59,6 +66,13 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
+def _check_guarded(routes: list[BaseRoute]) -> None:
+    """Deny by default: every route behind the gate must say which FleetService calls it makes."""
+    for route in routes:
+        if isinstance(route, Route) and not is_open(route.path) and not hasattr(route.endpoint, NEEDED_ROLE):
+            raise RuntimeError(f"route {route.path} does not declare the calls it makes (@calls)")
+
+
 def create_app(
     controlplane_target: str,
     *,
@@ -66,11 +80,14 @@ def create_app(
     tls_ca: bytes | None = None,
     keepalive_seconds: float = 10.0,
     queue_limit: int = 256,
+    cookie_key: bytes | None = None,
 ) -> Starlette:
     """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
 
     `api_token` is sent as `authorization: Bearer` on every FleetService call when given; with
     `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it.
+    Session cookies are signed with `cookie_key`, by default a random key of this process (so a
+    restarted web UI asks everyone to log in again).
     """
 
     @contextlib.asynccontextmanager
@@ -87,20 +104,23 @@ def create_app(
                 await health
             await fleet.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", index),
         Route("/healthz", healthz),
+        *login.routes,
         Route("/events", sse.events),
         Route("/api/commands/{command_id}/output", sse.command_output),
         *api.routes,
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
+    _check_guarded(routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware)],
+        middleware=[Middleware(SecurityMiddleware), Middleware(SessionGate)],
         exception_handlers={grpc.aio.AioRpcError: rpc_error, BadRequest: bad_request},
         lifespan=lifespan,
     )
+    app.state.signer = CookieSigner(cookie_key)
     app.state.keepalive_seconds = keepalive_seconds
     app.state.queue_limit = queue_limit
     return app

@@ -1,9 +1,10 @@
-"""Follows the control plane's health; when it stops serving, every open browser stream is ended."""
+"""The open browser streams: ended when the control plane stops serving or their session ends."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,11 @@ log = logging.getLogger(__name__)
 FLEET_SERVICE = fleet_pb.DESCRIPTOR.services_by_name["FleetService"].full_name
 
 
+def _key(session_token: str) -> str:
+    """Streams are filed under a digest of their session token, never the token itself."""
+    return hashlib.sha256(session_token.encode()).hexdigest()
+
+
 class Streams:
     """The open fleet streams, and whether the control plane said it is stopping.
 
@@ -27,6 +33,7 @@ class Streams:
 
     def __init__(self) -> None:
         self._drains: set[Callable[[], object]] = set()
+        self._by_session: dict[str, set[Callable[[], object]]] = {}
         self.draining = False
 
     @contextlib.contextmanager
@@ -37,6 +44,24 @@ class Streams:
             yield
         finally:
             self._drains.discard(drain)
+
+    @contextlib.contextmanager
+    def of_session(self, session_token: str, end: Callable[[], object]) -> Iterator[None]:
+        """While open, `end` is called when the session logs out here."""
+        key = _key(session_token)
+        ends = self._by_session.setdefault(key, set())
+        ends.add(end)
+        try:
+            yield
+        finally:
+            ends.discard(end)
+            if not ends and self._by_session.get(key) is ends:
+                del self._by_session[key]
+
+    def end_session(self, session_token: str) -> None:
+        """A user logged out: end the streams this web UI serves to that session."""
+        for drain in list(self._by_session.get(_key(session_token), ())):
+            drain()
 
     def set_serving(self, serving: bool) -> None:
         """Record the control plane's health; on NOT_SERVING drain every open stream."""

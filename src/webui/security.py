@@ -1,4 +1,4 @@
-"""Security headers on every response, and a same-origin JSON rule for every state change."""
+"""Security headers on every response, and a same-origin rule for every state change."""
 
 from __future__ import annotations
 
@@ -26,13 +26,16 @@ SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` with a form post, which the same-origin
+    # rule below must refuse; same-origin still never leaks a URL to another site.
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_FORM = "application/x-www-form-urlencoded"  # the login form, the one request that is not JSON
 
 
 class SecurityMiddleware:
@@ -80,7 +83,10 @@ def _refusal(scope: Scope) -> tuple[int, str] | None:
     origin = headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != headers.get("host", ""):
         return 403, "cross-origin requests may not change the fleet"
+    if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return 403, "cross-site requests may not change the fleet"
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return 415, "send the request body as application/json"
+    expected = _FORM if scope["path"] == "/login" else "application/json"
+    if content_type != expected:
+        return 415, f"send the request body as {expected}"
     return None

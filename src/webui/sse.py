@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeVar
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.convert import to_json
 from webui.relay import Drain, FleetWatch, Resync, Status
+from webui.roles import calls
 
 T = TypeVar("T")
 
@@ -44,20 +46,51 @@ def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync | Drain) -> 
     return ServerSentEvent(data=to_json(payload), event=kind, id=str(item.version))
 
 
+@calls("WatchFleet")
 async def events(request: Request) -> EventSourceResponse:
     """`GET /events`: a snapshot (or only what was missed since Last-Event-ID), then every change."""
     state = request.app.state
     from_version = resume_point(request)
+    session_token: str = request.state.session_token
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
+        logged_out = asyncio.Event()
         async with FleetWatch(state.fleet.stub, from_version, limit=state.queue_limit) as watch:
-            with state.streams.track(watch.drain):
+
+            def end() -> None:
+                logged_out.set()
+                watch.drain()
+
+            with state.streams.track(watch.drain), state.streams.of_session(session_token, end):
                 while not isinstance(item := await watch.get(), Drain):
                     yield fleet_event(item)
-            yield fleet_event(Status(False, RESTARTING))
+            if not logged_out.is_set():
+                yield fleet_event(Status(False, RESTARTING))
 
     return EventSourceResponse(stream(), ping=state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER)
+
+
+UNREACHABLE = "The control plane is unreachable; reconnecting…"
+UNREACHABLE_WAIT_SECONDS = 60.0
+
+
+def unreachable(request: Request) -> EventSourceResponse:
+    """`GET /events` while the session cannot be checked: no fleet data, only the status, held open
+    until the control plane is reachable again; the browser then reconnects and is checked."""
+    channel: grpc.aio.Channel = request.app.state.fleet.channel
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
+        status = json.dumps({"connected": False, "message": UNREACHABLE}, ensure_ascii=False)
+        yield ServerSentEvent(data=status, event="status")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(UNREACHABLE_WAIT_SECONDS):
+                await channel.channel_ready()
+
+    return EventSourceResponse(
+        stream(), ping=request.app.state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER
+    )
 
 
 async def until(stream: AsyncIterable[T], stop: asyncio.Event) -> AsyncIterator[T]:
@@ -80,6 +113,7 @@ async def until(stream: AsyncIterable[T], stop: asyncio.Event) -> AsyncIterator[
         stopped.cancel()
 
 
+@calls("StreamCommandOutput")
 async def command_output(request: Request) -> EventSourceResponse:
     """A command's stored output, then its live output: `lines` events (id = next line), then `end`."""
     stub = request.app.state.fleet.stub
@@ -95,7 +129,8 @@ async def command_output(request: Request) -> EventSourceResponse:
         call = stub.StreamCommandOutput(request_msg)
         drained = asyncio.Event()
         try:
-            with request.app.state.streams.track(drained.set):
+            streams = request.app.state.streams
+            with streams.track(drained.set), streams.of_session(request.state.session_token, drained.set):
                 async for response in until(call, drained):
                     next_line = response.lines[-1].number + 1 if response.lines else None
                     if response.lines or response.truncated_bytes:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this
 
 from playwright.async_api import Page, async_playwright
 from webui_agent import ScriptedAgent, create_token
-from webui_support import CHROMIUM, CHROMIUM_ARGS, Connect
+from webui_support import CHROMIUM, CHROMIUM_ARGS, Connect, User, put_user
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -31,6 +31,12 @@ async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     )
     async with ControlPlane(config) as plane:
         yield plane
+
+
+@pytest.fixture
+async def user(cp: ControlPlane) -> User:
+    """A web user with the admin role, created with the control plane's first admin API token."""
+    return await put_user(cp.grpc_target, cp.bootstrap_admin_token, User("alice", "alice-password-123"))
 
 
 @pytest.fixture

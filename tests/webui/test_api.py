@@ -11,25 +11,27 @@ from pathlib import Path
 import httpx
 import pytest
 from webui_agent import TIMEOUT
-from webui_support import Connect, SSEReader, serve_webui, set_desired
+from webui_support import Connect, SSEReader, User, logged_in, put_user, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.client import aio_channel
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
+from fleetdeck.v1.fleet_service_pb2 import PutUserRequest
 from webui import cli
 
 STATIC = Path(__file__).parents[2] / "src" / "webui" / "static"
 TEMPLATES = Path(__file__).parents[2] / "src" / "webui" / "templates"
 
 
-def client(cp: ControlPlane) -> httpx.AsyncClient:
-    """An HTTP client of the web UI served by the control plane."""
+def anonymous(cp: ControlPlane) -> httpx.AsyncClient:
+    """An HTTP client of the web UI served by the control plane, not logged in."""
     return httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT)
 
 
-async def test_every_response_carries_a_strict_content_security_policy(cp: ControlPlane) -> None:
-    async with client(cp) as http:
-        for path in ("/", "/static/app.js", "/static/style.css", "/api/hosts"):
+async def test_every_response_carries_a_strict_content_security_policy(cp: ControlPlane, user: User) -> None:
+    async with logged_in(cp.http_url, user) as http:
+        for path in ("/", "/login", "/static/app.js", "/static/style.css", "/api/hosts"):
             response = await http.get(path)
             assert response.status_code == 200, path
             csp = response.headers["content-security-policy"]
@@ -39,18 +41,21 @@ async def test_every_response_carries_a_strict_content_security_policy(cp: Contr
 
 
 async def test_healthz_answers_without_touching_the_fleet(cp: ControlPlane) -> None:
-    async with client(cp) as http:
+    async with anonymous(cp) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json()["ok"] is True
 
 
-async def test_the_page_has_no_inline_script_no_handlers_and_only_local_assets(cp: ControlPlane) -> None:
-    async with client(cp) as http:
-        html = (await http.get("/")).text
-    assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)", html) == []
-    assert re.search(r"\son[a-z]+\s*=", html) is None
-    assert re.findall(r"(?:src|href)=\"(?!/static/|#)", html) == []
+async def test_the_page_has_no_inline_script_no_handlers_and_only_local_assets(
+    cp: ControlPlane, user: User
+) -> None:
+    async with logged_in(cp.http_url, user) as http:
+        pages = [(await http.get(path)).text for path in ("/", "/login")]
+    for html in pages:
+        assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)", html) == []
+        assert re.search(r"\son[a-z]+\s*=", html) is None
+        assert re.findall(r"(?:src|href)=\"(?!/static/|#)", html) == []
     for path in STATIC.iterdir():
         text = path.read_text()
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "eval(" not in text, path
@@ -58,19 +63,19 @@ async def test_the_page_has_no_inline_script_no_handlers_and_only_local_assets(c
 
 
 async def test_a_refused_operation_answers_with_the_control_planes_sentence(
-    cp: ControlPlane, connect: Connect
+    cp: ControlPlane, connect: Connect, user: User
 ) -> None:
     agent = await connect("gpc0")
     await agent.close()
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         response = await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "switch"})
     assert response.status_code == 409
     error = response.json()["error"]
     assert "gpc0" in error and "FAILED_PRECONDITION" not in error
 
 
-async def test_an_unknown_test_run_is_a_404_with_a_sentence(cp: ControlPlane) -> None:
-    async with client(cp) as http:
+async def test_an_unknown_test_run_is_a_404_with_a_sentence(cp: ControlPlane, user: User) -> None:
+    async with logged_in(cp.http_url, user) as http:
         response = await http.get("/api/test-runs/nope")
     assert response.status_code == 404
     assert response.json()["error"] and "NOT_FOUND" not in response.json()["error"]
@@ -84,17 +89,17 @@ async def test_an_unknown_test_run_is_a_404_with_a_sentence(cp: ControlPlane) ->
     ],
 )
 async def test_a_malformed_operation_is_a_400(
-    cp: ControlPlane, body: dict[str, object], message: str
+    cp: ControlPlane, body: dict[str, object], message: str, user: User
 ) -> None:
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         response = await http.post("/api/operations", json=body)
     assert response.status_code == 400
     assert message in response.json()["error"]
 
 
-async def test_state_changes_must_be_same_origin_json(cp: ControlPlane) -> None:
+async def test_state_changes_must_be_same_origin_json(cp: ControlPlane, user: User) -> None:
     body = json.dumps({"hosts": ["gpc0"], "operation": "test"})
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         cross = await http.post(
             "/api/operations",
             content=body,
@@ -105,9 +110,11 @@ async def test_state_changes_must_be_same_origin_json(cp: ControlPlane) -> None:
     assert form.status_code == 415
 
 
-async def test_host_settings_change_only_the_fields_sent(cp: ControlPlane, connect: Connect) -> None:
+async def test_host_settings_change_only_the_fields_sent(
+    cp: ControlPlane, connect: Connect, user: User
+) -> None:
     await connect("gpc0")
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         off = (await http.patch("/api/hosts/gpc0/settings", json={"enabled": False})).json()
         assert off["test_settings"]["enabled"] is False
         assert off["compartments"][4]["status"] == "COMPARTMENT_STATUS_DISABLED"
@@ -122,8 +129,8 @@ async def test_host_settings_change_only_the_fields_sent(cp: ControlPlane, conne
         assert bad.status_code == 400
 
 
-async def test_global_test_timeout_is_saved(cp: ControlPlane) -> None:
-    async with client(cp) as http:
+async def test_global_test_timeout_is_saved(cp: ControlPlane, user: User) -> None:
+    async with logged_in(cp.http_url, user) as http:
         saved = await http.patch("/api/settings", json={"test_timeout_seconds": 120})
         assert saved.status_code == 200
         assert saved.json()["settings"]["test_timeout"] == "120s"
@@ -131,11 +138,11 @@ async def test_global_test_timeout_is_saved(cp: ControlPlane) -> None:
 
 
 async def test_command_output_streams_lines_with_stderr_marked_then_ends(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, user: User
 ) -> None:
     agent = await connect("gpc0")
     await set_desired(fleet)
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         started = (await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "test"})).json()
         command_id = started["results"][0]["command_id"]
         run = await agent.next_command()
@@ -157,7 +164,7 @@ async def test_command_output_streams_lines_with_stderr_marked_then_ends(
         ("OUTPUT_STREAM_STDERR", "ssh: refused"),
     ]
     assert json.loads(end)["state"] == "COMMAND_STATE_SUCCEEDED"
-    async with client(cp) as http:
+    async with logged_in(cp.http_url, user) as http:
         resumed = await http.get(f"/api/commands/{command_id}/output", headers={"Last-Event-ID": "1"})
         assert "ssh: refused" in resumed.text and "checking network" not in resumed.text
         test_run = (await http.get(f"/api/test-runs/{command_id}")).json()
@@ -170,17 +177,15 @@ async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_pa
         db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=token
     )
     async with ControlPlane(config) as cp:
-        async with (
-            serve_webui(cp.grpc_target, api_token=token) as url,
-            httpx.AsyncClient(base_url=url) as http,
-        ):
+        user = await put_user(cp.grpc_target, token, User("alice", "alice-password-123"))
+        async with serve_webui(cp.grpc_target, api_token=token) as url, logged_in(url, user) as http:
             assert (await http.get("/api/hosts")).status_code == 200
             async with http.stream("GET", "/events") as response:
                 await SSEReader(response.aiter_lines()).next_of("snapshot")
         async with serve_webui(cp.grpc_target) as url, httpx.AsyncClient(base_url=url) as http:
-            refused = await http.get("/api/hosts")
+            refused = await http.post("/login", data={"username": user.name, "password": user.password})
     assert refused.status_code == 401
-    assert "token" in refused.json()["error"] and token not in refused.text
+    assert "token" in refused.text and token not in refused.text
 
 
 OPENSSL_SELF_SIGNED = [
@@ -206,10 +211,18 @@ async def test_the_web_ui_verifies_a_control_plane_served_over_tls(tmp_path: Pat
     )
     async with ControlPlane(config) as cp:
         ca = (self_signed / "cert.pem").read_bytes()
-        async with serve_webui(cp.grpc_target, tls_ca=ca) as url, httpx.AsyncClient(base_url=url) as http:
-            assert (await http.get("/api/hosts")).status_code == 200
+        async with serve_webui(cp.grpc_target, tls_ca=ca) as url:
+            user = User("alice", "alice-password-123")
+            async with aio_channel(cp.grpc_target, None, tls_ca=ca) as channel:
+                stub = fleet_grpc.FleetServiceStub(channel)
+                await stub.PutUser(
+                    PutUserRequest(username=user.name, password=user.password, role=pb.ROLE_ADMIN)
+                )
+            async with logged_in(url, user) as http:
+                assert (await http.get("/api/hosts")).status_code == 200
         async with serve_webui(cp.grpc_target) as url, httpx.AsyncClient(base_url=url) as http:
-            assert (await http.get("/api/hosts")).status_code == 503
+            answer = await http.post("/login", data={"username": user.name, "password": user.password})
+            assert answer.status_code == 503 and "unreachable" in answer.text
 
 
 def test_cli_parses_the_control_plane_and_http_addresses() -> None:

@@ -7,7 +7,7 @@ import re
 import grpc
 from playwright.async_api import Page, expect
 from webui_agent import ScriptedAgent
-from webui_support import Connect, Proxy, compartment, serve_webui, set_desired
+from webui_support import Connect, Proxy, User, compartment, login, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -30,12 +30,12 @@ XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 
 
 async def test_table_shows_every_hosts_five_compartments(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
 ) -> None:
     for name in ("gpc0", "hsb1", "imac0"):
         await connect(name)
     await set_desired(fleet)
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     await expect(page.locator("tr.host-row")).to_have_count(3)
     for name in ("gpc0", "hsb1", "imac0"):
         row = page.locator(f'tr[data-host="{name}"]')
@@ -50,11 +50,11 @@ async def test_table_shows_every_hosts_five_compartments(
 
 
 async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_the_popup(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
 ) -> None:
     agent = await connect("gpc0")
     await set_desired(fleet)
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     tests = compartment(page, "gpc0", "tests")
     await expect(compartment(page, "gpc0", "system")).to_have_attribute("data-status", "unknown")
     await expect(tests).to_have_attribute("data-status", "outdated")
@@ -131,14 +131,14 @@ async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_t
 
 
 async def test_a_dropped_event_stream_recovers_without_a_reload(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
 ) -> None:
     await connect("gpc0")
     async with serve_webui(cp.grpc_target) as url:
         proxy = Proxy(int(url.rsplit(":", 1)[1]))
         await proxy.start()
         try:
-            await page.goto(f"http://127.0.0.1:{proxy.port}/")
+            await login(page, f"http://127.0.0.1:{proxy.port}", user)
             await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
             await page.evaluate("window.__sameDocument = true")
             connections = proxy.connections
@@ -152,13 +152,14 @@ async def test_a_dropped_event_stream_recovers_without_a_reload(
             await proxy.stop()
 
 
-async def test_a_control_plane_restart_recovers_without_a_reload(
-    cp: ControlPlane, connect: Connect, page: Page
+async def test_a_control_plane_restart_asks_to_log_in_again_then_the_fleet_is_live(
+    cp: ControlPlane, connect: Connect, page: Page, user: User
 ) -> None:
+    # The in-process web UI restarts with the control plane, and with it the key its cookies are
+    # signed with: the page sends the user to the login form instead of failing silently.
     agent = await connect("gpc0")
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
-    await page.evaluate("window.__sameDocument = true")
     grpc_port, http_port, db_path = cp.grpc_port, cp.http_port, cp.config.db_path
     await agent.close()
     await cp.stop()
@@ -176,18 +177,19 @@ async def test_a_control_plane_restart_recovers_without_a_reload(
         again.heartbeat()
         async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:
             await set_desired(fleet_grpc.FleetServiceStub(channel))  # type: ignore[arg-type]
-        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok", timeout=10_000)
+        await expect(page).to_have_url(f"{restarted.http_url}/login", timeout=10_000)
+        await login(page, restarted.http_url, user)
+        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok")
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-        assert await page.evaluate("window.__sameDocument") is True
         await again.close()
 
 
 async def test_settings_turn_off_auto_run_then_the_prompt_runs_tests_that_pass(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
 ) -> None:
     agent = await connect("gpc0")
     await set_desired(fleet)
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     tests = compartment(page, "gpc0", "tests")
     await expect(tests).to_have_attribute("data-status", "outdated")
 
@@ -248,13 +250,13 @@ async def test_settings_turn_off_auto_run_then_the_prompt_runs_tests_that_pass(
 
 
 async def test_bulk_switch_asks_first_and_shows_each_refusal_as_a_sentence(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
 ) -> None:
     gpc0 = await connect("gpc0")
     offline = await connect("hsb1")
     await offline.close()
     await set_desired(fleet)
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     await expect(page.locator('tr[data-host="hsb1"]')).to_have_class(re.compile("host-row--offline"))
     await page.locator("#select-all").check()
     await expect(page.locator("#selection-count")).to_have_text("2 selected")
@@ -280,11 +282,11 @@ async def test_bulk_switch_asks_first_and_shows_each_refusal_as_a_sentence(
 
 
 async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_control_plane_returns(
-    cp: ControlPlane, connect: Connect, page: Page
+    cp: ControlPlane, connect: Connect, page: Page, user: User
 ) -> None:
     agent = await connect("gpc0")
     async with serve_webui(cp.grpc_target) as url:
-        await page.goto(url)
+        await login(page, url, user)
         await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
         await page.evaluate("window.__sameDocument = true")
         grpc_port, db_path = cp.grpc_port, cp.config.db_path

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
-from webui_support import compartment
+from webui_support import User, compartment, login
 
 from controlplane.app import ControlPlane
 from fleetdeck import demo
@@ -44,9 +44,9 @@ async def gpc0(
 
 
 async def test_real_agent_switch_fails_tests_then_rollback_from_the_popup_and_a_rerun_passes(
-    cp: ControlPlane, gpc0: asyncio.subprocess.Process, page: Page
+    cp: ControlPlane, gpc0: asyncio.subprocess.Process, page: Page, user: User
 ) -> None:
-    await page.goto(cp.http_url)
+    await login(page, cp.http_url, user)
     tests = compartment(page, "gpc0", "tests")
     await expect(page.locator('tr[data-host="gpc0"] .online-dot')).to_have_attribute("data-online", "yes")
     await expect(tests).to_have_attribute("data-status", "outdated")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 from webui_agent import TIMEOUT
-from webui_support import Connect, SSEReader, serve_webui, set_desired
+from webui_support import Connect, SSEReader, User, logged_in, serve_webui, set_desired
 
 from controlplane.app import ControlPlane
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -17,12 +16,12 @@ from webui.app import create_app
 
 
 async def test_events_start_with_a_snapshot_whose_id_is_the_fleet_version(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, user: User
 ) -> None:
     await connect("gpc0")
     version = (await fleet.ListHosts(fleet_pb.ListHostsRequest(), timeout=TIMEOUT)).version
     async with (
-        httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client,
+        logged_in(cp.http_url, user) as client,
         client.stream("GET", "/events") as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -40,10 +39,10 @@ async def test_events_start_with_a_snapshot_whose_id_is_the_fleet_version(
 
 
 async def test_last_event_id_resumes_with_only_what_was_missed(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, user: User
 ) -> None:
     await connect("gpc0")
-    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+    async with logged_in(cp.http_url, user) as client:
         async with client.stream("GET", "/events") as response:
             _, seen, _ = await SSEReader(response.aiter_lines()).next_of("snapshot")
         assert seen is not None
@@ -55,9 +54,11 @@ async def test_last_event_id_resumes_with_only_what_was_missed(
     assert json.loads(data)["name"] == "gpc0"
 
 
-async def test_an_unknown_last_event_id_falls_back_to_a_snapshot(cp: ControlPlane, connect: Connect) -> None:
+async def test_an_unknown_last_event_id_falls_back_to_a_snapshot(
+    cp: ControlPlane, connect: Connect, user: User
+) -> None:
     await connect("gpc0")
-    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+    async with logged_in(cp.http_url, user) as client:
         for headers, params in (
             ({"Last-Event-ID": "999999999"}, {}),
             ({"Last-Event-ID": "junk"}, {}),
@@ -68,10 +69,10 @@ async def test_an_unknown_last_event_id_falls_back_to_a_snapshot(cp: ControlPlan
             assert event == "snapshot"
 
 
-async def test_an_idle_stream_carries_keepalive_comments(cp: ControlPlane) -> None:
+async def test_an_idle_stream_carries_keepalive_comments(cp: ControlPlane, user: User) -> None:
     async with (
         serve_webui(cp.grpc_target, keepalive=0.2) as url,
-        httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as client,
+        logged_in(url, user) as client,
         client.stream("GET", "/events") as response,
     ):
         reader = SSEReader(response.aiter_lines())
@@ -84,9 +85,9 @@ def test_keepalive_defaults_to_at_most_15_seconds() -> None:
     assert 0 < create_app("127.0.0.1:1").state.keepalive_seconds <= 15
 
 
-async def test_stopping_the_control_plane_ends_open_streams_promptly(cp: ControlPlane) -> None:
+async def test_stopping_the_control_plane_ends_open_streams_promptly(cp: ControlPlane, user: User) -> None:
     async with (
-        httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client,
+        logged_in(cp.http_url, user) as client,
         client.stream("GET", "/events") as response,
     ):
         reader = SSEReader(response.aiter_lines())
@@ -99,11 +100,11 @@ async def test_stopping_the_control_plane_ends_open_streams_promptly(cp: Control
 
 
 async def test_stopping_the_control_plane_ends_a_followed_command_output_promptly(
-    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, user: User
 ) -> None:
     agent = await connect("gpc0")
     await set_desired(fleet)
-    async with httpx.AsyncClient(base_url=cp.http_url, timeout=TIMEOUT) as client:
+    async with logged_in(cp.http_url, user) as client:
         started = await client.post("/api/operations", json={"hosts": ["gpc0"], "operation": "test"})
         command_id = started.json()["results"][0]["command_id"]
         await agent.next_command()

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
+import httpx
 import uvicorn
-from playwright.async_api import Locator, Page
+from playwright.async_api import Locator, Page, expect
 from webui_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 
+from fleetdeck.client import aio_channel
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
 from webui.app import create_app
 
 Connect = Callable[[str], Awaitable[ScriptedAgent]]
@@ -27,6 +32,50 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@dataclass(frozen=True)
+class User:
+    """A web user the test created, and the password it logs in with."""
+
+    name: str
+    password: str
+    role: int = pb.ROLE_ADMIN
+
+
+async def put_user(target: str, admin_token: str | None, user: User) -> User:
+    """Create (or update) a web user through FleetService.PutUser with an admin API token."""
+    async with aio_channel(target, admin_token) as channel:
+        stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(channel)  # type: ignore[assignment]
+        request = fleet_pb.PutUserRequest(username=user.name, password=user.password, role=user.role)
+        await stub.PutUser(request, timeout=TIMEOUT)
+    return user
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token the server put in the page's <meta name="csrf-token">."""
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert found is not None, "the page carries no CSRF token"
+    return found[1]
+
+
+@contextlib.asynccontextmanager
+async def logged_in(base_url: str, user: User) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the web UI that logged in as `user` and sends the session's CSRF token."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT) as http:
+        answer = await http.post("/login", data={"username": user.name, "password": user.password})
+        assert answer.status_code == 303, answer.text
+        http.headers["x-csrf-token"] = csrf_token((await http.get("/")).text)
+        yield http
+
+
+async def login(page: Page, base_url: str, user: User) -> None:
+    """Log in with the form at `base_url` and wait for the dashboard."""
+    await page.goto(f"{base_url}/login")
+    await page.get_by_label("User name").fill(user.name)
+    await page.get_by_label("Password").fill(user.password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#user .user__name")).to_have_text(user.name)
 
 
 def compartment(page: Page, host: str, kind: str) -> Locator:

@@ -2,8 +2,18 @@
 
 export class ApiError extends Error {}
 
+// The session's CSRF token, put in the page by the server; every state change sends it back.
+function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+}
+
+export function toLogin() {
+  window.location.assign("/login");
+}
+
 export async function call(method, url, body) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method !== "GET") init.headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -19,6 +29,10 @@ export async function call(method, url, body) {
     data = await response.json();
   } catch {
     data = null;
+  }
+  if (response.status === 401) {
+    toLogin();
+    throw new ApiError("Your session has ended; log in again.");
   }
   if (!response.ok) throw new ApiError((data && data.error) || `request failed (${response.status})`);
   return data;
@@ -40,5 +54,7 @@ export const api = {
   settings: () => get("/api/settings"),
   updateSettings: (body) => patch("/api/settings", body),
   updateHostSettings: (name, body) => patch(`/api/hosts/${enc(name)}/settings`, body),
+  session: () => get("/api/session"),
+  logout: () => post("/logout"),
   outputUrl: (id) => `/api/commands/${enc(id)}/output`,
 };

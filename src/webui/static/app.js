@@ -1,5 +1,6 @@
 // The dashboard: follows GET /events (snapshot, then changes) and wires every button.
 import { bulk, runOperation, stopHost } from "./actions.js";
+import { api, toLogin } from "./api.js";
 import { operation } from "./dom.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
@@ -93,6 +94,7 @@ function connect() {
     setConnection("reconnecting", "Reconnecting…");
     // EventSource retries by itself unless the server answered with an error; then start over.
     if (es.readyState === EventSource.CLOSED) {
+      api.session().catch(() => {}); // sends the browser to the login page when the session is gone
       retryTimer = setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
     }
@@ -161,6 +163,17 @@ function initTooltips() {
   table.addEventListener("focusout", hideTooltip);
 }
 
+async function logOut() {
+  try {
+    await api.logout();
+  } catch (error) {
+    toast(error.message, { tone: "error" });
+    return;
+  }
+  if (source) source.close();
+  toLogin();
+}
+
 // --- Start ------------------------------------------------------------------------------------------
 
 function start() {
@@ -169,6 +182,7 @@ function start() {
   table.addEventListener("change", onSelect);
   for (const b of document.querySelectorAll("[data-bulk]")) b.addEventListener("click", () => bulk(b.dataset.bulk));
   document.getElementById("open-settings").addEventListener("click", openGlobalSettings);
+  document.getElementById("logout").addEventListener("click", logOut);
   document.getElementById("log-close").addEventListener("click", closePanel);
   document.getElementById("log-stop").addEventListener("click", () => stopCurrent().catch((e) => toast(e.message, { tone: "error" })));
   initPopups();

@@ -1,0 +1,104 @@
+"""The gate every route but the login page, /healthz and /static passes: a session, and CSRF."""
+
+from __future__ import annotations
+
+import hmac
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from webui import sse
+from webui.client import DEADLINE_SECONDS
+from webui.cookie import COOKIE_NAME, CookieSigner, clear_session_cookie
+from webui.login import UNREACHABLE, login_page
+
+OPEN_PATHS = frozenset({"/login", "/healthz"})
+OPEN_PREFIXES = ("/static/",)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+NO_SESSION = "Log in first: this needs a session (it is missing, expired or ended)."
+BAD_CSRF = "The request's CSRF token is missing or wrong; reload the page and try again."
+
+
+def is_open(path: str) -> bool:
+    """Whether `path` is served without a session."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path == "/events" or request.method not in SAFE_METHODS
+
+
+def _no_session(request: Request, *, clear: bool) -> Response:
+    """A page sends the browser to the login form; the API and the streams answer 401."""
+    response: Response
+    if _wants_json(request):
+        response = JSONResponse({"error": NO_SESSION}, status_code=401)
+    else:
+        response = RedirectResponse("/login", status_code=303)
+    if clear:
+        clear_session_cookie(response, request)
+    return response
+
+
+def _unreachable(request: Request) -> Response:
+    """The session cannot be checked: no data, but the page learns why and retries."""
+    if request.url.path == "/events":
+        return sse.unreachable(request)
+    if _wants_json(request):
+        return JSONResponse({"error": UNREACHABLE}, status_code=503)
+    return login_page(request, message=UNREACHABLE, status=503)
+
+
+def _csrf_ok(request: Request, session: fleet_pb.WebSession) -> bool:
+    if request.method in SAFE_METHODS:
+        return True
+    sent = request.headers.get(CSRF_HEADER, "")
+    return bool(sent and session.csrf_token) and hmac.compare_digest(
+        sent.encode(), session.csrf_token.encode()
+    )
+
+
+class SessionGate:
+    """Refuses requests without a valid session (checked once per request) or, for state changes,
+    without the session's CSRF token; passes the session on in `request.state.web_session`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await self._check(request)
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    async def _check(self, request: Request) -> Response | None:
+        """None when the request may go on, else the refusal."""
+        signer: CookieSigner = request.app.state.signer
+        token = signer.token(request)  # a tampered cookie stops here, before any call
+        if token is None:
+            return _no_session(request, clear=request.cookies.get(COOKIE_NAME) is not None)
+        lookup = fleet_pb.GetWebSessionRequest(session_token=token)
+        try:
+            answer = await request.app.state.fleet.stub.GetWebSession(lookup, timeout=DEADLINE_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                return _no_session(request, clear=True)
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return _unreachable(request)
+            return JSONResponse({"error": exc.details() or NO_SESSION}, status_code=502)
+        if not _csrf_ok(request, answer.session):
+            return JSONResponse({"error": BAD_CSRF}, status_code=403)
+        request.state.web_session = answer.session
+        request.state.session_token = token
+        return None
