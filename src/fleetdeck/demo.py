@@ -320,6 +320,16 @@ def _admin_token(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _admin_password(path: Path, new_database: bool) -> str | None:
+    """The web login password of the demo's user admin, kept in `path` (0600); a new one only for a
+    new database (the control plane sets it there), None when an older database has its own."""
+    if not path.exists() and new_database:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(12) + "\n")
+    return path.read_text().strip() if path.exists() else None
+
+
 def _read_ready(path: Path) -> dict[str, str] | None:
     try:
         data = json.loads(path.read_text())
@@ -338,10 +348,17 @@ class Demo:
         self.stop = asyncio.Event()
         self.children: list[tuple[str, asyncio.subprocess.Process]] = []
 
-    async def _spawn(self, name: str, argv: list[str], log: Path) -> asyncio.subprocess.Process:
+    async def _spawn(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> asyncio.subprocess.Process:
         with log.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                env=env,
             )
         self.children.append((name, proc))
         return proc
@@ -369,7 +386,10 @@ class Demo:
         if self.http_address:
             argv += ["--http", self.http_address]
         argv += ["--ready-file", str(ready)]
-        cp = await self._spawn("control plane", fleetdeck_argv(*argv), self.base / "controlplane.log")
+        # The web login of user admin; the control plane sets it on a new database only.
+        password = _admin_password(self.base / "admin-password", not (self.base / "fleet.db").exists())
+        env = {**os.environ, **({"FLEETDECK_ADMIN_PASSWORD": password} if password else {})}
+        cp = await self._spawn("control plane", fleetdeck_argv(*argv), self.base / "controlplane.log", env)
         try:
             try:
                 addresses = await self._wait_ready(cp, ready)
@@ -429,7 +449,16 @@ class Demo:
             f"  state, logs, the fleet repo:  {self.base}",
         ]
         if http_url:
+            password_file = self.base / "admin-password"
             lines.append(f"  web UI:                       {http_url}/")
+            if password_file.exists():
+                password = password_file.read_text().strip()
+                lines.append(f"  web login:                    user admin, password {password}")
+                lines.append(f"                                (kept in {password_file})")
+            else:
+                lines.append(
+                    "  web login:                    user admin, with the password fleet.db was made with"
+                )
         lines += [
             f"  gRPC (reflection on):         {target}",
             "",

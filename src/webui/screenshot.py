@@ -16,9 +16,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 from playwright.sync_api import Page, expect, sync_playwright
 
+from fleetdeck.client import channel
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2
@@ -68,7 +68,8 @@ def demo_fleet(state_dir: Path) -> Iterator[tuple[str, str]]:
     threading.Thread(target=read, daemon=True).start()
     try:
         while (line := lines.get(timeout=READY_SECONDS)) is not None and "Press Ctrl-C" not in line:
-            log.debug("demo: %s", line.rstrip())
+            if "password" not in line:  # the banner shows the web login's password: never log it
+                log.debug("demo: %s", line.rstrip())
         if line is None:
             raise RuntimeError("fleetdeck demo exited before it was ready")
         yield grpc_target, f"http://{http}"
@@ -117,19 +118,28 @@ def stage(page: Page, stub: fleet_grpc.FleetServiceStub, open_tests: bool = Fals
         tests.hover()
 
 
+def log_in(page: Page, url: str, password: str) -> None:
+    """Log in to the demo's web UI as admin."""
+    page.goto(f"{url}/login")
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#user .user__name")).to_have_text("admin", timeout=STEP_MS)
+
+
 def render(out: Path, width: int, height: int, open_tests: bool = False) -> None:
     """Start the demo, stage it, and save a screenshot to `out`."""
     with (
         tempfile.TemporaryDirectory(prefix="fleetdeck-shot-") as tmp,
         demo_fleet(Path(tmp)) as (target, url),
-        grpc.insecure_channel(target) as channel,
+        channel(target, (Path(tmp) / "admin-token").read_text().strip()) as grpc_channel,
         sync_playwright() as pw,
     ):
-        stub = fleet_grpc.FleetServiceStub(channel)
+        stub = fleet_grpc.FleetServiceStub(grpc_channel)
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(url)
+            log_in(page, url, (Path(tmp) / "admin-password").read_text().strip())
             stage(page, stub, open_tests)
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
