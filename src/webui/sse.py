@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC
 from typing import TypeVar
 
 import grpc
@@ -32,6 +34,13 @@ def resume_point(request: Request, header: str = "last-event-id", param: str = "
         return max(int(raw), 0)
     except ValueError:
         return 0
+
+
+def seconds_left(session: fleet_pb.WebSession) -> float:
+    """How long until `session` expires (a day when it names no expiry)."""
+    if not session.HasField("expires_at"):
+        return 86_400.0
+    return max(session.expires_at.ToDatetime(tzinfo=UTC).timestamp() - time.time(), 0.0)
 
 
 def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync | Drain) -> ServerSentEvent:
@@ -62,9 +71,14 @@ async def events(request: Request) -> EventSourceResponse:
                 logged_out.set()
                 watch.drain()
 
-            with state.streams.track(watch.drain), state.streams.of_session(session_token, end):
-                while not isinstance(item := await watch.get(), Drain):
-                    yield fleet_event(item)
+            # The session ends at its expiry too; the browser's reconnect then finds no session.
+            expiry = asyncio.get_running_loop().call_later(seconds_left(request.state.web_session), end)
+            try:
+                with state.streams.track(watch.drain), state.streams.of_session(session_token, end):
+                    while not isinstance(item := await watch.get(), Drain):
+                        yield fleet_event(item)
+            finally:
+                expiry.cancel()
             if not logged_out.is_set():
                 yield fleet_event(Status(False, RESTARTING))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +32,19 @@ async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     )
     async with ControlPlane(config) as plane:
         yield plane
+
+
+OPENSSL_SELF_SIGNED = [
+    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
+    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"),
+]
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> Path:
+    """A directory with cert.pem and key.pem for 127.0.0.1."""
+    subprocess.run(OPENSSL_SELF_SIGNED, cwd=tmp_path, check=True, capture_output=True, timeout=30)
+    return tmp_path
 
 
 @pytest.fixture

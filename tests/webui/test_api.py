@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -186,19 +185,6 @@ async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_pa
             refused = await http.post("/login", data={"username": user.name, "password": user.password})
     assert refused.status_code == 401
     assert "token" in refused.text and token not in refused.text
-
-
-OPENSSL_SELF_SIGNED = [
-    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
-    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"),
-]
-
-
-@pytest.fixture
-def self_signed(tmp_path: Path) -> Path:
-    """A directory with cert.pem and key.pem for 127.0.0.1."""
-    subprocess.run(OPENSSL_SELF_SIGNED, cwd=tmp_path, check=True, capture_output=True, timeout=30)
-    return tmp_path
 
 
 async def test_the_web_ui_verifies_a_control_plane_served_over_tls(tmp_path: Path, self_signed: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +24,7 @@ from webui_support import (
     serve_webui,
 )
 
-from controlplane.app import ControlPlane
+from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import types_pb2 as pb
 from webui.app import create_app
 from webui.cookie import COOKIE_NAME
@@ -94,6 +96,28 @@ async def test_a_login_sets_a_signed_httponly_lax_cookie_and_goes_to_the_dashboa
         page = await http.get("/")
     assert page.status_code == 200
     assert '<meta name="csrf-token" content="' in page.text and user.name in page.text
+
+
+async def test_over_tls_the_session_cookie_is_secure(tmp_path: Path, self_signed: Path) -> None:
+    config = ControlPlaneConfig(
+        require_api_tokens=False,
+        db_path=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        http_address="127.0.0.1:0",
+        tls_cert=self_signed / "cert.pem",
+        tls_key=self_signed / "key.pem",
+    )
+    async with ControlPlane(config) as cp:
+        ca = (self_signed / "cert.pem").read_bytes()
+        user = await put_user(cp.grpc_target, None, User("alice", "alice-password-123"), tls_ca=ca)
+        verify = ssl.create_default_context(cafile=str(self_signed / "cert.pem"))
+        url = cp.http_url.replace("http://", "https://")
+        async with httpx.AsyncClient(base_url=url, verify=verify, timeout=TIMEOUT) as http:
+            response = await http.post("/login", data={"username": user.name, "password": user.password})
+            assert response.status_code == 303
+            attributes = {part.strip().lower() for part in response.headers["set-cookie"].split(";")[1:]}
+            assert {"secure", "httponly", "samesite=lax", "path=/"} <= attributes
+            assert (await http.get("/api/hosts")).status_code == 200
 
 
 async def test_a_wrong_password_shows_the_sentence_and_the_sixth_failure_is_a_429(

@@ -43,9 +43,9 @@ class User:
     role: int = pb.ROLE_ADMIN
 
 
-async def put_user(target: str, admin_token: str | None, user: User) -> User:
+async def put_user(target: str, admin_token: str | None, user: User, tls_ca: bytes | None = None) -> User:
     """Create (or update) a web user through FleetService.PutUser with an admin API token."""
-    async with aio_channel(target, admin_token) as channel:
+    async with aio_channel(target, admin_token, tls_ca=tls_ca) as channel:
         stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(channel)  # type: ignore[assignment]
         request = fleet_pb.PutUserRequest(username=user.name, password=user.password, role=user.role)
         await stub.PutUser(request, timeout=TIMEOUT)
