@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from controlplane.errors import http_status_for
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import sse
 from webui.client import DEADLINE_SECONDS
@@ -96,7 +97,10 @@ class SessionGate:
                 return _no_session(request, clear=True)
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 return _unreachable(request)
-            return JSONResponse({"error": exc.details() or NO_SESSION}, status_code=502)
+            # E.g. the web UI's own API token lacks the admin role: say so, as the control plane does.
+            return JSONResponse(
+                {"error": exc.details() or NO_SESSION}, status_code=http_status_for(exc.code())
+            )
         if not _csrf_ok(request, answer.session):
             return JSONResponse({"error": BAD_CSRF}, status_code=403)
         request.state.web_session = answer.session

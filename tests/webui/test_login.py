@@ -25,6 +25,9 @@ from webui_support import (
 )
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.client import aio_channel
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 from webui.app import create_app
 from webui.cookie import COOKIE_NAME
@@ -314,3 +317,21 @@ async def test_no_password_token_cookie_or_csrf_token_reaches_the_logs(
     # The control plane keeps the CSRF token in its database, and aiosqlite logs statement
     # parameters at DEBUG; everything else, the web UI included, never logs it.
     assert csrf not in "\n".join(r.getMessage() for r in ours if r.name != "aiosqlite")
+
+
+async def test_a_web_ui_whose_api_token_is_not_admin_says_so_instead_of_logging_in(tmp_path: Path) -> None:
+    admin = "fleetdeck-webui-test-token-" + "x" * 32
+    config = ControlPlaneConfig(
+        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=admin
+    )
+    async with ControlPlane(config) as cp:
+        user = await put_user(cp.grpc_target, admin, User("alice", "alice-password-123"))
+        async with aio_channel(cp.grpc_target, admin) as channel:
+            stub = fleet_grpc.FleetServiceStub(channel)
+            created = await stub.CreateApiToken(
+                fleet_pb.CreateApiTokenRequest(name="webui", role=pb.ROLE_VIEWER), timeout=TIMEOUT
+            )
+        async with serve_webui(cp.grpc_target, api_token=created.token) as url, anonymous(url) as http:
+            answer = await http.post("/login", data={"username": user.name, "password": user.password})
+    assert answer.status_code == 403
+    assert "admin role" in answer.text and created.token not in answer.text
