@@ -21,6 +21,7 @@ from webui.roles import calls
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 MAX_FORM_BYTES = 4096
+FILL_IN = "Enter your user name and password."
 UNREACHABLE = "The control plane is unreachable right now; try again in a moment."
 
 
@@ -72,11 +73,13 @@ def _refused(request: Request, exc: grpc.aio.AioRpcError, username: str) -> Resp
 async def login(request: Request) -> Response:
     """`POST /login`: check the password with the control plane; a new session replaces any old one."""
     form = await _form(request)
-    username = form.get("username", "").strip()
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    if not username or not password:
+        return login_page(request, message=FILL_IN, username=username, status=400)
     signer: CookieSigner = request.app.state.signer
     message = fleet_pb.LoginRequest(
         username=username,
-        password=form.get("password", ""),
+        password=password,
         client=request.client.host if request.client else "",
         previous_session_token=signer.token(request) or "",
     )

@@ -135,6 +135,8 @@ async def test_a_wrong_password_shows_the_sentence_and_the_sixth_failure_is_a_42
             assert "wrong user name or password" in wrong.text
             assert COOKIE_NAME not in wrong.headers.get("set-cookie", "")
         limited = await http.post("/login", data={"username": user.name, "password": user.password})
+        empty = await http.post("/login", data={"username": user.name, "password": ""})
+    assert empty.status_code == 400 and "Enter your user name and password" in empty.text
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) > 0
     assert "too many failed logins" in limited.text
