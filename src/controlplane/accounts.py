@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -27,6 +29,11 @@ FAILURE_WINDOW_SECONDS = 5 * 60
 FAILURES_ALLOWED = 5
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def csrf_token(session_token: str) -> str:
+    """A session's CSRF token: derived from its secret, so it is never stored (nor logged with SQL)."""
+    return hmac.new(session_token.encode(), b"fleetdeck csrf", hashlib.sha256).hexdigest()
 
 
 class TooManyFailures(ResourceExhausted):
@@ -91,12 +98,10 @@ class Accounts:
         session = fleet_pb.WebSession(
             username=username,
             role=cast(pb.Role, role),
-            csrf_token=secrets.token_urlsafe(32),
+            csrf_token=csrf_token(token),
             expires_at=to_ts(now + SESSION_SECONDS),
         )
-        await self.store.add_web_session(
-            token_hash(token), username, session.csrf_token, now + SESSION_SECONDS
-        )
+        await self.store.add_web_session(token_hash(token), username, now + SESSION_SECONDS)
         log.info("web user %s logged in from %s", username, client[:64])
         return fleet_pb.LoginResponse(session_token=token, session=session)
 
@@ -111,9 +116,12 @@ class Accounts:
         found = await self.store.get_web_session(token_hash(token)) if token else None
         if found is None:
             raise Unauthenticated("not logged in, or the session ended; log in again")
-        username, role, csrf, expires_at = found
+        username, role, expires_at = found
         return fleet_pb.WebSession(
-            username=username, role=cast(pb.Role, role), csrf_token=csrf, expires_at=to_ts(expires_at)
+            username=username,
+            role=cast(pb.Role, role),
+            csrf_token=csrf_token(token),
+            expires_at=to_ts(expires_at),
         )
 
     async def logout(self, token: str) -> None:

@@ -230,6 +230,7 @@ class ControlPlane:
             create_app(
                 self.grpc_target,
                 api_token=self.api_tokens.internal_token,
+                cookie_key=await self.store.secret("webui-cookie-key"),  # sessions survive restarts
                 tls_ca=self.config.tls_cert.read_bytes() if self.config.tls_cert else None,
             ),
             log_level="warning",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -146,7 +147,6 @@ MIGRATIONS: list[str] = [
     CREATE TABLE web_sessions (
         token_sha256 TEXT PRIMARY KEY,
         username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-        csrf_token TEXT NOT NULL,
         created_at REAL NOT NULL,
         expires_at REAL NOT NULL
     );
@@ -588,29 +588,40 @@ class Store:
             )
             await db.execute("DELETE FROM web_sessions WHERE username = ?", (username,))
 
+    async def secret(self, name: str) -> bytes:
+        """A random secret of this control plane (e.g. the web UI's cookie key), made on first use."""
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (f"secret:{name}",))
+        if row is not None:
+            return bytes.fromhex(row[0])
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                (f"secret:{name}", secrets.token_hex(32)),
+            )
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (f"secret:{name}",))
+        return bytes.fromhex(row[0])
+
     async def count_users(self) -> int:
         """How many web users exist."""
         row = await self._one("SELECT COUNT(*) FROM users")
         return int(row[0])
 
-    async def add_web_session(
-        self, token_sha256: str, username: str, csrf_token: str, expires_at: float
-    ) -> None:
+    async def add_web_session(self, token_sha256: str, username: str, expires_at: float) -> None:
         """Store a new session (by the hash of its token)."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)",
-                (token_sha256, username, csrf_token, time.time(), expires_at),
+                "INSERT INTO web_sessions VALUES (?, ?, ?, ?)",
+                (token_sha256, username, time.time(), expires_at),
             )
 
-    async def get_web_session(self, token_sha256: str) -> tuple[str, int, str, float] | None:
-        """(username, role, csrf token, expires_at) of a session that has not expired."""
+    async def get_web_session(self, token_sha256: str) -> tuple[str, int, float] | None:
+        """(username, role, expires_at) of a session that has not expired."""
         r = await self._one(
-            "SELECT s.username, u.role, s.csrf_token, s.expires_at FROM web_sessions s "
+            "SELECT s.username, u.role, s.expires_at FROM web_sessions s "
             "JOIN users u ON u.username = s.username WHERE s.token_sha256 = ? AND s.expires_at > ?",
             (token_sha256, time.time()),
         )
-        return None if r is None else (r[0], r[1], r[2], r[3])
+        return None if r is None else (r[0], r[1], r[2])
 
     async def delete_web_session(self, token_sha256: str) -> None:
         """End a session (and, on the way, every expired one)."""

@@ -152,14 +152,15 @@ async def test_a_dropped_event_stream_recovers_without_a_reload(
             await proxy.stop()
 
 
-async def test_a_control_plane_restart_asks_to_log_in_again_then_the_fleet_is_live(
+async def test_a_control_plane_restart_recovers_without_a_reload_and_keeps_the_session(
     cp: ControlPlane, connect: Connect, page: Page, user: User
 ) -> None:
-    # The in-process web UI restarts with the control plane, and with it the key its cookies are
-    # signed with: the page sends the user to the login form instead of failing silently.
+    # The cookie key and the sessions live in the control plane's database, so the page keeps its
+    # session across the restart and comes back live on its own, without a reload.
     agent = await connect("gpc0")
     await login(page, cp.http_url, user)
     await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
+    await page.evaluate("window.__noReload = true")
     grpc_port, http_port, db_path = cp.grpc_port, cp.http_port, cp.config.db_path
     await agent.close()
     await cp.stop()
@@ -177,10 +178,10 @@ async def test_a_control_plane_restart_asks_to_log_in_again_then_the_fleet_is_li
         again.heartbeat()
         async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:
             await set_desired(fleet_grpc.FleetServiceStub(channel))  # type: ignore[arg-type]
-        await expect(page).to_have_url(f"{restarted.http_url}/login", timeout=10_000)
-        await login(page, restarted.http_url, user)
-        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok")
+        await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "ok", timeout=10_000)
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        assert await page.evaluate("window.__noReload === true")  # the same page, never reloaded
+        assert page.url.rstrip("/") == restarted.http_url
         await again.close()
 
 
