@@ -88,5 +88,12 @@ async def test_the_demo_fleet_switches_fails_a_test_rolls_back_and_stops_on_ctrl
         assert rest.rstrip().endswith("demo stopped.")
     finally:
         if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+            # Ctrl-C first: the demo stops its control plane and agents (their own process groups),
+            # which a SIGKILL of the demo alone would leave running.
+            proc.send_signal(signal.SIGINT)
+            try:
+                async with asyncio.timeout(20):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
