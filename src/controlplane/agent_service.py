@@ -158,7 +158,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
             if kind == "heartbeat":
                 self._heartbeat(state, message.heartbeat)
             elif kind in ("output", "test_run", "command_finished"):
-                self.ingest.submit(state, session, message)
+                await self.ingest.submit(state, session, message)
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":

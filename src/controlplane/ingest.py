@@ -26,6 +26,7 @@ from .store import OutputAppend, Store
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2_000
+QUEUE_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class Ingest:
         self.store = store
         self.commands = commands
         self.followers = followers
-        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        # Bounded: when storing falls behind, the agents' streams wait (gRPC flow control pushes back
+        # to the agents) instead of memory growing without limit.
+        self._queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
 
-    def submit(self, state: HostState, session: AgentSession, message: agent_pb.ConnectRequest) -> None:
-        """Queue an output chunk, test run report or command finish for storing."""
-        self._queue.put_nowait(Item(state, session, message))
+    async def submit(self, state: HostState, session: AgentSession, message: agent_pb.ConnectRequest) -> None:
+        """Queue an output chunk, test run report or command finish for storing (waits when full)."""
+        await self._queue.put(Item(state, session, message))
 
     async def start(self) -> None:
         """Start the consumer; safe to call twice."""

@@ -786,8 +786,20 @@ class Store:
         result: dict[str, tuple[int, int, int]] = {}
         async with self.transaction() as db:
             touched: set[str] = set()
+            stored_up_to: dict[str, int] = {}
             for item in appends:
                 chunk = item.chunk
+                if item.command_id not in stored_up_to:
+                    row = await (
+                        await db.execute("SELECT max_seq FROM commands WHERE id = ?", (item.command_id,))
+                    ).fetchone()
+                    stored_up_to[item.command_id] = row[0] if row else 0
+                touched.add(item.command_id)
+                # Chunks arrive in order on a stream and are resent from the first unacknowledged one,
+                # so a seq at or below what is stored is a resend, even of a chunk the cap evicted.
+                if chunk.seq <= stored_up_to[item.command_id]:
+                    continue
+                stored_up_to[item.command_id] = chunk.seq
                 size = sum(len(line.text) + 1 for line in chunk.lines)
                 first = chunk.lines[0].number if chunk.lines else 0
                 cursor = await db.execute(
@@ -801,7 +813,6 @@ class Store:
                         "max_seq = MAX(max_seq, ?) WHERE id = ?",
                         (len(chunk.lines), size, chunk.seq, item.command_id),
                     )
-                touched.add(item.command_id)
             for command_id in touched:
                 await self._enforce_cap(db, command_id)
                 r = await (
@@ -822,25 +833,27 @@ class Store:
         if r is None or r[0] <= self.output_cap_bytes:
             return
         excess = r[0] - self.output_cap_bytes
-        dropped = 0
+        dropped_bytes = dropped_lines = 0
         rows = await (
             await db.execute(
-                "SELECT seq, bytes FROM command_output WHERE command_id = ? ORDER BY seq", (command_id,)
+                "SELECT seq, bytes, line_count FROM command_output WHERE command_id = ? ORDER BY seq",
+                (command_id,),
             )
         ).fetchall()
         seqs = []
-        for seq, size in rows:
-            if dropped >= excess:
+        for seq, size, lines in rows:
+            if dropped_bytes >= excess:
                 break
             seqs.append(seq)
-            dropped += size
+            dropped_bytes += size
+            dropped_lines += lines
         await db.executemany(
             "DELETE FROM command_output WHERE command_id = ? AND seq = ?", [(command_id, s) for s in seqs]
         )
         await db.execute(
-            "UPDATE commands SET output_bytes = output_bytes - ?, truncated_bytes = truncated_bytes + ? "
-            "WHERE id = ?",
-            (dropped, dropped, command_id),
+            "UPDATE commands SET output_bytes = output_bytes - ?, output_lines = output_lines - ?, "
+            "truncated_bytes = truncated_bytes + ? WHERE id = ?",
+            (dropped_bytes, dropped_lines, dropped_bytes, command_id),
         )
 
     async def read_output(self, command_id: str, from_line: int) -> list[pb.OutputLine]:

@@ -161,4 +161,7 @@ async def test_output_is_capped_keeping_the_tail(tmp_path) -> None:
     stored, _ = await store.get_command("c1")
     assert [line.number for line in lines] == [3, 4]  # tail kept
     assert stored.output_truncated_bytes == 120
+    assert stored.output_lines == 2
+    await store.append_output(chunks[:1])  # a resend of an evicted chunk is not stored again
+    assert [line.number for line in await store.read_output("c1", 0)] == [3, 4]
     await store.close()
