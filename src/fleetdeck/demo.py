@@ -441,8 +441,9 @@ class Demo:
 
     def _print_banner(self, target: str, http_url: str) -> None:
         token_file = self.base / "admin-token"
-        grpcurl = f'grpcurl -plaintext -H "authorization: Bearer $FLEETDECK_TOKEN" {target}'
-        svc = "fleetdeck.v1.FleetService"
+        # grpcurl takes its flags (-H, -d) before the address.
+        grpcurl = 'grpcurl -plaintext -H "authorization: Bearer $FLEETDECK_TOKEN"'
+        svc = f"{target} fleetdeck.v1.FleetService"
         lines = [
             "",
             "Fleetdeck demo fleet is running: a control plane and three agents (gpc0, web1, mac1).",
@@ -464,7 +465,7 @@ class Demo:
             "",
             "Try it (grpcurl is in .venv/bin; every FleetService call needs the admin API token):",
             f"  export FLEETDECK_TOKEN=$(cat {token_file})",
-            f"  grpcurl -plaintext {target} list {svc}",
+            f"  grpcurl -plaintext {target} list fleetdeck.v1.FleetService",
             f"  {grpcurl} {svc}/ListHosts",
             f'  {grpcurl} -d \'{{"hosts": ["gpc0"], "operation": "OPERATION_SWITCH"}}\' {svc}/RunOperation',
             f"  {grpcurl} -d '{{}}' {svc}/WatchFleet",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,6 +48,23 @@ async def test_the_demo_fleet_switches_fails_a_test_rolls_back_and_stops_on_ctrl
                 banner.append(line.decode())
         target = json.loads((demo_dir / "controlplane.ready.json").read_text())["grpc"]
         assert any(f"grpcurl -plaintext {target}" in line for line in banner)
+        # The read-only grpcurl lines the banner prints work as printed.
+        env = {
+            **os.environ,
+            "FLEETDECK_TOKEN": (demo_dir / "admin-token").read_text().strip(),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        printed = [line.strip() for line in banner if line.strip().startswith("grpcurl")]
+        readonly = [
+            line for line in printed if line.endswith(("FleetService", "/ListHosts", "/ListTestRuns"))
+        ]
+        assert len(readonly) == 3, printed
+        for line in readonly:
+            done = await asyncio.create_subprocess_exec(
+                "bash", "-c", line, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+            output, _ = await done.communicate()
+            assert done.returncode == 0, f"{line}\n{output.decode()}"
         fleet = Fleet(target, api_token=(demo_dir / "admin-token").read_text().strip())
         try:
             mac1 = await fleet.wait_host("mac1", lambda h: h.online and h.test_status.state == 1)
