@@ -53,10 +53,14 @@ class Accounts:
         # about 50 ms here, so a start-up or a login never stalls.
         self._hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
         # Verified against when the user does not exist, so both cases take the same time.
-        self._dummy_hash: str | None = None
+        self._dummy_hash = ""
+        # One login attempt at a time per (client, user): otherwise parallel guesses would all pass
+        # the failure count before any of them is recorded.
+        self._attempts: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
     async def bootstrap(self, password: str | None) -> str | None:
         """On an empty user table create "admin"; the generated password when none was given."""
+        self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_urlsafe(16))
         if await self.store.count_users():
             return None
         chosen = password or secrets.token_urlsafe(18)
@@ -79,14 +83,26 @@ class Accounts:
         self, username: str, password: str, client: str, previous_session_token: str = ""
     ) -> fleet_pb.LoginResponse:
         """Check the password and open a new session; failures count towards the limit."""
+        key = (client, username)
+        lock, users = self._attempts.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                return await self._login(username, password, client, previous_session_token)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._attempts[key]
+
+    async def _login(
+        self, username: str, password: str, client: str, previous_session_token: str
+    ) -> fleet_pb.LoginResponse:
         now = time.time()
         failures = await self.store.login_failures(client, username, now - FAILURE_WINDOW_SECONDS)
         if len(failures) >= FAILURES_ALLOWED:
             raise TooManyFailures(max(1, int(failures[0] + FAILURE_WINDOW_SECONDS - now) + 1))
         user = await self.store.get_user(username)
-        if user is None and self._dummy_hash is None:
-            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_urlsafe(16))
-        stored_hash, role = user if user is not None else (self._dummy_hash or "", pb.ROLE_UNSPECIFIED)
+        stored_hash, role = user if user is not None else (self._dummy_hash, pb.ROLE_UNSPECIFIED)
         if not await asyncio.to_thread(self._verify, stored_hash, password) or user is None:
             await self.store.record_login_failure(client, username, now - FAILURE_WINDOW_SECONDS)
             log.info("failed web login for user %r from %s", username[:64], client[:64])

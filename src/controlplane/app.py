@@ -236,6 +236,9 @@ class ControlPlane:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=1,
+            # X-Forwarded-* from loopback must not pick the login limit's client or the cookie's
+            # Secure flag: the web UI sees the real peer unless it runs behind a trusted proxy.
+            proxy_headers=False,
             ssl_certfile=self.config.tls_cert,
             ssl_keyfile=self.config.tls_key,
         )

@@ -163,9 +163,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             first = True
             for part in _parts(stored) or [[]]:
                 response = fleet_pb.StreamCommandOutputResponse(lines=part)
-                if first:
+                if first and request.from_line == 0:  # a resumed stream was told already
                     response.truncated_bytes = command.output_truncated_bytes
-                    first = False
+                first = False
                 yield response
             if follower is None or command.state in FINISHED_STATES:
                 yield fleet_pb.StreamCommandOutputResponse(

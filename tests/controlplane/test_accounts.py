@@ -106,3 +106,20 @@ async def test_first_start_creates_admin_with_a_password_shown_once(tmp_path: Pa
         assert cp.bootstrap_admin_password is None
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("fleet.db*"))  # noqa: ASYNC240
     assert password.encode() not in stored and login.session_token.encode() not in stored
+
+
+async def test_parallel_wrong_passwords_cannot_get_past_the_limit(fleet) -> None:
+    import asyncio
+
+    await _put(fleet)
+
+    async def attempt() -> grpc.StatusCode:
+        try:
+            await _login(fleet, password="wrong password!")
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
+
+    codes = await asyncio.gather(*(attempt() for _ in range(12)))
+    assert codes.count(grpc.StatusCode.UNAUTHENTICATED) == 5
+    assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 7
