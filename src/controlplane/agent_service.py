@@ -184,7 +184,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if visible or host.test_status.SerializeToString() != before:
             self.fleet.changed(state)
         else:
-            state.dirty = True
+            state.seen_dirty = True  # metrics only
 
     @staticmethod
     def _adopt_test_status(state: HostState, reported: pb.TestStatus) -> None:

@@ -43,6 +43,7 @@ class HostState:
     published: bytes = b""  # fingerprint of what watchers last saw
     seen_reported: float = 0.0  # the seen_at that watchers last got
     dirty: bool = False  # has facts not yet written to SQLite
+    seen_dirty: bool = False  # only last-seen time and metrics are not yet written
 
     @property
     def online(self) -> bool:
@@ -155,7 +156,7 @@ class Fleet:
         """Note that the host's agent just spoke (monotonic clock for liveness, wall clock for display)."""
         state.last_heard = time.monotonic()
         state.seen_at = time.time()
-        state.dirty = True
+        state.seen_dirty = True
         if state.stale:
             state.stale = False
             log.info("host %s is sending heartbeats again", state.host.name)
@@ -223,14 +224,19 @@ class Fleet:
     async def flush(self) -> None:
         """Write every host changed since the last flush in one transaction."""
         dirty = [s for s in self.hosts.values() if s.dirty]
-        for state in dirty:
-            state.dirty = False
+        seen = [s for s in self.hosts.values() if s.seen_dirty and not s.dirty]
+        for state in (*dirty, *seen):
+            state.dirty = state.seen_dirty = False
             self._sync_last_seen(state)
         try:
             await self.store.save_hosts([s.host for s in dirty])
+            # Most hosts only heartbeated: a narrow update, not a rewrite of every fact.
+            await self.store.save_last_seen([s.host for s in seen])
         except BaseException:
             for state in dirty:
                 state.dirty = True
+            for state in seen:
+                state.seen_dirty = True
             raise
         for hook in self.flush_hooks:
             await hook()

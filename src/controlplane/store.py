@@ -362,6 +362,14 @@ class Store:
                 rows,
             )
 
+    async def save_last_seen(self, hosts: Iterable[pb.Host]) -> None:
+        """Write hosts' last-seen time and metrics only, in one transaction."""
+        rows = [(from_ts(h.last_seen), _blob(h.metrics), h.name) for h in hosts]
+        if not rows:
+            return
+        async with self.transaction() as db:
+            await db.executemany("UPDATE hosts SET last_seen = ?, metrics = ? WHERE name = ?", rows)
+
     async def save_host_override(self, host: str, override: pb.TestSettingsOverride) -> None:
         """Persist a host's test settings override."""
         async with self.transaction() as db:
