@@ -57,7 +57,9 @@ async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: P
         ][:4]
         assert after.last_switch == before.last_switch
         assert after.facts == before.facts
-        assert after.last_seen == before.last_seen  # written behind, and at stop
+        assert (
+            abs(after.last_seen.ToMilliseconds() - before.last_seen.ToMilliseconds()) <= 1
+        )  # written behind
         switched = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=switch))).command
         assert switched.state == pb.COMMAND_STATE_SUCCEEDED
         interrupted = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=test))).command
