@@ -27,7 +27,7 @@ from webui.drain import Streams
 from webui.gate import SessionGate, is_open
 from webui.login import templates
 from webui.roles import NEEDED_ROLE, calls
-from webui.security import SecurityMiddleware
+from webui.security import CatchAllMiddleware, SecurityMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,16 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
+NOT_UNICODE = (
+    "The request holds text that cannot be sent on (it is not valid Unicode, e.g. a lone surrogate)."
+)
+
+
+async def not_encodable(request: Request, exc: Exception) -> Response:
+    """A string in the request that protobuf cannot encode as UTF-8 (a lone surrogate, say)."""
+    return JSONResponse({"error": NOT_UNICODE}, status_code=400)
+
+
 def _check_guarded(routes: list[BaseRoute]) -> None:
     """Deny by default: every route behind the gate must say which FleetService calls it makes."""
     for route in routes:
@@ -81,13 +91,15 @@ def create_app(
     keepalive_seconds: float = 10.0,
     queue_limit: int = 256,
     cookie_key: bytes | None = None,
+    session_check_seconds: float = 30.0,
 ) -> Starlette:
     """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
 
     `api_token` is sent as `authorization: Bearer` on every FleetService call when given; with
     `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it.
     Session cookies are signed with `cookie_key`, by default a random key of this process (so a
-    restarted web UI asks everyone to log in again).
+    restarted web UI asks everyone to log in again). Open streams ask the control plane about their
+    session every `session_check_seconds` and end once it is revoked.
     """
 
     @contextlib.asynccontextmanager
@@ -116,11 +128,16 @@ def create_app(
     _check_guarded(routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware), Middleware(SessionGate)],
-        exception_handlers={grpc.aio.AioRpcError: rpc_error, BadRequest: bad_request},
+        middleware=[Middleware(SecurityMiddleware), Middleware(CatchAllMiddleware), Middleware(SessionGate)],
+        exception_handlers={
+            grpc.aio.AioRpcError: rpc_error,
+            BadRequest: bad_request,
+            UnicodeEncodeError: not_encodable,
+        },
         lifespan=lifespan,
     )
     app.state.signer = CookieSigner(cookie_key)
     app.state.keepalive_seconds = keepalive_seconds
     app.state.queue_limit = queue_limit
+    app.state.session_check_seconds = session_check_seconds
     return app

@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="PEM certificate(s) to verify the control plane's TLS certificate; without it gRPC is plaintext",
     )
+    parser.add_argument(
+        "--cookie-key-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the key (at least 32 bytes) that signs session cookies, so sessions survive "
+        "a restart; without it each process signs with a random key of its own",
+    )
 
 
 def _read(path: Path | None, flag: str) -> bytes | None:
@@ -71,13 +78,40 @@ def _api_token(args: argparse.Namespace) -> str | None:
     return token_from_env()
 
 
+MIN_COOKIE_KEY_BYTES = 32
+
+
+def _cookie_key(args: argparse.Namespace) -> bytes | None:
+    """The cookie key from --cookie-key-file (surrounding whitespace dropped), else None."""
+    raw = _read(args.cookie_key_file, "--cookie-key-file")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if len(key) < MIN_COOKIE_KEY_BYTES:
+        raise SystemExit(
+            f"fleetdeck webui: {args.cookie_key_file} holds {len(key)} bytes; "
+            f"a cookie key needs at least {MIN_COOKIE_KEY_BYTES}"
+        )
+    return key
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve the web UI until interrupted; returns the exit status."""
     host, port = args.http
     tls_ca = _read(args.controlplane_ca, "--controlplane-ca")
-    app = create_app(args.controlplane, api_token=_api_token(args), tls_ca=tls_ca)
+    app = create_app(
+        args.controlplane, api_token=_api_token(args), tls_ca=tls_ca, cookie_key=_cookie_key(args)
+    )
+    # proxy_headers=False: X-Forwarded-For/-Proto (trusted by default from loopback) must not pick the
+    # client the login limit counts, nor whether the cookie is Secure.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+        proxy_headers=False,
     )
     log.info("serving the web UI on http://%s:%d", host, port)
     uvicorn.Server(config).run()

@@ -14,7 +14,7 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import sse
 from webui.client import DEADLINE_SECONDS
 from webui.cookie import COOKIE_NAME, CookieSigner, clear_session_cookie
-from webui.login import UNREACHABLE, login_page
+from webui.login import UNREACHABLE, logged_out_here, login_page
 
 OPEN_PATHS = frozenset({"/login", "/healthz"})
 OPEN_PREFIXES = ("/static/",)
@@ -96,6 +96,10 @@ class SessionGate:
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                 return _no_session(request, clear=True)
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                if request.url.path == "/logout" and request.method == "POST":
+                    # No CSRF check is possible without the session; logging out here is harmless
+                    # (and SecurityMiddleware's same-origin rule applied already).
+                    return logged_out_here(request, token)
                 return _unreachable(request)
             # E.g. the web UI's own API token lacks the admin role: say so, as the control plane does.
             return JSONResponse(

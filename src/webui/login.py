@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,6 +18,8 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.client import DEADLINE_SECONDS
 from webui.cookie import CookieSigner, clear_session_cookie, set_session_cookie
 from webui.roles import calls
+
+log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -92,17 +95,28 @@ async def login(request: Request) -> Response:
     return response
 
 
-@calls()
-async def logout(request: Request) -> Response:
-    """`POST /logout`: end the session at the control plane, close its streams, drop the cookie."""
-    token: str = request.state.session_token
-    await request.app.state.fleet.stub.Logout(
-        fleet_pb.LogoutRequest(session_token=token), timeout=DEADLINE_SECONDS
-    )
+def logged_out_here(request: Request, token: str) -> Response:
+    """Forget the session in this browser and this web UI: end its streams, clear the cookie."""
     request.app.state.streams.end_session(token)
     response = JSONResponse({"ok": True})
     clear_session_cookie(response, request)
     return response
+
+
+@calls()
+async def logout(request: Request) -> Response:
+    """`POST /logout`: end the session at the control plane, close its streams, drop the cookie.
+
+    The streams and the cookie go whatever the control plane answers: a user who logs out while it
+    is down is logged out of this browser all the same."""
+    token: str = request.state.session_token
+    try:
+        await request.app.state.fleet.stub.Logout(
+            fleet_pb.LogoutRequest(session_token=token), timeout=DEADLINE_SECONDS
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning("Logout at the control plane failed (%s); logging out here anyway", exc.code().name)
+    return logged_out_here(request, token)
 
 
 @calls()

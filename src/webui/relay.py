@@ -77,12 +77,27 @@ class FleetWatch:
         self._backoff_max = backoff_max
         self._connected: bool | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.pump_ended = asyncio.Event()
+        """Set once the pump is done: after a drain, or when it failed (the reader then gets Drain)."""
         self.fell_behind = asyncio.Event()
         """Set once the reader fell behind and was dropped to a resync."""
 
     async def __aenter__(self) -> FleetWatch:
         self._task = asyncio.create_task(self._pump(), name="webui-watch-pump")
+        self._task.add_done_callback(self._pump_done)
         return self
+
+    def _pump_done(self, task: asyncio.Task[None]) -> None:
+        """A pump that ended by itself ends the reader's stream too, instead of leaving it silent."""
+        self.pump_ended.set()
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("the WatchFleet relay failed; ending the browser's stream", exc_info=exc)
+        if not self._closing:
+            self.drain()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -95,7 +110,7 @@ class FleetWatch:
         if task is None:
             return
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged already
             await task
 
     async def get(self) -> Item:
@@ -106,13 +121,18 @@ class FleetWatch:
         return item
 
     def drain(self) -> None:
-        """Make the reader's next item a Drain, dropping whatever is queued."""
+        """Make the reader's next item a Drain, dropping whatever is queued; for good: the pump
+        queues nothing more, so no overflow can replace the Drain with a Resync."""
+        self._closing = True
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(Drain())
 
     def _offer(self, item: Item) -> bool:
-        """Queue an item; False (after leaving a lone Resync) when the reader is too far behind."""
+        """Queue an item; False (after leaving a lone Resync) when the reader is too far behind,
+        and False (queueing nothing: the Drain stays next) once draining."""
+        if self._closing:
+            return False
         try:
             self._queue.put_nowait(item)
             return True
@@ -151,6 +171,8 @@ class FleetWatch:
                 overflowed = not self._set_connected(False, _why(exc))
             finally:
                 call.cancel()
+            if self._closing:
+                return
             if overflowed:
                 await self._drained.wait()
                 self.version = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -34,6 +35,8 @@ SECURITY_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 
+log = logging.getLogger(__name__)
+
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _FORM = "application/x-www-form-urlencoded"  # the login form, the one request that is not JSON
 
@@ -58,21 +61,48 @@ class SecurityMiddleware:
 
         refusal = _refusal(scope)
         if refusal is not None:
-            status, text = refusal
-            body = json.dumps({"error": text}).encode()
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"%d" % len(body)),
-                    ],
-                }
-            )
-            await send_with_headers({"type": "http.response.body", "body": body})
+            await _send_error(send_with_headers, *refusal)
             return
         await self.app(scope, receive, send_with_headers)
+
+
+INTERNAL_ERROR = "The web UI failed to handle this request; the error is in its log."
+
+
+async def _send_error(send: Send, status: int, text: str) -> None:
+    """A JSON `{"error": text}` response."""
+    body = json.dumps({"error": text}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class CatchAllMiddleware:
+    """Any unexpected error becomes a JSON 500 sentence (inside SecurityMiddleware, so it carries
+    the security headers); the traceback goes to the log, never to the browser."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # too late for an answer of our own; the server cuts the connection
+            await _send_error(send, 500, INTERNAL_ERROR)
 
 
 def _refusal(scope: Scope) -> tuple[int, str] | None:

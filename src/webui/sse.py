@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import UTC
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from webui.client import DEADLINE_SECONDS
 from webui.convert import to_json
 from webui.relay import Drain, FleetWatch, Resync, Status
 from webui.roles import calls
@@ -31,9 +32,11 @@ def resume_point(request: Request, header: str = "last-event-id", param: str = "
     """The number a reconnecting browser sends: the Last-Event-ID header, else a query parameter."""
     raw = request.headers.get(header) or request.query_params.get(param) or "0"
     try:
-        return max(int(raw), 0)
+        number = int(raw)
     except ValueError:
         return 0
+    # Beyond int64 (or negative) it names nothing the control plane ever sent: start afresh.
+    return number if 0 <= number < 2**63 else 0
 
 
 def seconds_left(session: fleet_pb.WebSession) -> float:
@@ -41,6 +44,34 @@ def seconds_left(session: fleet_pb.WebSession) -> float:
     if not session.HasField("expires_at"):
         return 86_400.0
     return max(session.expires_at.ToDatetime(tzinfo=UTC).timestamp() - time.time(), 0.0)
+
+
+async def _recheck_session(request: Request, end: Callable[[], object]) -> None:
+    """Ask the control plane about the stream's session every `session_check_seconds`; call `end`
+    once it answers UNAUTHENTICATED (revoked elsewhere: a password reset, another web UI's logout)."""
+    state = request.app.state
+    lookup = fleet_pb.GetWebSessionRequest(session_token=request.state.session_token)
+    while True:
+        await asyncio.sleep(state.session_check_seconds)
+        try:
+            await state.fleet.stub.GetWebSession(lookup, timeout=DEADLINE_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                end()
+                return
+            # Unreachable or refused for now: the relay says so; check again next time.
+
+
+@contextlib.asynccontextmanager
+async def session_rechecked(request: Request, end: Callable[[], object]) -> AsyncIterator[None]:
+    """While open, `end` is called when the control plane no longer knows the request's session."""
+    task = asyncio.create_task(_recheck_session(request, end), name="webui-session-recheck")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync | Drain) -> ServerSentEvent:
@@ -75,8 +106,9 @@ async def events(request: Request) -> EventSourceResponse:
             expiry = asyncio.get_running_loop().call_later(seconds_left(request.state.web_session), end)
             try:
                 with state.streams.track(watch.drain), state.streams.of_session(session_token, end):
-                    while not isinstance(item := await watch.get(), Drain):
-                        yield fleet_event(item)
+                    async with session_rechecked(request, end):
+                        while not isinstance(item := await watch.get(), Drain):
+                            yield fleet_event(item)
             finally:
                 expiry.cancel()
             if not logged_out.is_set():
@@ -145,17 +177,18 @@ async def command_output(request: Request) -> EventSourceResponse:
         try:
             streams = request.app.state.streams
             with streams.track(drained.set), streams.of_session(request.state.session_token, drained.set):
-                async for response in until(call, drained):
-                    next_line = response.lines[-1].number + 1 if response.lines else None
-                    if response.lines or response.truncated_bytes:
-                        yield ServerSentEvent(
-                            data=to_json(response),
-                            event="lines",
-                            id=None if next_line is None else str(next_line),
-                        )
-                    if response.HasField("command"):
-                        yield ServerSentEvent(data=to_json(response.command), event="end")
-                        return
+                async with session_rechecked(request, drained.set):
+                    async for response in until(call, drained):
+                        next_line = response.lines[-1].number + 1 if response.lines else None
+                        if response.lines or response.truncated_bytes:
+                            yield ServerSentEvent(
+                                data=to_json(response),
+                                event="lines",
+                                id=None if next_line is None else str(next_line),
+                            )
+                        if response.HasField("command"):
+                            yield ServerSentEvent(data=to_json(response.command), event="end")
+                            return
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 return  # the browser reconnects from the last line it got

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from webui_agent import TIMEOUT
 from webui_support import Connect, SSEReader, User, logged_in, put_user, serve_webui, set_desired
 
@@ -18,6 +23,8 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.v1.fleet_service_pb2 import PutUserRequest
 from webui import cli
+from webui.cookie import CookieSigner
+from webui.roles import calls
 
 STATIC = Path(__file__).parents[2] / "src" / "webui" / "static"
 TEMPLATES = Path(__file__).parents[2] / "src" / "webui" / "templates"
@@ -219,3 +226,75 @@ def test_cli_parses_the_control_plane_and_http_addresses() -> None:
     assert args.http == ("0.0.0.0", 8080)
     with pytest.raises(SystemExit):
         parser.parse_args(["--controlplane", "x:1", "--http", "nope"])
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> uvicorn.Config:
+    """`fleetdeck webui ARGV` up to the point where uvicorn would serve; its uvicorn config."""
+    configs: list[uvicorn.Config] = []
+
+    class Server:
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(cli.uvicorn, "Server", Server)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.run(parser.parse_args(["--controlplane", "127.0.0.1:1", *argv])) == 0
+    [config] = configs
+    return config
+
+
+def test_the_standalone_web_ui_trusts_no_proxy_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_cli(monkeypatch).proxy_headers is False
+
+
+def test_a_cookie_key_file_lets_sessions_survive_a_restart_of_the_standalone_web_ui(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def signer(*argv: str) -> CookieSigner:
+        app = run_cli(monkeypatch, *argv).app
+        assert isinstance(app, Starlette)
+        signer: CookieSigner = app.state.signer
+        return signer
+
+    key_file = tmp_path / "cookie.key"
+    key_file.write_bytes(b"k" * 40 + b"\n")
+    cookie = signer("--cookie-key-file", str(key_file)).sign("token")
+    assert signer("--cookie-key-file", str(key_file)).unsign(cookie) == "token"
+    assert signer().unsign(cookie) is None  # without the flag: a key of this process
+    key_file.write_bytes(b"short")
+    with pytest.raises(SystemExit, match="at least 32"):
+        signer("--cookie-key-file", str(key_file))
+
+
+async def test_text_that_cannot_be_encoded_is_a_400_with_a_sentence(cp: ControlPlane, user: User) -> None:
+    async with logged_in(cp.http_url, user) as http:
+        body = '{"hosts": ["\\ud800"], "operation": "test"}'  # JSON for a lone surrogate
+        answer = await http.post(
+            "/api/operations", content=body, headers={"content-type": "application/json"}
+        )
+    assert answer.status_code == 400
+    assert "Unicode" in answer.json()["error"]
+    assert "content-security-policy" in answer.headers
+
+
+async def test_an_unexpected_error_is_a_json_500_with_the_security_headers(
+    cp: ControlPlane, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    @calls()
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("secret internals")
+
+    async with (
+        serve_webui(cp.grpc_target, extra_routes=(Route("/api/boom", boom),)) as url,
+        logged_in(url, user) as http,
+    ):
+        answer = await http.get("/api/boom")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert "secret internals" not in answer.text and answer.json()["error"]
+    assert answer.headers["content-security-policy"] and answer.headers["x-frame-options"] == "DENY"
+    assert "secret internals" in caplog.text  # the traceback goes to the log

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from webui_agent import TIMEOUT
 from webui_support import (
     Connect,
+    Proxy,
     SSEReader,
     User,
     free_port,
@@ -202,6 +203,31 @@ async def test_logout_ends_the_session_its_cookie_and_its_open_streams(cp: Contr
         assert (await old.get("/events")).status_code == 401
         page = await old.get("/")
         assert page.status_code == 303 and page.headers["location"] == "/login"
+
+
+async def test_logout_while_the_control_plane_is_down_still_clears_the_cookie_and_ends_the_streams(
+    cp: ControlPlane, user: User
+) -> None:
+    proxy = Proxy(int(cp.grpc_target.rpartition(":")[2]))
+    await proxy.start()
+    try:
+        async with (
+            serve_webui(f"127.0.0.1:{proxy.port}") as url,
+            logged_in(url, user) as http,
+            http.stream("GET", "/events") as events,
+        ):
+            reader = SSEReader(events.aiter_lines())
+            await reader.next_of("snapshot")
+            await proxy.stop()  # the control plane is unreachable (not stopping: no drain)
+            _, _, status = await reader.next_of("status")
+            assert json.loads(status)["connected"] is False
+            response = await http.post("/logout", json={})
+            assert response.status_code == 200
+            assert f'{COOKIE_NAME}=""' in response.headers["set-cookie"]
+            with pytest.raises(EOFError):
+                await reader.next_event()
+    finally:
+        await proxy.stop()
 
 
 async def test_a_tampered_cookie_is_refused_before_any_call_to_the_control_plane(

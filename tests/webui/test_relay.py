@@ -12,7 +12,7 @@ from webui_support import Connect, set_desired
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
-from webui.relay import FleetWatch, Item, Resync, Status
+from webui.relay import Drain, FleetWatch, Item, Resync, Status
 
 
 async def next_fleet_event(watch: FleetWatch) -> fleet_pb.WatchFleetResponse:
@@ -120,3 +120,27 @@ async def test_relay_reconnects_after_a_control_plane_restart(tmp_path: Path) ->
     finally:
         await watch.stop()
         await channel.close()
+
+
+async def test_a_drain_survives_a_slow_reader_falling_behind(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect
+) -> None:
+    for name in ("a1", "a2", "a3", "a4"):
+        await connect(name)
+    async with FleetWatch(fleet, 0, limit=3) as watch:
+        assert await next_item(watch) == Status(True, "live")
+        watch.drain()  # a logout, an expiry or a graceful stop, while the reader is slow
+        for i in range(3):  # four hosts change each time: far more than the queue holds
+            await set_desired(fleet, commit=f"{i:x}" * 40)
+        async with asyncio.timeout(TIMEOUT):
+            await watch.pump_ended.wait()  # it stops at the first change after the drain
+        assert not watch.fell_behind.is_set()
+        assert isinstance(await next_item(watch), Drain)
+
+
+async def test_a_failed_pump_ends_the_stream_with_a_drain(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub
+) -> None:
+    async with FleetWatch(fleet, 10**25) as watch:  # beyond int64: the request cannot be built
+        assert isinstance(await next_item(watch), Drain)
+        assert watch.pump_ended.is_set()

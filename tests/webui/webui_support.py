@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 from playwright.async_api import Locator, Page, expect
+from starlette.routing import BaseRoute
 from webui_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 
 from fleetdeck.client import aio_channel
@@ -104,11 +105,19 @@ async def serve_webui(
     queue_limit: int = 256,
     api_token: str | None = None,
     tls_ca: bytes | None = None,
+    session_check: float = 30.0,
+    extra_routes: tuple[BaseRoute, ...] = (),
 ) -> AsyncIterator[str]:
     """The web UI on its own (uvicorn on port 0) as a client of `target`; yields its base URL."""
     app = create_app(
-        target, api_token=api_token, tls_ca=tls_ca, keepalive_seconds=keepalive, queue_limit=queue_limit
+        target,
+        api_token=api_token,
+        tls_ca=tls_ca,
+        keepalive_seconds=keepalive,
+        queue_limit=queue_limit,
+        session_check_seconds=session_check,
     )
+    app.router.routes[:0] = extra_routes
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
