@@ -29,6 +29,7 @@ DEFAULT_TEST_TIMEOUT = 60.0
 LINE_RESERVE = 4096
 UNKNOWN_OUTCOME = "agent restarted while the command ran; outcome unknown"
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_COMMAND_ID = re.compile(r"^[0-9a-f]{32}$")
 _OP_NAMES: dict[int, str] = {
     types_pb2.OPERATION_PULL: "pull",
     types_pb2.OPERATION_SWITCH: "switch",
@@ -86,6 +87,9 @@ class Executor:
 
     def refusal(self, rc: agent_service_pb2.RunCommand) -> str:
         """Why this command must not start, or "" when it may."""
+        if not _COMMAND_ID.match(rc.command_id):
+            # The id names files in state_dir: anything but the control plane's hex ids is refused.
+            return f"command id {rc.command_id[:40]!r} is not 32 lower-case hex digits"
         if self.running is not None:
             return f"command {self.running.command_id} is already running"
         if rc.operation not in _OP_NAMES:
@@ -103,7 +107,7 @@ class Executor:
             return
         reason = self.refusal(rc)
         if reason:
-            logger.info("refused command %s: %s", rc.command_id, reason)
+            logger.info("refused command %r: %s", rc.command_id[:40], reason)
             self._send(
                 agent_service_pb2.ConnectRequest(
                     command_refused=agent_service_pb2.CommandRefused(command_id=rc.command_id, reason=reason)
@@ -446,6 +450,8 @@ class Executor:
     def on_acked(self, command_id: str) -> None:
         """The command's finish is durable: forget it and its files."""
         self.journal.forget(command_id)
+        if not _COMMAND_ID.match(command_id):
+            return  # never a path: only ids this agent could have run name files
         for suffix in (".exit", ".stdout", ".stderr"):
             (self._commands_dir / f"{command_id}{suffix}").unlink(missing_ok=True)
 

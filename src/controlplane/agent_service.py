@@ -158,7 +158,11 @@ class AgentService(agent_grpc.AgentServiceServicer):
             if kind == "heartbeat":
                 self._heartbeat(state, message.heartbeat)
             elif kind in ("output", "test_run", "command_finished"):
-                await self.ingest.submit(state, session, message)
+                state.waiting_on_store = True
+                try:
+                    await self.ingest.submit(state, session, message)
+                finally:
+                    state.waiting_on_store = False
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":

@@ -327,7 +327,7 @@ class Commands:
         command.message = finished.message
         command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
         host = state.host
-        if finished.HasField("facts"):
+        if finished.facts.ByteSize():  # an agent that could not read its facts sends none
             host.facts.CopyFrom(finished.facts)
         last = pb.LastOperation(
             command_id=command.id,

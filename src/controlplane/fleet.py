@@ -44,6 +44,7 @@ class HostState:
     seen_reported: float = 0.0  # the seen_at that watchers last got
     dirty: bool = False  # has facts not yet written to SQLite
     seen_dirty: bool = False  # only last-seen time and metrics are not yet written
+    waiting_on_store: bool = False  # its stream is held back by storage, not silent
 
     @property
     def online(self) -> bool:
@@ -250,6 +251,8 @@ class Fleet:
             self.settings.heartbeat_interval.ToTimedelta().total_seconds(), 0.1
         )
         for state in self.hosts.values():
+            if state.waiting_on_store:
+                continue  # heartbeats are queued behind output that storage has not taken yet
             if state.session is not None and not state.stale and now - state.last_heard > limit:
                 state.stale = True
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)

@@ -39,6 +39,9 @@ def _executor(
     return Executor(config, journal, outbox, sent.append, lambda: tests), sent
 
 
+FIRST, SECOND = "1" * 32, "2" * 32
+
+
 def _refusals(sent: list[agent_service_pb2.ConnectRequest]) -> list[str]:
     return [m.command_refused.reason for m in sent if m.HasField("command_refused")]
 
@@ -47,10 +50,10 @@ async def test_a_second_command_is_refused_naming_the_running_one(
     tmp_path: Path, script: Callable[..., Path]
 ) -> None:
     executor, sent = _executor(tmp_path, script)
-    executor.start(agent_service_pb2.RunCommand(command_id="first", operation=types_pb2.OPERATION_SWITCH))
-    executor.start(agent_service_pb2.RunCommand(command_id="second", operation=types_pb2.OPERATION_ROLLBACK))
-    assert _refusals(sent) == ["command first is already running"]
-    executor.cancel("first")
+    executor.start(agent_service_pb2.RunCommand(command_id=FIRST, operation=types_pb2.OPERATION_SWITCH))
+    executor.start(agent_service_pb2.RunCommand(command_id=SECOND, operation=types_pb2.OPERATION_ROLLBACK))
+    assert _refusals(sent) == [f"command {FIRST} is already running"]
+    executor.cancel(FIRST)
     async with asyncio.timeout(10):
         await executor.wait_idle()
     finished = [e for e in executor.outbox._entries if e.is_finish]
@@ -61,15 +64,21 @@ async def test_unknown_operations_bad_commits_and_disabled_tests_are_refused(
     tmp_path: Path, script: Callable[..., Path]
 ) -> None:
     executor, sent = _executor(tmp_path, script, enabled=False)
-    executor.start(agent_service_pb2.RunCommand(command_id="a", operation=99))  # type: ignore[arg-type]
-    executor.start(agent_service_pb2.RunCommand(command_id="b", operation=types_pb2.OPERATION_UNSPECIFIED))
+    executor.start(agent_service_pb2.RunCommand(command_id="a" * 32, operation=99))  # type: ignore[arg-type]
+    executor.start(
+        agent_service_pb2.RunCommand(command_id="b" * 32, operation=types_pb2.OPERATION_UNSPECIFIED)
+    )
     executor.start(
         agent_service_pb2.RunCommand(
-            command_id="c", operation=types_pb2.OPERATION_PULL, target_commit="HEAD~1"
+            command_id="c" * 32, operation=types_pb2.OPERATION_PULL, target_commit="HEAD~1"
         )
     )
-    executor.start(agent_service_pb2.RunCommand(command_id="d", operation=types_pb2.OPERATION_TEST))
+    executor.start(agent_service_pb2.RunCommand(command_id="d" * 32, operation=types_pb2.OPERATION_TEST))
+    executor.start(
+        agent_service_pb2.RunCommand(command_id="../../etc/x", operation=types_pb2.OPERATION_SWITCH)
+    )
     reasons = _refusals(sent)
+    assert reasons[4] == "command id '../../etc/x' is not 32 lower-case hex digits"
     assert reasons[0].startswith("unknown operation 99")
     assert reasons[1].startswith("unknown operation 0")
     assert reasons[2].startswith("pull needs a target commit of 40 hex digits")

@@ -118,3 +118,36 @@ async def test_a_host_without_tests_reports_them_disabled(world: World) -> None:
     await world.agent(host)
     got = await world.fleet.wait_host("mac1", lambda h: h.test_status.state == types_pb2.TEST_STATE_DISABLED)
     assert got.test_status.message == f"No tests defined in {host.repo / 'hosts' / 'mac1' / 'tests'}"
+
+
+async def test_a_command_id_that_is_not_hex_is_refused_and_names_no_file(world: World, tmp_path) -> None:
+    from controlplane.commands import Commands
+
+    host = await world.host("web1")
+    await world.agent(host)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "important.stdout").write_text("keep me\n")
+    evil = "../../outside/important"
+    original = Commands.start
+
+    async def start_with_evil_id(self, state, operation, **kwargs):
+        import controlplane.commands as module
+
+        real = module.new_command_id
+        module.new_command_id = lambda: evil
+        try:
+            return await original(self, state, operation, **kwargs)
+        finally:
+            module.new_command_id = real
+
+    Commands.start = start_with_evil_id  # type: ignore[method-assign]
+    try:
+        command_id = await world.fleet.run("web1", types_pb2.OPERATION_SWITCH)
+    finally:
+        Commands.start = original  # type: ignore[method-assign]
+    command = await world.fleet.finished(command_id)
+    assert command.state == types_pb2.COMMAND_STATE_REFUSED
+    assert "32 lower-case hex digits" in command.message
+    assert (outside / "important.stdout").read_text() == "keep me\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["important.stdout"]
