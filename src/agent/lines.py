@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
-from agent.outbox import Line
+if TYPE_CHECKING:  # outbox imports this module's limits
+    from agent.outbox import Line
 
 MAX_LINE_BYTES = 64 * 1024
 BATCH_LINES = 64

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
+from .lines import BATCH_BYTES, BATCH_LINES, MAX_LINE_BYTES
+
 logger = logging.getLogger(__name__)
 
 Line = tuple[types_pb2.OutputStream, str]
@@ -64,6 +66,41 @@ class Entry:
         for i, (stream, text) in enumerate(self.lines):
             chunk.lines.add(number=self.first_line + i, stream=stream, text=text)
         return agent_service_pb2.ConnectRequest(output=chunk)
+
+
+def _batches(lines: list[Line]) -> list[list[Line]]:
+    """Lines split at MAX_LINE_BYTES and grouped BATCH_LINES (and at most BATCH_BYTES) at a time."""
+    batches: list[list[Line]] = []
+    current: list[Line] = []
+    size = 0
+    for stream, text in lines:
+        pieces = [text] if len(text) <= MAX_LINE_BYTES // 4 else _split(text)
+        for piece in pieces:
+            piece_size = len(piece.encode()) + _LINE_OVERHEAD
+            if current and (len(current) >= BATCH_LINES or size + piece_size > BATCH_BYTES):
+                batches.append(current)
+                current, size = [], 0
+            current.append((stream, piece))
+            size += piece_size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _split(text: str) -> list[str]:
+    """A long line in pieces of at most MAX_LINE_BYTES bytes of UTF-8."""
+    pieces: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for char in text:
+        n = len(char.encode())
+        if size + n > MAX_LINE_BYTES:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.append(char)
+        size += n
+    pieces.append("".join(piece))
+    return pieces
 
 
 def _lines_size(lines: list[Line]) -> int:
@@ -137,11 +174,14 @@ class Outbox:
         return list(dict.fromkeys(e.command_id for e in self._entries))
 
     def add_output(self, command_id: str, lines: list[Line]) -> None:
-        """Queue lines of output; drops the oldest unsent output while the spool is over its bound."""
-        if not lines:
-            return
-        entry = Entry(command_id, lines=list(lines), size=_lines_size(lines))
-        self._append(entry)
+        """Queue lines of output; drops the oldest unsent output while the spool is over its bound.
+
+        However many lines come at once (output spilled while the agent was down can be megabytes),
+        each entry holds at most BATCH_LINES lines of at most MAX_LINE_BYTES, so every message fits
+        the stream's message limit.
+        """
+        for batch in _batches(lines):
+            self._append(Entry(command_id, lines=batch, size=_lines_size(batch)))
         self._enforce_bound()
 
     def add_result(self, command_id: str, result: Result, seq: int = 0) -> None:

@@ -167,3 +167,20 @@ def test_after_a_restart_an_unknown_stored_length_skips_ahead_rather_than_overla
     after.restart_stream({"c1": 4})  # the control plane stored more than this agent saw acknowledged
     sent = _drain(after)
     assert (sent[0].output.seq, sent[0].output.lines[0].number) == (5, 4096)
+
+
+def test_a_huge_burst_of_output_goes_out_in_messages_that_fit_the_limit() -> None:
+    outbox = Outbox(64 << 20)
+    outbox.begin("c1")
+    long_line = "é" * 100_000  # 200 KB of UTF-8 in one line
+    burst = [(OUT, f"line {i}") for i in range(10_000)] + [(OUT, long_line)]
+    outbox.add_output("c1", burst)
+    outbox.add_result("c1", _finish())
+    sent = _drain(outbox)
+    chunks = [m.output for m in sent if m.HasField("output")]
+    assert all(len(c.lines) <= 64 and c.ByteSize() <= (1 << 20) + 4096 for c in chunks)
+    assert all(len(line.text.encode()) <= 64 * 1024 for c in chunks for line in c.lines)
+    texts = [line.text for c in chunks for line in c.lines]
+    assert texts[:10_000] == [f"line {i}" for i in range(10_000)]
+    assert "".join(texts[10_000:]) == long_line
+    assert [line.number for c in chunks for line in c.lines] == list(range(len(texts)))
