@@ -70,10 +70,12 @@ async def host_facts(config: AgentConfig) -> types_pb2.HostFacts:
     except TimeoutError:
         logger.warning("git rev-parse HEAD in %s timed out", config.repo_dir)
         commit = ""
+    # File reads run in a thread: a hung read (NFS, FUSE) must not freeze heartbeats, and the
+    # caller's timeout can only interrupt an await.
     return types_pb2.HostFacts(
         agent_version=__version__,
         os=config.os_name,
         commit=commit,
-        lock_hash=lock_hash(config.repo_dir),
-        generation=generation(config.generation_path),
+        lock_hash=await asyncio.to_thread(lock_hash, config.repo_dir),
+        generation=await asyncio.to_thread(generation, config.generation_path),
     )
