@@ -6,7 +6,7 @@ import re
 
 import grpc
 from playwright.async_api import Page, expect
-from webui_agent import ScriptedAgent
+from webui_agent import COMMIT, ScriptedAgent
 from webui_support import Connect, Proxy, User, compartment, login, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
@@ -310,3 +310,53 @@ async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_contro
             )
             await expect(connection).to_have_attribute("data-state", "live")
             assert await page.evaluate("window.__sameDocument") is True
+
+
+async def test_a_compartment_popup_shows_the_desired_state_as_it_is_when_opened(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
+) -> None:
+    await connect("gpc0")
+    await set_desired(fleet)
+    await login(page, cp.http_url, user)
+    git = compartment(page, "gpc0", "git")
+    await expect(git).to_have_attribute("data-status", "ok")
+    popup = page.locator("#popup")
+    await git.click()
+    await expect(popup.locator("dl.facts dd").first).to_have_text(COMMIT)
+    await popup.locator('[data-popup-action="close"]').first.click()
+    await set_desired(fleet, commit="b" * 40)  # CI moved on; no event carries the desired state itself
+    await expect(git).to_have_attribute("data-status", "outdated")
+    await git.click()
+    await expect(popup.locator("dl.facts dd").first).to_have_text("b" * 40)
+
+
+async def test_a_bulk_actions_refusals_share_one_toast_and_sticky_toasts_are_never_evicted(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
+) -> None:
+    await connect("gpc0")
+    offline = [f"off{i}" for i in range(8)]
+    for name in offline:
+        await (await connect(name)).close()
+    await set_desired(fleet)
+    await login(page, cp.http_url, user)
+    for name in offline:
+        await expect(page.locator(f'tr[data-host="{name}"]')).to_have_class(re.compile("host-row--offline"))
+    await page.locator("#select-all").check()
+    await page.locator('[data-bulk="test"]').click()
+    refusals = page.locator("#toasts .toast--error")
+    await expect(refusals).to_have_count(1)
+    for name in offline:
+        await expect(refusals).to_contain_text(name)
+    await expect(refusals.locator(".toast__list li")).to_have_count(len(offline))
+
+    # A sticky toast (like "Tests failed on X" with Rollback) outlives any number of others.
+    await page.evaluate(
+        """async () => {
+          const { toast } = await import("/static/toasts.js");
+          toast("Tests failed on gpc0", { tone: "error", sticky: true, key: "tests-gpc0" });
+          for (let i = 0; i < 10; i++) toast(`note ${i}`);
+        }"""
+    )
+    await expect(page.locator("#toasts .toast", has_text="Tests failed on gpc0")).to_have_count(1)
+    await expect(page.locator("#toasts .toast")).to_have_count(6)
+    await expect(page.locator("#toasts .toast", has_text="note 9")).to_have_count(1)

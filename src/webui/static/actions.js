@@ -48,9 +48,16 @@ export async function runOperation(hosts, op) {
     return;
   }
   const started = [];
+  const refused = [];
   for (const result of response.results || []) {
     if (result.command_id) started.push(result);
-    else toast(result.refused_reason || `${result.host} refused ${op}`, { tone: "error" });
+    else refused.push(result.refused_reason || `${result.host} refused ${op}`);
+  }
+  // All refusals of one action in ONE toast, so none is pushed out by the others.
+  if (refused.length === 1) toast(refused[0], { tone: "error", key: `refused-${op}` });
+  else if (refused.length > 1) {
+    const hosts = (response.results || []).filter((r) => !r.command_id).map((r) => r.host);
+    toast(`${op} was refused on ${refused.length} hosts: ${hosts.join(", ")}`, { tone: "error", key: `refused-${op}`, details: refused });
   }
   if (started.length === 1) showOutput(started[0].command_id, { host: started[0].host, op });
   else if (started.length > 1) toast(`${op} started on ${started.length} hosts`, { tone: "success" });

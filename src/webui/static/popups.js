@@ -19,7 +19,8 @@ export function openPopup(host, kind, { runId = null } = {}) {
   open = { host, kind, runId };
   render();
   if (!dialog().open) dialog().showModal();
-  if (kind !== "tests" && kind !== "history" && !state.desired) loadDesired();
+  // Every open asks again: the desired state changes (CI sets it) without any event for it.
+  if (kind !== "tests" && kind !== "history") loadDesired();
 }
 
 export function closePopup() {
@@ -32,9 +33,10 @@ export function refreshPopup(hostName) {
 }
 
 async function loadDesired() {
+  const asked = open;
   try {
     state.desired = (await api.settings()).desired_state;
-    if (open) render();
+    if (open && open === asked) render();
   } catch {
     // the popup still shows what the host reported
   }
