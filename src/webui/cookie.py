@@ -1,4 +1,7 @@
-"""The session cookie: the control plane's session token, signed with a per-process HMAC key."""
+"""The session cookie: the control plane's session token, signed with an HMAC key.
+
+The key is the control plane's stored one for the web UI it serves, else `fleetdeck webui
+--cookie-key-file`, else a random key of this process."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ class CookieSigner:
     """Signs session tokens for the cookie and checks signatures before any call is made with them."""
 
     def __init__(self, key: bytes | None = None) -> None:
-        self._key = key or secrets.token_bytes(32)
+        self._key = key or secrets.token_bytes(32)  # no key given: one of this process
 
     def _mac(self, token: str) -> str:
         digest = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
