@@ -85,10 +85,36 @@ class Journal:
             broken = journal.path.with_suffix(".broken")
             logger.error("journal %s unreadable (%s); moved to %s", journal.path, exc, broken)
             os.replace(journal.path, broken)
+        journal._apply_hints()
         return journal
 
+    @property
+    def _hints_path(self) -> Path:
+        return self.path.with_name("journal.hints.json")
+
+    def _apply_hints(self) -> None:
+        """Adopt the newer acknowledgement hints, if their file survived (it is never fsynced)."""
+        try:
+            hints = json.loads(self._hints_path.read_text())
+            for command_id, (seq, lines) in hints.items():
+                entry = self.data.commands.get(command_id)
+                if entry is not None and seq > entry.acked_seq:
+                    entry.acked_seq, entry.acked_lines = int(seq), int(lines)
+        except (OSError, ValueError, TypeError):
+            pass  # only hints: without them numbering resumes from the last synced journal
+
     def save(self, sync: bool = True) -> None:
-        """Write the journal atomically (temporary file, fsync unless `sync` is False, rename)."""
+        """Write the journal atomically: temporary file, fsync, rename, fsync of the directory.
+
+        With `sync` False only the acknowledgement hints are written, to a file of their own and
+        without fsync: a power loss may lose that file, never the journal itself.
+        """
+        if not sync:
+            hints = {k: (v.acked_seq, v.acked_lines) for k, v in self.data.commands.items() if v.acked_seq}
+            tmp = self._hints_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(hints))
+            os.replace(tmp, self._hints_path)
+            return
         payload = {
             "version": JOURNAL_VERSION,
             "commands": {k: asdict(v) for k, v in self.data.commands.items()},
@@ -98,9 +124,13 @@ class Journal:
         with tmp.open("w") as f:
             json.dump(payload, f, indent=1)
             f.flush()
-            if sync:
-                os.fsync(f.fileno())
+            os.fsync(f.fileno())
         os.replace(tmp, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a power loss
+        finally:
+            os.close(directory)
 
     def entry(self, command_id: str) -> JournalEntry | None:
         """The entry of one command, if recorded."""

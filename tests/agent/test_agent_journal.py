@@ -58,3 +58,22 @@ async def test_a_result_the_welcome_acknowledges_is_forgotten(tmp_path: Path) ->
     assert agent.journal.entries() == []
     assert Journal.open(config.state_dir).entries() == []
     assert len(agent.outbox) == 0
+
+
+def test_ack_hints_live_in_their_own_file_and_the_journal_is_only_ever_synced(tmp_path) -> None:
+    from agent.journal import Journal, JournalEntry
+
+    journal = Journal.open(tmp_path)
+    journal.data.commands["c" * 32] = JournalEntry(command_id="c" * 32, operation=2, started_at=1.0)
+    journal.save()
+    synced = (tmp_path / "journal.json").read_text()
+    entry = journal.entry("c" * 32)
+    assert entry is not None
+    entry.acked_seq, entry.acked_lines = 7, 120
+    journal.save(sync=False)
+    assert (tmp_path / "journal.json").read_text() == synced  # the journal file is untouched
+    reopened = Journal.open(tmp_path)
+    again = reopened.entry("c" * 32)
+    assert again is not None and (again.acked_seq, again.acked_lines) == (7, 120)
+    (tmp_path / "journal.hints.json").write_text("")  # lost to a power cut: hints only
+    assert Journal.open(tmp_path).entry("c" * 32) is not None
