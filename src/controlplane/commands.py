@@ -9,6 +9,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, cast
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -31,7 +32,13 @@ FINISHED_STATES = frozenset(
         pb.COMMAND_STATE_REFUSED,
     }
 )
-VALID_OPERATIONS = frozenset(policy._OPERATION_NAMES)
+
+
+_LAST_FIELD = {
+    pb.OPERATION_SWITCH: "last_switch",
+    pb.OPERATION_ROLLBACK: "last_rollback",
+    pb.OPERATION_PULL: "last_pull",
+}
 
 
 def new_command_id() -> str:
@@ -55,7 +62,7 @@ class Commands:
         self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
     ) -> list[fleet_pb.OperationResult]:
         """Start `operation` on each host; FailedPrecondition when every host refused."""
-        if operation not in VALID_OPERATIONS:
+        if operation not in policy.OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
             )
@@ -89,7 +96,7 @@ class Commands:
         triggered_by: str = "",
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
-        reason = policy.refusal_reason(self.fleet._view(state), operation)
+        reason = policy.refusal_reason(self.fleet.view_of(state), operation)
         if reason is not None:
             raise FailedPrecondition(reason)
         if operation == pb.OPERATION_TEST and not trigger:
@@ -217,22 +224,8 @@ class Commands:
         """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""
         host = state.host
         self._clear_running(state, command.id)
-        last = pb.LastOperation(
-            command_id=command.id,
-            state=command.state,
-            exit_code=-1,
-            commit=host.facts.commit,
-            lock_hash=host.facts.lock_hash,
-            generation=host.facts.generation,
-        )
-        last.finished_at.GetCurrentTime()
-        if command.operation == pb.OPERATION_SWITCH:
-            host.last_switch.CopyFrom(last)
-        elif command.operation == pb.OPERATION_ROLLBACK:
-            host.last_rollback.CopyFrom(last)
-        elif command.operation == pb.OPERATION_PULL:
-            host.last_pull.CopyFrom(last)
-        elif command.operation == pb.OPERATION_TEST and host.test_status.state == pb.TEST_STATE_RUNNING:
+        self._record_last_operation(host, command, now_ts())
+        if command.operation == pb.OPERATION_TEST and host.test_status.state == pb.TEST_STATE_RUNNING:
             # No result for what is deployed: not run (yellow), never a stale green or a stuck blue.
             status = host.test_status
             status.state = pb.TEST_STATE_NOT_RUN
@@ -329,22 +322,8 @@ class Commands:
         host = state.host
         if finished.facts.ByteSize():  # an agent that could not read its facts sends none
             host.facts.CopyFrom(finished.facts)
-        last = pb.LastOperation(
-            command_id=command.id,
-            state=command.state,
-            exit_code=command.exit_code,
-            finished_at=command.finished_at,
-            commit=host.facts.commit,
-            lock_hash=host.facts.lock_hash,
-            generation=host.facts.generation,
-        )
+        self._record_last_operation(host, command, command.finished_at)
         succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
-        if command.operation == pb.OPERATION_SWITCH:
-            host.last_switch.CopyFrom(last)
-        elif command.operation == pb.OPERATION_ROLLBACK:
-            host.last_rollback.CopyFrom(last)
-        elif command.operation == pb.OPERATION_PULL:
-            host.last_pull.CopyFrom(last)
         if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
             host.current_deployment_id = command.id
         if (
@@ -379,7 +358,7 @@ class Commands:
         failed_run = self._failed_runs.pop(command.id, None)
         if failed_run is not None:
             self._announce_failure(state, failed_run)
-        if policy.should_auto_run_tests(self.fleet._view(state), command.operation, command.state):
+        if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
             try:
                 await self.start(
                     state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id
@@ -429,6 +408,24 @@ class Commands:
             )
         )
         log.info("%s", message)
+
+    @staticmethod
+    def _record_last_operation(host: pb.Host, command: pb.Command, finished_at: Timestamp) -> None:
+        """Keep the command as the host's last switch, rollback or pull, with the facts after it."""
+        field = _LAST_FIELD.get(command.operation)
+        if field is None:
+            return
+        getattr(host, field).CopyFrom(
+            pb.LastOperation(
+                command_id=command.id,
+                state=command.state,
+                exit_code=command.exit_code,
+                finished_at=finished_at,
+                commit=host.facts.commit,
+                lock_hash=host.facts.lock_hash,
+                generation=host.facts.generation,
+            )
+        )
 
     def _clear_running(self, state: HostState, command_id: str) -> None:
         if state.host.running_command_id == command_id:

@@ -74,7 +74,7 @@ class Fleet:
             state = HostState(host=host, override=override)
             self.hosts[host.name] = state
             self._refresh_settings(state)
-            state.published = self._fingerprint(state)
+            state.published = self._fingerprint(self.view_of(state))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -87,14 +87,15 @@ class Fleet:
 
     def view(self, name: str) -> pb.Host:
         """A host as the API shows it, with online state and its five compartments."""
-        return self._view(self.state(name))
+        return self.view_of(self.state(name))
 
     @staticmethod
     def _sync_last_seen(state: HostState) -> None:
         if state.seen_at:
             state.host.last_seen.FromNanoseconds(int(state.seen_at * 1e9))
 
-    def _view(self, state: HostState) -> pb.Host:
+    def view_of(self, state: HostState) -> pb.Host:
+        """A host's state as the API shows it."""
         self._sync_last_seen(state)
         host = pb.Host()
         host.CopyFrom(state.host)
@@ -106,7 +107,7 @@ class Fleet:
 
     def snapshot(self) -> fleet_pb.FleetSnapshot:
         """Every host, by name."""
-        return fleet_pb.FleetSnapshot(hosts=[self._view(self.hosts[n]) for n in sorted(self.hosts)])
+        return fleet_pb.FleetSnapshot(hosts=[self.view_of(self.hosts[n]) for n in sorted(self.hosts)])
 
     @property
     def expected_agent_version(self) -> str:
@@ -135,23 +136,26 @@ class Fleet:
         )
         state.host.test_settings_override.CopyFrom(state.override)
 
-    def _fingerprint(self, state: HostState) -> bytes:
-        """What watchers can see of a host, minus last-seen time and metrics."""
-        host = self._view(state)
-        host.ClearField("last_seen")
-        host.ClearField("metrics")
-        return host.SerializeToString(deterministic=True)
+    @staticmethod
+    def _fingerprint(view: pb.Host) -> bytes:
+        """What watchers can see of a host, minus last-seen time and metrics (which change always)."""
+        plain = pb.Host()
+        plain.CopyFrom(view)
+        plain.ClearField("last_seen")
+        plain.ClearField("metrics")
+        return plain.SerializeToString(deterministic=True)
 
     def changed(self, state: HostState, *, durable: bool = False) -> None:
         """Publish the host if anything visible changed; mark it for the write-behind flush."""
         if not durable:
             state.dirty = True
         self._refresh_settings(state)
-        fingerprint = self._fingerprint(state)
+        view = self.view_of(state)  # computed once: compared, then published as is
+        fingerprint = self._fingerprint(view)
         if fingerprint != state.published:
             state.published = fingerprint
             state.seen_reported = state.seen_at  # the host event carries last_seen
-            self.hub.publish(fleet_pb.WatchFleetResponse(host=self._view(state)))
+            self.hub.publish(fleet_pb.WatchFleetResponse(host=view))
 
     def heard_from(self, state: HostState) -> None:
         """Note that the host's agent just spoke (monotonic clock for liveness, wall clock for display)."""

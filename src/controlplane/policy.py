@@ -14,6 +14,10 @@ _OPERATION_NAMES = {
 }
 
 
+OPERATIONS = frozenset(_OPERATION_NAMES)
+"""The operations an agent can be asked to run."""
+
+
 def operation_name(op: types_pb2.Operation) -> str:
     """The lower-case name of an operation as used in messages: "pull", "switch", "test", "rollback"."""
     name = _OPERATION_NAMES.get(op)
