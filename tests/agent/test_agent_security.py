@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
 from agent_e2e import Fleet, World
+from pki import make_pki
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import types_pb2
@@ -34,26 +34,10 @@ async def test_an_enrollment_token_is_replaced_by_the_host_token(world: World) -
     assert again.state == types_pb2.COMMAND_STATE_SUCCEEDED
 
 
-def _openssl(pki: Path, *args: str) -> None:
-    subprocess.run(["openssl", *args], cwd=pki, check=True, capture_output=True, timeout=30)
-
-
-def _cert(pki: Path, name: str, san: str) -> None:
-    key, csr = f"{name}.key", f"{name}.csr"
-    _openssl(pki, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", f"/CN={name}", "-out", csr)
-    (pki / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-    ca = ("-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2")
-    _openssl(pki, "x509", "-req", "-in", csr, *ca, "-extfile", f"{name}.ext", "-out", f"{name}.crt")
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pki = tmp_path_factory.mktemp("pki")
-    ca = ("-keyout", "ca.key", "-subj", "/CN=fleet-ca", "-days", "2", "-out", "ca.crt")
-    _openssl(pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", *ca)
-    _cert(pki, "controlplane", "DNS:localhost,IP:127.0.0.1")
-    _cert(pki, "gpc0", "DNS:gpc0")
-    return pki
+    hosts = {"controlplane": "DNS:localhost,IP:127.0.0.1", "gpc0": "DNS:gpc0"}
+    return make_pki(tmp_path_factory.mktemp("pki"), hosts)
 
 
 @pytest.fixture

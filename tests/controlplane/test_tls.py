@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
+from pki import make_pki
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
@@ -16,68 +16,10 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-def _cert(pki: Path, name: str, san: str) -> None:
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        f"{name}.key",
-        "-subj",
-        f"/CN={name}",
-        "-out",
-        f"{name}.csr",
-        cwd=pki,
-    )
-    (pki / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        f"{name}.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        f"{name}.ext",
-        "-out",
-        f"{name}.crt",
-        cwd=pki,
-    )
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pki = tmp_path_factory.mktemp("pki")
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-subj",
-        "/CN=fleet-ca",
-        "-days",
-        "2",
-        "-out",
-        "ca.crt",
-        cwd=pki,
-    )
-    _cert(pki, "controlplane", "DNS:localhost,IP:127.0.0.1")
-    _cert(pki, "gpc0", "DNS:gpc0")
-    _cert(pki, "web1", "DNS:web1")
-    return pki
+    hosts = {"controlplane": "DNS:localhost,IP:127.0.0.1", "gpc0": "DNS:gpc0", "web1": "DNS:web1"}
+    return make_pki(tmp_path_factory.mktemp("pki"), hosts)
 
 
 @pytest.fixture
