@@ -136,8 +136,3 @@ class Hub:
         new = Watcher(self._watcher_limit)
         self._watchers.add(new)
         return new
-
-    @property
-    def watcher_count(self) -> int:
-        """How many watchers are subscribed."""
-        return len(self._watchers)

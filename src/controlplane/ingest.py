@@ -49,7 +49,6 @@ class Ingest:
         # to the agents) instead of memory growing without limit.
         self._queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
 
     async def submit(self, state: HostState, session: AgentSession, message: agent_pb.ConnectRequest) -> None:
         """Queue an output chunk, test run report or command finish for storing (waits when full)."""
@@ -111,7 +110,6 @@ class Ingest:
                 await self.commands.on_finished(item.state, finished)
                 self._ack(item.session, finished.command_id, finished.seq)
         await self._store_output(output)
-        self.batches += 1
 
     async def _owned(self, state: HostState, command_id: str) -> bool:
         found = await self.store.get_command(command_id)

@@ -995,8 +995,3 @@ class Store:
                 (host, host, keep, host, pb.TEST_STATE_PASSED, host, pb.TEST_STATE_FAILED),
             )
             return cursor.rowcount
-
-    async def hosts_with_runs_over(self, keep: int) -> list[str]:
-        """Hosts that have more than `keep` stored test runs."""
-        rows = await self._all("SELECT host FROM test_runs GROUP BY host HAVING COUNT(*) > ?", (keep,))
-        return [r[0] for r in rows]
