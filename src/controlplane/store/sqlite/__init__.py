@@ -9,8 +9,9 @@ host's test status) is built from the statement functions those modules export.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..interface import OUTPUT_CAP_BYTES
+from ..interface import OUTPUT_CAP_BYTES, Store
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
@@ -46,5 +47,8 @@ class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
 
+
+if TYPE_CHECKING:
+    _implements: type[Store] = SqliteStore  # mypy checks the engine against the whole contract here
 
 __all__ = ["SqliteStore"]
