@@ -102,7 +102,8 @@ class Accounts:
         if len(failures) >= FAILURES_ALLOWED:
             raise TooManyFailures(max(1, int(failures[0] + FAILURE_WINDOW_SECONDS - now) + 1))
         user = await self.store.get_user(username)
-        stored_hash, role = user if user is not None else (self._dummy_hash, pb.ROLE_UNSPECIFIED)
+        stored_hash = user.password_hash if user is not None else self._dummy_hash
+        role = user.role if user is not None else pb.ROLE_UNSPECIFIED
         if not await asyncio.to_thread(self._verify, stored_hash, password) or user is None:
             await self.store.record_login_failure(client, username, now - FAILURE_WINDOW_SECONDS)
             log.info("failed web login for user %r from %s", username[:64], client[:64])
@@ -132,7 +133,7 @@ class Accounts:
         found = await self.store.get_web_session(token_hash(token)) if token else None
         if found is None:
             raise Unauthenticated("not logged in, or the session ended; log in again")
-        username, role, expires_at = found
+        username, role, expires_at = found.username, found.role, found.expires_at
         return fleet_pb.WebSession(
             username=username,
             role=cast(pb.Role, role),

@@ -30,7 +30,7 @@ from .fleet_service import FleetService
 from .ingest import Ingest
 from .output import OutputFollowers
 from .sessions import Sessions
-from .store import Store
+from .store import SqliteStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ControlPlane:
 
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
-        self.store = Store(config.db_path, output_cap_bytes=config.output_cap_bytes)
+        self.store: Store = SqliteStore(config.db_path, output_cap_bytes=config.output_cap_bytes)
         self.sessions = Sessions()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None

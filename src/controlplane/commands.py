@@ -172,7 +172,7 @@ class Commands:
         found = await self.store.get_command(command_id)
         if found is None:
             raise NotFound(f"no command with id {command_id}")
-        return found[0]
+        return found
 
     # --- agent side ----------------------------------------------------------------------------
 
@@ -238,10 +238,10 @@ class Commands:
     async def on_started(self, state: HostState, started: agent_pb.CommandStarted) -> None:
         """The agent began running a command."""
         found = await self.store.get_command(started.command_id)
-        if found is None or found[0].host != state.host.name:
+        if found is None or found.host != state.host.name:
             log.warning("host %s started unknown command %s", state.host.name, started.command_id)
             return
-        command = found[0]
+        command = found
         if command.state in FINISHED_STATES:
             return
         command.state = pb.COMMAND_STATE_RUNNING
@@ -274,9 +274,9 @@ class Commands:
     async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
         """The agent would not start a command."""
         found = await self.store.get_command(refused.command_id)
-        if found is None or found[0].host != state.host.name or found[0].state in FINISHED_STATES:
+        if found is None or found.host != state.host.name or found.state in FINISHED_STATES:
             return
-        command = found[0]
+        command = found
         command.state = pb.COMMAND_STATE_REFUSED
         command.message = refused.reason
         command.finished_at.GetCurrentTime()
@@ -294,8 +294,8 @@ class Commands:
         run.host = state.host.name
         found = await self.store.get_command(report.command_id)
         if found is not None:
-            run.trigger = found[0].trigger
-            run.triggered_by_command_id = found[0].triggered_by_command_id
+            run.trigger = found.trigger
+            run.triggered_by_command_id = found.triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
         status = self._status_from_run(state.host.test_status, run)
         state.host.test_status.CopyFrom(status)
@@ -309,10 +309,10 @@ class Commands:
     async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
         """A command ended: record it, update the host's facts and compartments, auto-run tests."""
         found = await self.store.get_command(finished.command_id)
-        if found is None or found[0].host != state.host.name:
+        if found is None or found.host != state.host.name:
             log.warning("host %s finished unknown command %s", state.host.name, finished.command_id)
             return None
-        command = found[0]
+        command = found
         if command.state in FINISHED_STATES:
             return command  # a resend after a reconnect: already recorded
         command.state = finished.state if finished.state in FINISHED_STATES else pb.COMMAND_STATE_FAILED

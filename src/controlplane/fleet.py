@@ -70,9 +70,9 @@ class Fleet:
         """Rebuild the live view from the database alone."""
         self.settings = await self.store.load_settings()
         self.desired = await self.store.load_desired()
-        for host, override in await self.store.load_hosts():
-            state = HostState(host=host, override=override)
-            self.hosts[host.name] = state
+        for stored in await self.store.load_hosts():
+            state = HostState(host=stored.host, override=stored.override)
+            self.hosts[stored.host.name] = state
             self._refresh_settings(state)
             state.published = self._fingerprint(self.view_of(state))
 

@@ -145,10 +145,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if request.host:
             self.fleet.state(request.host)
         limit = page_size(request.page_size, default=50, maximum=500)
-        rows = await self.store.list_commands(request.host, limit + 1, decode_page_token(request.page_token))
-        response = fleet_pb.ListCommandsResponse(commands=[c for c, _ in rows[:limit]])
-        if len(rows) > limit:
-            response.next_page_token = encode_page_token(rows[limit - 1][1])
+        page = await self.store.list_commands(request.host, limit, decode_page_token(request.page_token))
+        response = fleet_pb.ListCommandsResponse(commands=page.items)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
         return response
 
     async def StreamCommandOutput(
@@ -202,10 +202,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     ) -> fleet_pb.ListTestRunsResponse:
         self.fleet.state(request.host)
         limit = page_size(request.page_size, default=20, maximum=200)
-        rows = await self.store.list_test_runs(request.host, limit + 1, decode_page_token(request.page_token))
-        response = fleet_pb.ListTestRunsResponse(runs=[r for r, _ in rows[:limit]])
-        if len(rows) > limit:
-            response.next_page_token = encode_page_token(rows[limit - 1][1])
+        page = await self.store.list_test_runs(request.host, limit, decode_page_token(request.page_token))
+        response = fleet_pb.ListTestRunsResponse(runs=page.items)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
         return response
 
     @_mapped

@@ -113,7 +113,7 @@ class Ingest:
 
     async def _owned(self, state: HostState, command_id: str) -> bool:
         found = await self.store.get_command(command_id)
-        if found is None or found[0].host != state.host.name:
+        if found is None or found.host != state.host.name:
             log.warning("host %s sent a result for unknown command %s; ignored", state.host.name, command_id)
             return False
         return True
@@ -142,9 +142,9 @@ class Ingest:
         lines: defaultdict[str, list[pb.OutputLine]] = defaultdict(list)
         for append in appends:
             lines[append.command_id].extend(append.chunk.lines)
-        for command_id, (max_seq, _lines, _truncated) in stored.items():
+        for command_id, output in stored.items():
             self.followers.publish(command_id, lines[command_id])
-            self._ack(sessions[command_id], command_id, max_seq)
+            self._ack(sessions[command_id], command_id, output.max_seq)
 
     @staticmethod
     def _ack(session: AgentSession, command_id: str, seq: int) -> None:

@@ -139,29 +139,3 @@ async def test_output_replay_then_follow_without_duplicates(connect, fleet) -> N
             assert message.command.state == pb.COMMAND_STATE_FAILED
             break
     assert texts == ["line 0", "line 1", "line 2"]
-
-
-async def test_output_is_capped_keeping_the_tail(tmp_path) -> None:
-    from controlplane.store import OutputAppend, Store
-    from fleetdeck.v1 import agent_service_pb2 as agent_pb
-
-    store = Store(tmp_path / "cap.db", output_cap_bytes=100)
-    await store.open()
-    command = pb.Command(id="c1", host="h", operation=pb.OPERATION_SWITCH, state=pb.COMMAND_STATE_RUNNING)
-    await store.insert_command(command)
-    chunks = [
-        OutputAppend(
-            "c1",
-            agent_pb.OutputChunk(command_id="c1", seq=i + 1, lines=[pb.OutputLine(number=i, text="x" * 39)]),
-        )
-        for i in range(5)
-    ]
-    await store.append_output(chunks)
-    lines = await store.read_output("c1", 0)
-    stored, _ = await store.get_command("c1")
-    assert [line.number for line in lines] == [3, 4]  # tail kept
-    assert stored.output_truncated_bytes == 120
-    assert stored.output_lines == 2
-    await store.append_output(chunks[:1])  # a resend of an evicted chunk is not stored again
-    assert [line.number for line in await store.read_output("c1", 0)] == [3, 4]
-    await store.close()

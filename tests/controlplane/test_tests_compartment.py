@@ -209,22 +209,3 @@ async def test_global_timeout_applies_and_is_pushed(connect, fleet) -> None:
             )
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-
-
-async def test_history_keeps_limit_but_never_latest_pass_or_fail(tmp_path) -> None:
-    from controlplane.store import Store
-
-    store = Store(tmp_path / "h.db")
-    await store.open()
-    states = [pb.TEST_STATE_PASSED] + [pb.TEST_STATE_FAILED] + [pb.TEST_STATE_FAILED] * 5
-    states[0] = pb.TEST_STATE_PASSED
-    for i, state in enumerate(states):
-        await store.insert_command(
-            pb.Command(id=f"r{i}", host="h", operation=pb.OPERATION_TEST, state=pb.COMMAND_STATE_SUCCEEDED)
-        )
-        await store.put_test_run(pb.TestRun(id=f"r{i}", host="h", state=state))
-    removed = await store.prune_test_runs("h", keep=3)
-    kept = [r.id for r, _ in await store.list_test_runs("h", 10, None)]
-    assert kept == ["r6", "r5", "r4", "r0"]  # r0 is the latest pass
-    assert removed == 3
-    await store.close()

@@ -1,0 +1,262 @@
+"""What the control plane may ask of its store: one protocol per aggregate, `Store` for all of them.
+
+Callers type against these protocols; an engine (SQLite today, PostgreSQL later) implements them.
+Messages go in and out as `fleetdeck.v1` protos; where a proto alone would not say enough, a named
+record from `records.py`. Every write is durable when its coroutine returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import types_pb2 as pb
+
+from .records import (
+    OutputAppend,
+    Page,
+    StoredHost,
+    StoredOutput,
+    TokenRecord,
+    UserRecord,
+    WebSessionRecord,
+)
+
+VERSION_BLOCK = 100_000  # fleet versions reserved ahead, so a restart never reuses one
+OUTPUT_CAP_BYTES = 10 * 1024 * 1024  # stored output per command; the oldest lines go first
+
+
+class HostStore(Protocol):
+    """Hosts, their settings overrides, the fleet-wide settings and the desired state."""
+
+    async def load_hosts(self) -> list[StoredHost]:
+        """Every stored host (without compartments) and its settings override, by name."""
+        ...
+
+    async def save_hosts(self, hosts: Iterable[pb.Host]) -> None:
+        """Write hosts' facts in one transaction (the write-behind flush and durable updates)."""
+        ...
+
+    async def save_last_seen(self, hosts: Iterable[pb.Host]) -> None:
+        """Write hosts' last-seen time and metrics only, in one transaction."""
+        ...
+
+    async def save_host_override(self, host: str, override: pb.TestSettingsOverride) -> None:
+        """Persist a host's test settings override (the host is created if it is not stored yet)."""
+        ...
+
+    async def load_settings(self) -> pb.Settings:
+        """The fleet-wide settings."""
+        ...
+
+    async def save_settings(self, settings: pb.Settings) -> None:
+        """Persist the fleet-wide settings."""
+        ...
+
+    async def load_desired(self) -> pb.DesiredState | None:
+        """The desired state, or None when it was never set."""
+        ...
+
+    async def save_desired(self, desired: pb.DesiredState) -> None:
+        """Persist the desired state."""
+        ...
+
+
+class CommandStore(Protocol):
+    """Commands, their output (deduplicated, capped) and their results."""
+
+    async def insert_command(self, command: pb.Command) -> None:
+        """Store a new command (durable before it is sent to the agent); it lists after all before it."""
+        ...
+
+    async def update_command(self, command: pb.Command) -> None:
+        """Persist a command's state, times, exit code and message."""
+        ...
+
+    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
+        """Record a result in one transaction: the command, its acknowledged `seq` and the host's facts."""
+        ...
+
+    async def get_command(self, command_id: str) -> pb.Command | None:
+        """A stored command, or None."""
+        ...
+
+    async def list_commands(self, host: str, limit: int, cursor: int | None) -> Page[pb.Command]:
+        """Commands (of one host, or all when `host` is empty) newest first, `limit` to a page."""
+        ...
+
+    async def unfinished_commands(
+        self, host: str = "", include_interrupted: bool = False
+    ) -> list[pb.Command]:
+        """Commands pending or running (and optionally interrupted), of one host or all, oldest first."""
+        ...
+
+    async def command_hosts(self, command_ids: set[str]) -> dict[str, str]:
+        """The host of each known command among `command_ids`."""
+        ...
+
+    async def max_seqs(self, command_ids: Sequence[str]) -> dict[str, int]:
+        """Highest stored output/result sequence number per known command."""
+        ...
+
+    async def append_output(self, appends: Sequence[OutputAppend]) -> dict[str, StoredOutput]:
+        """Store output chunks in one transaction, deduplicated on (command, seq), capped per command.
+
+        A seq at or below the highest stored one is a resend and is skipped, even when the cap has
+        evicted that chunk. Returns where each command's output stands once committed.
+        """
+        ...
+
+    async def read_output(self, command_id: str, from_line: int) -> list[pb.OutputLine]:
+        """Stored output lines from line number `from_line` on, in order."""
+        ...
+
+
+class TestRunStore(Protocol):
+    """Test runs and their cases (a run's id is the id of the TEST command that ran it)."""
+
+    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+        """Store (or replace) a run and its cases in one transaction, with the command's acknowledged
+        `seq` (when not 0) and the host's test status (when a host is given)."""
+        ...
+
+    async def get_test_run(self, run_id: str, with_output: bool = True) -> pb.TestRun | None:
+        """A test run with its cases (their output left empty unless `with_output`), or None."""
+        ...
+
+    async def list_test_runs(self, host: str, limit: int, cursor: int | None) -> Page[pb.TestRun]:
+        """A host's runs newest first (cases without output), `limit` to a page."""
+        ...
+
+    async def prune_test_runs(self, host: str, keep: int) -> int:
+        """Delete a host's runs beyond the newest `keep`, never its latest passing or failing run;
+        returns how many were deleted."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Agent tokens, API tokens, web users with their sessions and failed logins, and secrets.
+
+    Tokens and sessions are stored and looked up by the SHA-256 of their secret, never the secret.
+    """
+
+    async def add_token(
+        self,
+        token_id: str,
+        host: str,
+        sha256: str,
+        *,
+        enrollment: bool = False,
+        expires_at: float | None = None,
+    ) -> None:
+        """Store a new agent token's hash."""
+        ...
+
+    async def find_token(self, sha256: str) -> TokenRecord | None:
+        """The agent token whose hash matches, revoked or not."""
+        ...
+
+    async def touch_token(self, token_id: str) -> None:
+        """Record that an agent token was just used."""
+        ...
+
+    async def touch_tokens(self, last_used: dict[str, float]) -> None:
+        """Record when agent tokens were last used, in one transaction."""
+        ...
+
+    async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
+        """Start the rotation overlap: the host's other valid tokens stop being accepted at `until`."""
+        ...
+
+    async def consume_token(self, token_id: str) -> bool:
+        """Use up a one-time token; False when it was already used or revoked."""
+        ...
+
+    async def list_tokens(self, host: str = "") -> list[fleet_pb.AgentToken]:
+        """Agent tokens (of one host, or all), newest first, without secrets."""
+        ...
+
+    async def revoke_token(self, token_id: str) -> bool:
+        """Mark an agent token revoked; False when there is no such token."""
+        ...
+
+    async def add_api_token(self, token_id: str, name: str, role: int, sha256: str) -> fleet_pb.ApiToken:
+        """Store a new API token's hash."""
+        ...
+
+    async def find_api_token(self, sha256: str) -> fleet_pb.ApiToken | None:
+        """The valid (not revoked) API token whose hash matches."""
+        ...
+
+    async def list_api_tokens(self) -> list[fleet_pb.ApiToken]:
+        """API tokens, newest first, without secrets."""
+        ...
+
+    async def revoke_api_token(self, token_id: str) -> bool:
+        """Mark an API token revoked; False when there is no such token."""
+        ...
+
+    async def count_api_tokens(self) -> int:
+        """How many API tokens were ever created."""
+        ...
+
+    async def get_user(self, username: str) -> UserRecord | None:
+        """A web user's password hash and role, or None."""
+        ...
+
+    async def put_user(self, username: str, password_hash: str, role: int) -> None:
+        """Create a user or replace its password and role; its sessions end in the same transaction."""
+        ...
+
+    async def count_users(self) -> int:
+        """How many web users exist."""
+        ...
+
+    async def add_web_session(self, token_sha256: str, username: str, expires_at: float) -> None:
+        """Store a new session (by the hash of its token)."""
+        ...
+
+    async def get_web_session(self, token_sha256: str) -> WebSessionRecord | None:
+        """A session that has not expired, or None."""
+        ...
+
+    async def delete_web_session(self, token_sha256: str) -> None:
+        """End a session (and, on the way, every expired one)."""
+        ...
+
+    async def login_failures(self, client: str, username: str, since: float) -> list[float]:
+        """When this client failed to log in as this user after `since`, oldest first."""
+        ...
+
+    async def record_login_failure(self, client: str, username: str, older_than: float) -> None:
+        """Remember a failed login; forget failures from before `older_than`."""
+        ...
+
+    async def clear_login_failures(self, client: str, username: str) -> None:
+        """Forget a client's failed logins as a user after it logged in."""
+        ...
+
+    async def secret(self, name: str) -> bytes:
+        """A random secret of this control plane (e.g. the web UI's cookie key), made on first use."""
+        ...
+
+
+class Store(HostStore, CommandStore, TestRunStore, CredentialStore, Protocol):
+    """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
+
+    async def open(self) -> None:
+        """Open (creating or migrating the schema as needed); safe to call twice."""
+        ...
+
+    async def close(self) -> None:
+        """Close; safe to call twice."""
+        ...
+
+    async def reserve_versions(self, at_least: int) -> int:
+        """Start version for this process; versions below the reserved end are never handed out again."""
+        ...
+
+    async def extend_version_reservation(self, reserved: int) -> None:
+        """Persist that versions up to `reserved` may be handed out."""
+        ...

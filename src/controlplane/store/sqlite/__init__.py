@@ -1,0 +1,54 @@
+"""The SQLite engine of the store: one file in WAL mode, one writer, one module per aggregate.
+
+`database` holds the connections, the writer lock and the migrations (`schema`); `hosts`,
+`commands`, `test_runs` and `credentials` hold the SQL of one aggregate each. A transaction that
+spans aggregates (a command's result with its host, a test run with its acknowledgement and the
+host's test status) is built from the statement functions those modules export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..interface import OUTPUT_CAP_BYTES, Store
+from .commands import SqliteCommands
+from .credentials import SqliteCredentials
+from .database import Database
+from .hosts import SqliteHosts
+from .test_runs import SqliteTestRuns
+
+
+class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials):
+    """The `Store` on one SQLite file."""
+
+    def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
+        self.path = path
+        self.output_cap_bytes = output_cap_bytes
+        self._db = Database(path)
+
+    async def open(self) -> None:
+        """Open the database, apply migrations; safe to call twice."""
+        await self._db.open()
+
+    async def close(self) -> None:
+        """Close the connections; safe to call twice."""
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return await self._db.schema_version()
+
+    async def reserve_versions(self, at_least: int) -> int:
+        """Start version for this process; versions below the reserved end are never handed out again."""
+        return await self._db.reserve_versions(at_least)
+
+    async def extend_version_reservation(self, reserved: int) -> None:
+        """Persist that versions up to `reserved` may be handed out."""
+        await self._db.extend_version_reservation(reserved)
+
+
+if TYPE_CHECKING:
+    _implements: type[Store] = SqliteStore  # mypy checks the engine against the whole contract here
+
+__all__ = ["SqliteStore"]

@@ -1,0 +1,137 @@
+"""One SQLite file (WAL): the schema's migrations, the one write connection behind one lock, a
+read-only connection, the transaction context and the persisted sequences (fleet versions, order)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..interface import VERSION_BLOCK
+from .schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """The connections to one database file; every write transaction holds the one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        # Reads use their own connection: in WAL mode it sees only committed data, never the open
+        # transaction of the writer (so nothing is reported as stored before it is).
+        self._read_db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._next_ord = 0
+
+    async def open(self) -> None:
+        """Open the database, apply migrations; safe to call twice."""
+        if self._db is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, as an acknowledgement to an agent promises (WAL with
+        # NORMAL may roll the last commits back); batching keeps it to a few fsyncs a second.
+        await self._db.execute("PRAGMA synchronous=FULL")
+        await self._db.execute("PRAGMA foreign_keys=ON")
+        await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._migrate()
+        self._read_db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._read_db.execute("PRAGMA query_only=ON")
+        await self._read_db.execute("PRAGMA busy_timeout=5000")
+        row = await self.one("SELECT MAX(ord) FROM commands")
+        self._next_ord = (row[0] or 0) + 1
+
+    async def close(self) -> None:
+        """Close both connections; safe to call twice."""
+        if self._read_db is not None:
+            reader, self._read_db = self._read_db, None
+            await reader.close()
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def _writer(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database (`PRAGMA user_version`)."""
+        row = await self.one("PRAGMA user_version")
+        return int(row[0])
+
+    async def _migrate(self) -> None:
+        current = await self.schema_version()
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            async with self.transaction() as db:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {number}")
+            log.info("database %s migrated to schema %d", self.path, number)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; committed on success, rolled back on error."""
+        async with self._lock:
+            db = self._writer
+            # A cancelled await does not stop a statement already handed to aiosqlite's thread, so the
+            # statements that open and close a transaction are shielded and always run to the end:
+            # a cancelled caller can never leave a transaction open for the next one.
+            begin = asyncio.ensure_future(db.execute("BEGIN IMMEDIATE"))
+            try:
+                await asyncio.shield(begin)
+                yield db
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(begin)
+                if db.in_transaction:
+                    await asyncio.shield(db.execute("ROLLBACK"))
+                raise
+            await asyncio.shield(db.execute("COMMIT"))
+
+    async def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of a read (committed data only), or None."""
+        async with (self._read_db or self._writer).execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a read (committed data only)."""
+        async with (self._read_db or self._writer).execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    # --- sequences -----------------------------------------------------------------------------
+
+    def take_ord(self) -> int:
+        """The order number of a new command (call inside the transaction that inserts it)."""
+        ord_, self._next_ord = self._next_ord, self._next_ord + 1
+        return ord_
+
+    def peek_ord(self) -> int:
+        """The order number the next command will get (a test run without a command sorts there)."""
+        return self._next_ord
+
+    async def reserve_versions(self, at_least: int) -> int:
+        """Start version for this process; versions below the returned block end are never reused."""
+        row = await self.one("SELECT value FROM meta WHERE key = 'version_reserved'")
+        start = max(int(row[0]) if row else 0, at_least)
+        await self.extend_version_reservation(start + VERSION_BLOCK)
+        return start
+
+    async def extend_version_reservation(self, reserved: int) -> None:
+        """Persist that versions up to `reserved` may be handed out."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta(key, value) VALUES ('version_reserved', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(reserved),),
+            )

@@ -1,0 +1,133 @@
+"""The SQLite schema as an ordered list of migrations; `PRAGMA user_version` counts those applied.
+
+Append only: a database on disk holds every migration up to its version, so an existing migration is
+never edited (tests/controlplane/data/fleet_schema4.sql is a database written by the first store).
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the whole schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE hosts (
+        name TEXT PRIMARY KEY,
+        registered_at REAL NOT NULL,
+        last_seen REAL,
+        facts BLOB, metrics BLOB, test_status BLOB, declared_tests BLOB,
+        last_switch BLOB, last_pull BLOB, last_rollback BLOB,
+        current_deployment_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE host_settings (
+        host TEXT PRIMARY KEY REFERENCES hosts(name),
+        test_settings_override BLOB NOT NULL
+    );
+    CREATE TABLE settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        test_timeout_ms INTEGER NOT NULL,
+        heartbeat_interval_ms INTEGER NOT NULL,
+        test_history_limit INTEGER NOT NULL,
+        operation_timeout_ms INTEGER NOT NULL
+    );
+    INSERT INTO settings VALUES (1, 60000, 5000, 200, 1800000);
+    CREATE TABLE desired_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        commit_sha TEXT NOT NULL, lock_hash TEXT NOT NULL, agent_version TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE agent_tokens (
+        token_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used_at REAL,
+        revoked_at REAL
+    );
+    CREATE INDEX idx_agent_tokens_host ON agent_tokens(host);
+    CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        ord INTEGER NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        operation INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        exit_code INTEGER NOT NULL DEFAULT -1,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        trigger INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        timeout_ms INTEGER NOT NULL,
+        triggered_by TEXT NOT NULL DEFAULT '',
+        output_lines INTEGER NOT NULL DEFAULT 0,
+        output_bytes INTEGER NOT NULL DEFAULT 0,
+        truncated_bytes INTEGER NOT NULL DEFAULT 0,
+        max_seq INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX idx_commands_host ON commands(host, ord DESC);
+    CREATE INDEX idx_commands_state ON commands(state);
+    CREATE TABLE command_output (
+        command_id TEXT NOT NULL REFERENCES commands(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        first_line INTEGER NOT NULL,
+        line_count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        chunk BLOB NOT NULL,
+        PRIMARY KEY (command_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE test_runs (
+        id TEXT PRIMARY KEY,
+        ord INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        run BLOB NOT NULL
+    );
+    CREATE INDEX idx_test_runs_host ON test_runs(host, ord DESC);
+    CREATE TABLE test_cases (
+        run_id TEXT NOT NULL REFERENCES test_runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        outcome INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        exit_code INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        output TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    ) WITHOUT ROWID;
+    """,
+    # 2: API tokens with roles
+    """
+    CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role INTEGER NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    """,
+    # 3: enrollment tokens and rotation overlap for agent tokens
+    """
+    ALTER TABLE agent_tokens ADD COLUMN expires_at REAL;
+    ALTER TABLE agent_tokens ADD COLUMN enrollment INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: web users, their sessions, and failed logins (the login limit survives restarts)
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE web_sessions (
+        token_sha256 TEXT PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE login_failures (client TEXT NOT NULL, username TEXT NOT NULL, failed_at REAL NOT NULL);
+    CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
+    """,
+]

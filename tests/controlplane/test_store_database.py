@@ -1,0 +1,198 @@
+"""The store's database: schema and migrations, an existing database opening unchanged, the one
+writer and its transactions, the fleet version reservation, and SQL staying inside the store."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from stores import command, opened_store
+
+import controlplane
+from controlplane.store import VERSION_BLOCK, SqliteStore
+from controlplane.store.sqlite.database import Database
+from controlplane.store.sqlite.schema import MIGRATIONS
+from controlplane.timeutil import to_ts
+from fleetdeck.v1 import types_pb2 as pb
+
+MAIN_DATABASE = Path(__file__).parent / "data" / "fleet_schema4.sql"
+
+
+def _load(path: Path, script: str, user_version: int) -> None:
+    with sqlite3.connect(path) as db:
+        db.executescript(script)
+        db.execute(f"PRAGMA user_version = {user_version}")
+    db.close()
+
+
+def _schema(path: Path) -> list[tuple[str, str, str]]:
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        return [(kind, name, " ".join(sql.split())) for kind, name, sql in rows]
+    finally:
+        db.close()
+
+
+async def test_a_new_database_gets_the_schema_the_first_store_wrote(tmp_path: Path) -> None:
+    async with opened_store(tmp_path / "new.db") as store:
+        assert await store.schema_version() == len(MIGRATIONS) == 4
+    _load(tmp_path / "main.db", MAIN_DATABASE.read_text(), 4)
+    assert _schema(tmp_path / "new.db") == _schema(tmp_path / "main.db")
+
+
+async def test_a_database_written_before_the_store_was_a_package_opens_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.db"
+    _load(path, MAIN_DATABASE.read_text(), 4)
+    async with opened_store(path) as store:
+        assert await store.schema_version() == 4
+        assert await store.reserve_versions(0) == 100_042  # the reservation the old store made
+
+        settings = await store.load_settings()
+        assert (settings.test_timeout.seconds, settings.test_history_limit) == (90, 50)
+        desired = await store.load_desired()
+        assert desired is not None and (desired.commit, desired.agent_version) == ("abc123", "1.2.3")
+        gpc0, mac1 = await store.load_hosts()
+        assert (gpc0.host.name, mac1.host.name) == ("gpc0", "mac1")
+        assert gpc0.host.facts.generation == "42" and gpc0.host.metrics.cpu_percent == 12.5
+        assert gpc0.host.test_status.state == pb.TEST_STATE_PASSED
+        assert gpc0.host.last_switch.command_id == "c1" and not gpc0.host.HasField("last_pull")
+        assert gpc0.host.last_seen == to_ts(1_700_000_200)
+        assert gpc0.override.timeout.seconds == 45
+
+        switch = await store.get_command("c1")
+        assert switch is not None
+        assert (switch.state, switch.exit_code, switch.output_lines) == (pb.COMMAND_STATE_SUCCEEDED, 0, 3)
+        assert [line.text for line in await store.read_output("c1", 0)] == ["building", "activating", "done"]
+        assert [c.id for c in await store.unfinished_commands()] == ["c3"]
+        assert [c.id for c in (await store.list_commands("", 10, None)).items] == ["c3", "c2", "c1"]
+        assert await store.max_seqs(["c1", "c2"]) == {"c1": 3, "c2": 5}
+
+        run = await store.get_test_run("c2")
+        assert run is not None
+        assert (run.state, run.passed, run.triggered_by_command_id) == (pb.TEST_STATE_PASSED, 2, "c1")
+        assert [(c.name, c.duration.ToMilliseconds(), c.output) for c in run.cases] == [
+            ("Network", 1500, "ping ok\n"),
+            ("Disk", 250, ""),
+        ]
+
+        agent_token = await store.find_token("a" * 64)
+        assert agent_token is not None and (agent_token.host, agent_token.used) == ("gpc0", True)
+        enrollment = await store.find_token("b" * 64)
+        assert enrollment is not None and enrollment.enrollment
+        api_token = await store.find_api_token("c" * 64)
+        assert api_token is not None and (api_token.name, api_token.role) == ("ci", pb.ROLE_OPERATOR)
+        user = await store.get_user("admin")
+        assert user is not None and user.role == pb.ROLE_ADMIN
+        session = await store.get_web_session("d" * 64)
+        assert session is not None and session.username == "admin"
+        assert len(await store.login_failures("10.0.0.9", "admin", 0.0)) == 1
+        assert (await store.secret("webui-cookie-key")).hex().startswith("7f7b66df")
+
+        # And it goes on where it stopped: the next command lists after every old one.
+        await store.insert_command(command("c4"))
+        assert (await store.list_commands("", 1, None)).items[0].id == "c4"
+
+
+async def test_a_database_at_schema_one_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.db"
+    _load(path, MIGRATIONS[0] + "; INSERT INTO hosts(name, registered_at) VALUES ('gpc0', 1.0);", 1)
+    async with opened_store(path) as store:
+        assert await store.schema_version() == 4
+        assert [s.host.name for s in await store.load_hosts()] == ["gpc0"]
+        await store.add_api_token("k1", "ci", pb.ROLE_VIEWER, "c" * 64)  # a table of migration 2
+        await store.put_user("admin", "hash", pb.ROLE_ADMIN)  # of migration 4
+    async with opened_store(tmp_path / "new.db"):
+        pass
+    assert _schema(path) == _schema(tmp_path / "new.db")
+
+
+async def test_open_and_close_are_safe_twice_and_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sub" / "fleet.db")  # the directory is made on open
+    await store.open()
+    await store.open()
+    await store.save_settings(pb.Settings(test_history_limit=3))
+    await store.close()
+    await store.close()
+    with pytest.raises(RuntimeError, match="store is not open"):
+        await store.save_settings(pb.Settings())
+
+
+async def test_versions_reserved_are_never_handed_out_again(tmp_path: Path) -> None:
+    async with opened_store(tmp_path / "fleet.db") as store:
+        start = await store.reserve_versions(10)
+        assert start == 10
+        await store.extend_version_reservation(start + 3 * VERSION_BLOCK)
+    async with opened_store(tmp_path / "fleet.db") as store:
+        assert await store.reserve_versions(0) == 10 + 3 * VERSION_BLOCK
+        assert await store.reserve_versions(10**9) == 10**9  # a client that saw more wins
+
+
+async def test_reads_see_only_committed_writes(tmp_path: Path) -> None:
+    db = Database(tmp_path / "fleet.db")
+    await db.open()
+    try:
+        async with db.transaction() as writer:
+            await writer.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+            assert await db.one("SELECT value FROM meta WHERE key = 'k'") is None
+        assert await db.one("SELECT value FROM meta WHERE key = 'k'") == ("v",)
+    finally:
+        await db.close()
+
+
+async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    db = Database(tmp_path / "fleet.db")
+    await db.open()
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction() as writer:
+                await writer.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+                await writer.execute("INSERT INTO meta(key, value) VALUES ('k', 'again')")
+        assert await db.one("SELECT value FROM meta WHERE key = 'k'") is None
+    finally:
+        await db.close()
+
+
+async def test_concurrent_writers_take_turns(tmp_path: Path) -> None:
+    async with opened_store(tmp_path / "fleet.db") as store:
+        await asyncio.gather(*(store.insert_command(command(f"c{i}")) for i in range(30)))
+        page = await store.list_commands("", 100, None)
+        assert sorted(c.id for c in page.items) == sorted(f"c{i}" for i in range(30))
+
+
+async def test_a_writer_cancelled_at_any_point_leaves_no_transaction_open(tmp_path: Path) -> None:
+    async with opened_store(tmp_path / "fleet.db") as store:
+        for steps in range(12):
+            write = asyncio.create_task(store.save_settings(pb.Settings(test_history_limit=steps + 1)))
+            for _ in range(steps):  # let the write get `steps` turns of the loop before it is cancelled
+                await asyncio.sleep(0)
+            write.cancel()
+            await asyncio.wait([write])
+            assert write.cancelled() or write.exception() is None  # cancelled, or done before it was
+            # The next writer gets the lock and a transaction of its own, and its write lands.
+            await store.save_settings(pb.Settings(test_history_limit=100 + steps))
+            assert (await store.load_settings()).test_history_limit == 100 + steps
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """No module outside controlplane/store imports a database driver."""
+    src = Path(controlplane.__file__).parent.parent
+    store = src / "controlplane" / "store"
+    offenders = []
+    for path in src.rglob("*.py"):
+        if store in path.parents or "fleetdeck/v1" in path.as_posix():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] in {"aiosqlite", "sqlite3", "asyncpg", "psycopg"} for name in names):
+                offenders.append(path.relative_to(src).as_posix())
+    assert offenders == []
