@@ -15,6 +15,7 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_service_pb2, fleet_service_pb2_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -34,7 +35,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 SERVICE_NAMES = (
     agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     fleet_service_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
