@@ -64,6 +64,7 @@ class ControlPlane:
         self.commands: Commands | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
+        self.tokens = AgentTokens(self.store)
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._grpc_started = False
@@ -152,28 +153,16 @@ class ControlPlane:
         await self.commands.interrupt_all_unfinished()
         self.ingest = Ingest(self.store, self.commands, self.followers)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
-        self.tokens = AgentTokens(self.store)
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
 
     def _bind(self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None) -> socket.socket | None:
-        """Bind the web UI's socket and the gRPC ports (each checked first); nothing is served yet."""
-        assert self.fleet is not None and self.commands is not None and self.ingest is not None
+        """Bind the web UI's socket and the gRPC ports; nothing is served yet."""
         config = self.config
         sock = None
         if config.http_address is not None:
             sock = listening_socket(config.http_address, "serve the web UI")
             undo.callback(sock.close)
             self.http_port = sock.getsockname()[1]
-        agents = AgentService(
-            self.fleet,
-            self.commands,
-            self.ingest,
-            self.tokens,
-            require_client_cert=config.agent_ca is not None,
-        )
-        fleet_service = FleetService(
-            self.fleet, self.commands, self.followers, self.tokens, agents, self.api_tokens, self.accounts
-        )
         server = grpc.aio.server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
             interceptors=[AccessInterceptor(self.api_tokens)] if config.require_api_tokens else [],
@@ -188,8 +177,7 @@ class ControlPlane:
             ],
         )
         undo.push_async_callback(self._drain_grpc, server)
-        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
-        fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
+        self._add_servicers(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (
@@ -205,6 +193,22 @@ class ControlPlane:
             self.agent_grpc_port = _add_port(server, config.agent_grpc_address, mutual)
         self._server = server
         return sock
+
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
+        """AgentService and FleetService, wired to the domain objects the load phase built."""
+        assert self.fleet is not None and self.commands is not None and self.ingest is not None
+        agents = AgentService(
+            self.fleet,
+            self.commands,
+            self.ingest,
+            self.tokens,
+            require_client_cert=self.config.agent_ca is not None,
+        )
+        fleet_service = FleetService(
+            self.fleet, self.commands, self.followers, self.tokens, agents, self.api_tokens, self.accounts
+        )
+        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
+        fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
 
     async def _create_first_credentials(self) -> None:
         """On an empty database: the first admin API token and web login (shown once by the caller).
