@@ -154,7 +154,7 @@ async def test_a_first_start_with_only_a_certificate_creates_nothing_and_the_cor
 # --- the same story as an operator sees it: the `fleetdeck controlplane` command -------------------------
 
 
-async def _fleetdeck(*argv: str) -> asyncio.subprocess.Process:
+async def _fleetdeck(*argv: str, **env: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -162,13 +162,13 @@ async def _fleetdeck(*argv: str) -> asyncio.subprocess.Process:
         *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={key: value for key, value in os.environ.items() if not key.startswith("FLEETDECK_")},
+        env={**{key: value for key, value in os.environ.items() if not key.startswith("FLEETDECK_")}, **env},
     )
 
 
-async def _refused(*argv: str) -> tuple[int, list[str]]:
-    """Exit code and stderr lines of a start that must fail at once."""
-    process = await _fleetdeck(*argv)
+async def _refused(*argv: str, **env: str) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of a start that must fail at once (a hung one fails the test)."""
+    process = await _fleetdeck(*argv, **env)
     async with asyncio.timeout(TIMEOUT):
         _, stderr = await process.communicate()
     assert process.returncode is not None
@@ -210,13 +210,36 @@ async def test_the_command_recovers_from_a_first_start_with_only_a_certificate(
     assert process.returncode == 0
 
 
-async def test_the_command_exits_at_once_with_one_sentence_when_its_port_is_in_use(
-    tmp_path: Path, busy_port: int
+@pytest.mark.parametrize(
+    ("flags", "env", "code", "sentence"),
+    [
+        pytest.param(
+            ("--grpc", "127.0.0.1:{busy}"),
+            {},
+            1,
+            "cannot listen for gRPC on 127.0.0.1:{busy}: Address already in use",
+            id="grpc-port-in-use",
+        ),
+        pytest.param(
+            ("--http", "127.0.0.1:{busy}"),
+            {},
+            1,
+            "cannot serve the web UI on 127.0.0.1:{busy}: Address already in use",
+            id="http-port-in-use",
+        ),
+        pytest.param(
+            ("--http", "127.0.0.1:0"),
+            {"FLEETDECK_ADMIN_TOKEN": "too-short"},  # found once the store is open and the ports bound
+            2,
+            "the first admin API token (--admin-token-file): an API token must be at least 32 characters",
+            id="bad-admin-token",
+        ),
+    ],
+)
+async def test_the_command_exits_at_once_with_one_sentence_when_it_cannot_start(
+    tmp_path: Path, busy_port: int, flags: tuple[str, ...], env: dict[str, str], code: int, sentence: str
 ) -> None:
-    code, stderr = await _refused(
-        "controlplane", "--db", str(tmp_path / "fleet.db"), "--grpc", f"127.0.0.1:{busy_port}"
-    )
-    assert (code, stderr) == (
-        1,
-        [f"fleetdeck controlplane: cannot listen for gRPC on 127.0.0.1:{busy_port}: Address already in use"],
-    )
+    argv = ("controlplane", "--db", str(tmp_path / "fleet.db"), "--grpc", "127.0.0.1:0")
+    argv += tuple(flag.format(busy=busy_port) for flag in flags)
+    exit_code, stderr = await _refused(*argv, FLEETDECK_LOG_LEVEL="WARNING", **env)
+    assert (exit_code, stderr) == (code, [f"fleetdeck controlplane: {sentence.format(busy=busy_port)}"])
