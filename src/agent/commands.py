@@ -21,6 +21,7 @@ from agent.outbox import Entry, Line, Outbox
 from agent.outcome import Outcome, command_finished, outcome_of_run, status_of
 from agent.process import ProcessResult, StopReason, kill_group, pid_alive, run_process, wait_exit
 from agent.testsuite import SuiteRun, discover, no_tests_message
+from fleetdeck.operations import OPERATIONS, operation_name
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,7 @@ LINE_RESERVE = 4096
 UNKNOWN_OUTCOME = "agent restarted while the command ran; outcome unknown"
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _COMMAND_ID = re.compile(r"^[0-9a-f]{32}$")
-_OP_NAMES: dict[int, str] = {
-    types_pb2.OPERATION_PULL: "pull",
-    types_pb2.OPERATION_SWITCH: "switch",
-    types_pb2.OPERATION_TEST: "test",
-    types_pb2.OPERATION_ROLLBACK: "rollback",
-}
+_OP_NAMES: dict[int, str] = {op: operation_name(op) for op in OPERATIONS}
 
 SendControl = Callable[[agent_service_pb2.ConnectRequest], None]
 

@@ -13,11 +13,11 @@ from google.protobuf import timestamp_pb2
 
 from agent.config import TlsConfig
 from agent.outbox import Outbox
+from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from fleetdeck.roles import required_role, role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -20,62 +21,8 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 API_TOKEN_PREFIX = "fdapi_"
-FLEET_SERVICE = fleet_pb.DESCRIPTOR.services_by_name["FleetService"].full_name
-
-VIEWER = frozenset(
-    {
-        "ListHosts",
-        "GetHost",
-        "WatchFleet",
-        "GetCommand",
-        "ListCommands",
-        "StreamCommandOutput",
-        "ListTestRuns",
-        "GetTestRun",
-        "GetSettings",
-        "GetDesiredState",
-    }
-)
-OPERATOR = frozenset({"RunOperation", "CancelCommand"})
-ADMIN = frozenset(
-    {
-        "UpdateHostSettings",
-        "UpdateSettings",
-        "SetDesiredState",
-        "CreateAgentToken",
-        "ListAgentTokens",
-        "RevokeAgentToken",
-        "CreateApiToken",
-        "ListApiTokens",
-        "RevokeApiToken",
-        # Web logins: only the web UI's own (admin) token may check passwords and sessions.
-        "Login",
-        "GetWebSession",
-        "Logout",
-        "PutUser",
-    }
-)
 # Open to anyone: health checks, the schema (reflection), and the agent stream (it checks agent tokens).
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/fleetdeck.v1.AgentService/")
-
-
-def required_role(method: str) -> int | None:
-    """The least role a FleetService method needs; None for an unknown method (always denied)."""
-    name = method.rsplit("/", 1)[-1]
-    if not method.startswith(f"/{FLEET_SERVICE}/"):
-        return None
-    if name in VIEWER:
-        return pb.ROLE_VIEWER
-    if name in OPERATOR:
-        return pb.ROLE_OPERATOR
-    if name in ADMIN:
-        return pb.ROLE_ADMIN
-    return None
-
-
-def role_name(role: int) -> str:
-    """ "viewer", "operator" or "admin"."""
-    return pb.Role.Name(role).removeprefix("ROLE_").lower() if role in pb.Role.values() else f"role {role}"
 
 
 class ApiTokens:

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 import grpc
@@ -15,6 +13,7 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_service_pb2, fleet_service_pb2_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -23,51 +22,36 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .auth import AgentTokens
 from .commands import Commands
-from .errors import Unavailable
+from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
+from .config import ControlPlaneConfig as ControlPlaneConfig
+from .config import TlsFiles, checked
+from .errors import InvalidArgument, Unavailable
 from .events import Hub
 from .fleet import Fleet
 from .fleet_service import FleetService
 from .ingest import Ingest
+from .listen import StartFailed as StartFailed
+from .listen import client_host, listening_socket, why_unbindable
 from .output import OutputFollowers
 from .sessions import Sessions
 from .store import SqliteStore, Store
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 SERVICE_NAMES = (
     agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     fleet_service_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
 )
 
 
-@dataclass(frozen=True)
-class ControlPlaneConfig:
-    """How to run the control plane; read once at start."""
-
-    db_path: Path
-    grpc_address: str = "127.0.0.1:50051"
-    http_address: str | None = None
-    shutdown_grace_seconds: float = 5.0
-    output_cap_bytes: int = 10 * 1024 * 1024
-    # The first admin API token on an empty database; generated (and shown once) when None.
-    admin_token: str | None = None
-    # The password of the first web user "admin" on an empty database; generated (shown once) when None.
-    admin_password: str | None = None
-    require_api_tokens: bool = True  # deny by default; tests that are not about access opt out
-    # Agent streams, watchers and unary calls together; beyond it calls get RESOURCE_EXHAUSTED.
-    max_concurrent_rpcs: int = 25_000
-    # TLS for the gRPC and HTTP ports (PEM files); both or neither.
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    # CA that signs agent client certificates; when set, agents must connect to agent_grpc_address
-    # (mutual TLS, a certificate is required there) with a certificate naming their host.
-    agent_ca: Path | None = None
-    agent_grpc_address: str | None = None
-
-
 class ControlPlane:
-    """Everything the control plane runs, started and stopped in order; `async with` it."""
+    """Everything the control plane runs, started and stopped in named phases; `async with` it.
+
+    start(): check the configuration (nothing touched yet) → open the store → load the live view →
+    bind the ports → create the first credentials → serve. A start that fails undoes what it did
+    (an AsyncExitStack), so nothing stays open and no credential was created. stop() runs that
+    undo in reverse: stop accepting → drain → cancel background work → write what is in memory → close.
+    """
 
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
@@ -78,15 +62,16 @@ class ControlPlane:
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
-        self._server: grpc.aio.Server | None = None
+        self.accounts = Accounts(self.store)
+        self.api_tokens = ApiTokens(self.store)
+        self.tokens = AgentTokens(self.store)
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
-        self._http: asyncio.Task[None] | None = None
-        self._uvicorn: uvicorn.Server | None = None
+        self._server: grpc.aio.Server | None = None
+        self._grpc_started = False
+        self._running: contextlib.AsyncExitStack | None = None
         self.grpc_port = 0
         self.agent_grpc_port = 0
         self.http_port = 0
-        self._started = False
-        self.api_tokens = ApiTokens(self.store)
         # Set when this start created the first admin token: show it once, never log it.
         self.bootstrap_admin_token: str | None = None
         self.bootstrap_admin_password: str | None = None
@@ -94,19 +79,14 @@ class ControlPlane:
     @property
     def grpc_target(self) -> str:
         """host:port clients connect to."""
-        host = self.config.grpc_address.rsplit(":", 1)[0].strip("[]")
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return f"{host}:{self.grpc_port}"
+        return f"{client_host(self.config.grpc_address)}:{self.grpc_port}"
 
     @property
     def http_url(self) -> str:
         """Base URL of the web UI, when it is served."""
         assert self.config.http_address is not None
-        host = self.config.http_address.rsplit(":", 1)[0]
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        return f"http://{host}:{self.http_port}"
+        scheme = "http" if self.config.tls_cert is None else "https"
+        return f"{scheme}://{client_host(self.config.http_address)}:{self.http_port}"
 
     async def __aenter__(self) -> ControlPlane:
         await self.start()
@@ -118,37 +98,74 @@ class ControlPlane:
         await self.stop()
 
     async def start(self) -> None:
-        """Open the store, rebuild the live view, start serving; safe to call twice."""
-        if self._started:
+        """Start in phases; StartFailed (ConfigError for the flags) with nothing left open when it
+        cannot. Safe to call twice."""
+        if self._running is not None:
             return
-        self._started = True
+        tls = checked(self.config)  # before anything is opened, bound or created
+        self._check_ports()
+        async with contextlib.AsyncExitStack() as undo:
+            await self._open(undo)
+            await self._load(undo)
+            http_socket = self._bind(undo, tls)
+            await self._create_first_credentials()
+            await self._serve(undo, tls, http_socket)
+            self._running = undo.pop_all()
+
+    async def stop(self) -> None:
+        """Stop accepting, drain, cancel, write what is in memory, close; safe to call twice."""
+        running, self._running = self._running, None
+        if running is None:
+            return
+        await running.aclose()
+        log.info("control plane stopped")
+
+    # --- start-up phases; each registers its undo, which stop() runs in reverse ---------------------
+
+    def _check_ports(self) -> None:
+        """StartFailed when a port is taken already, before the store is opened.
+
+        gRPC itself would say only "failed to bind", and keeps a port it bound until its server has
+        run; the ports are bound for good later (a port taken in between still fails cleanly)."""
+        config = self.config
+        for address, what in (
+            (config.grpc_address, "listen for gRPC"),
+            (config.agent_grpc_address, "listen for gRPC"),
+            (config.http_address, "serve the web UI"),
+        ):
+            reason = None if address is None else why_unbindable(address)
+            if reason is not None:
+                raise StartFailed(f"cannot {what} on {address}: {reason}")
+
+    async def _open(self, undo: contextlib.AsyncExitStack) -> None:
+        """Open the store (and close it last; a half-opened store is closed too)."""
+        undo.push_async_callback(self.store.close)
         await self.store.open()
-        if await self.store.count_api_tokens() == 0:
-            token, _ = await self.api_tokens.create("admin", pb.ROLE_ADMIN, self.config.admin_token)
-            self.bootstrap_admin_token = token
-            log.info("created the first admin API token")
-        accounts = Accounts(self.store)
-        self.bootstrap_admin_password = await accounts.bootstrap(self.config.admin_password)
+
+    async def _load(self, undo: contextlib.AsyncExitStack) -> None:
+        """Rebuild the live view from the database; commands that were running become interrupted."""
         self.hub = Hub(await self.store.reserve_versions(0))
         self.fleet = Fleet(self.store, self.hub, self.sessions)
         await self.fleet.load()
-        commands = Commands(self.fleet, self.followers)
-        await commands.interrupt_all_unfinished()
-        self.ingest = Ingest(self.store, commands, self.followers)
-        tokens = AgentTokens(self.store)
-        self.fleet.flush_hooks.append(tokens.flush_last_used)
-        agents = AgentService(
-            self.fleet, commands, self.ingest, tokens, require_client_cert=self.config.agent_ca is not None
-        )
-        fleet_service = FleetService(
-            self.fleet, commands, self.followers, tokens, agents, self.api_tokens, accounts
-        )
-        self.commands = commands
-        self.tokens = tokens
+        undo.push_async_callback(self.fleet.stop)  # writes what is still in memory
+        self.commands = Commands(self.fleet, self.followers)
+        undo.push_async_callback(self.commands.stop)
+        await self.commands.interrupt_all_unfinished()
+        self.ingest = Ingest(self.store, self.commands, self.followers)
+        undo.push_async_callback(self.ingest.stop)  # stores what is queued
+        self.fleet.flush_hooks.append(self.tokens.flush_last_used)
 
+    def _bind(self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None) -> socket.socket | None:
+        """Bind the web UI's socket and the gRPC ports; nothing is served yet."""
+        config = self.config
+        sock = None
+        if config.http_address is not None:
+            sock = listening_socket(config.http_address, "serve the web UI")
+            undo.callback(sock.close)
+            self.http_port = sock.getsockname()[1]
         server = grpc.aio.server(
-            maximum_concurrent_rpcs=self.config.max_concurrent_rpcs,
-            interceptors=[AccessInterceptor(self.api_tokens)] if self.config.require_api_tokens else [],
+            maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+            interceptors=[AccessInterceptor(self.api_tokens)] if config.require_api_tokens else [],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -159,8 +176,8 @@ class ControlPlane:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
-        fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
+        undo.push_async_callback(self._drain_grpc, server)
+        self._add_servicers(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (
@@ -170,68 +187,69 @@ class ControlPlane:
             ),
             server,
         )
-        credentials = self._server_credentials(require_client_auth=False)
-        if credentials is None:
-            self.grpc_port = server.add_insecure_port(self.config.grpc_address)
-        else:
-            self.grpc_port = server.add_secure_port(self.config.grpc_address, credentials)
-        if self.config.agent_ca is not None:
-            if not self.config.agent_grpc_address:
-                raise ValueError("--agent-ca needs --agent-grpc: the mutual-TLS address agents connect to")
-            self.agent_grpc_port = server.add_secure_port(
-                self.config.agent_grpc_address, self._server_credentials(require_client_auth=True)
-            )
-        if self.grpc_port == 0:
-            raise OSError(f"cannot listen for gRPC on {self.config.grpc_address}")
-        await server.start()
+        self.grpc_port = _add_port(server, config.grpc_address, _credentials(tls, require_client_auth=False))
+        if config.agent_grpc_address is not None:
+            mutual = _credentials(tls, require_client_auth=True)
+            self.agent_grpc_port = _add_port(server, config.agent_grpc_address, mutual)
         self._server = server
+        return sock
+
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
+        """AgentService and FleetService, wired to the domain objects the load phase built."""
+        assert self.fleet is not None and self.commands is not None and self.ingest is not None
+        agents = AgentService(
+            self.fleet,
+            self.commands,
+            self.ingest,
+            self.tokens,
+            require_client_cert=self.config.agent_ca is not None,
+        )
+        fleet_service = FleetService(
+            self.fleet, self.commands, self.followers, self.tokens, agents, self.api_tokens, self.accounts
+        )
+        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
+        fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
+
+    async def _create_first_credentials(self) -> None:
+        """On an empty database: the first admin API token and web login (shown once by the caller).
+
+        Only now, when every port is bound: a start that fails earlier must not use them up."""
+        if await self.store.count_api_tokens() == 0:
+            try:
+                token, _ = await self.api_tokens.create("admin", pb.ROLE_ADMIN, self.config.admin_token)
+            except InvalidArgument as error:
+                raise ConfigError(f"the first admin API token (--admin-token-file): {error}") from None
+            self.bootstrap_admin_token = token
+            log.info("created the first admin API token")
+        self.bootstrap_admin_password = await self.accounts.bootstrap(self.config.admin_password)
+
+    async def _serve(
+        self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None, http_socket: socket.socket | None
+    ) -> None:
+        """Start the background work and the servers, then report SERVING."""
+        assert self.fleet is not None and self.ingest is not None and self._server is not None
         await self.fleet.start()
         await self.ingest.start()
+        await self._server.start()
+        self._grpc_started = True
+        if http_socket is not None:
+            await self._serve_http(undo, tls, http_socket)
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.SERVING)
+        undo.push_async_callback(self._stop_accepting)
         log.info("control plane serving gRPC on %s (database %s)", self.grpc_target, self.config.db_path)
-        if self.config.http_address is not None:
-            await self._start_http(self.config.http_address)
 
-    def _server_credentials(self, require_client_auth: bool) -> grpc.ServerCredentials | None:
-        config = self.config
-        if (config.tls_cert is None) != (config.tls_key is None):
-            raise ValueError("--tls-cert and --tls-key go together; give both or neither")
-        if config.tls_cert is None or config.tls_key is None:
-            if config.agent_ca is not None:
-                raise ValueError("--agent-ca needs TLS: give --tls-cert and --tls-key too")
-            return None
-        # gRPC Python either requires client certificates on a port or never asks for them, so agents
-        # with certificates get a port of their own; AgentService refuses agents without one.
-        return grpc.ssl_server_credentials(
-            [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
-            root_certificates=config.agent_ca.read_bytes()
-            if require_client_auth and config.agent_ca
-            else None,
-            require_client_auth=require_client_auth,
-        )
-
-    async def _set_health(self, name: str, status: int) -> None:
-        result = self._health.set(name, status)
-        if asyncio.iscoroutine(result):
-            await result
-
-    async def _start_http(self, address: str) -> None:
+    async def _serve_http(
+        self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None, sock: socket.socket
+    ) -> None:
         from webui.app import create_app
 
-        host, port = address.rsplit(":", 1)
-        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host.strip("[]"), int(port)))
-        sock.listen(128)
-        self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(
                 self.grpc_target,
                 api_token=self.api_tokens.internal_token,
                 cookie_key=await self.store.secret("webui-cookie-key"),  # sessions survive restarts
-                tls_ca=self.config.tls_cert.read_bytes() if self.config.tls_cert else None,
+                tls_ca=tls.cert if tls is not None else None,
             ),
             log_level="warning",
             lifespan="on",
@@ -243,38 +261,75 @@ class ControlPlane:
             ssl_keyfile=self.config.tls_key,
         )
         server = uvicorn.Server(config)
-        self._uvicorn = server
         # The socket is bound and listening already, so clients may connect before uvicorn accepts.
-        self._http = asyncio.create_task(server.serve(sockets=[sock]), name="webui")
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="webui")
+        undo.push_async_callback(self._stop_http, server, task)
         log.info("web UI on %s", self.http_url)
 
-    async def stop(self) -> None:
-        """Stop accepting, drain, cancel, write what is in memory, close; safe to call twice."""
-        if not self._started:
-            return
-        self._started = False
+    # --- shut-down phases, run by stop() (or by a failed start) in this order ------------------------
+
+    async def _stop_accepting(self) -> None:
+        """Say NOT_SERVING and end the long streams, so no grace period is spent waiting on them."""
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        # End the long streams first, so the server's grace period is not spent waiting on them.
         for session in self.sessions.all():
             session.close(Unavailable("the control plane is shutting down; reconnect shortly"))
         if self.hub is not None:
             self.hub.close()
         self.followers.close_all()
-        if self._http is not None:
-            if self._uvicorn is not None:
-                self._uvicorn.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._http, self.config.shutdown_grace_seconds)
-            self._http = None
-        if self._server is not None:
-            await self._server.stop(self.config.shutdown_grace_seconds)
-            self._server = None
-        if self.ingest is not None:
-            await self.ingest.stop()
-        if self.commands is not None:
-            await self.commands.stop()
-        if self.fleet is not None:
-            await self.fleet.stop()
-        await self.store.close()
-        log.info("control plane stopped")
+
+    async def _stop_http(self, server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+        """Let the web UI finish its requests (its browser streams ended with NOT_SERVING)."""
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, self.config.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning(
+                "the web UI did not stop within %.0f s; cancelled", self.config.shutdown_grace_seconds
+            )
+        except Exception:
+            log.exception("the web UI failed")
+
+    async def _drain_grpc(self, server: grpc.aio.Server) -> None:
+        """Refuse new calls, give running ones the grace period, then cancel them."""
+        if not self._grpc_started:
+            # A gRPC server that never ran keeps its bound ports until the process ends; running it
+            # for a moment (no call is served: health says nothing, stop gives no grace) frees them.
+            await server.start()
+            await server.stop(None)
+        else:
+            await server.stop(self.config.shutdown_grace_seconds)
+        self._server, self._grpc_started = None, False
+
+    async def _set_health(self, name: str, status: int) -> None:
+        result = self._health.set(name, status)
+        if asyncio.iscoroutine(result):
+            await result
+
+
+def _credentials(tls: TlsFiles | None, require_client_auth: bool) -> grpc.ServerCredentials | None:
+    """Server credentials for a port; mutual TLS (client certificates signed by the agents' CA)
+    on the agents' own port, since gRPC Python asks every client of a port or none."""
+    if tls is None:
+        return None
+    return grpc.ssl_server_credentials(
+        [(tls.key, tls.cert)],
+        root_certificates=tls.agent_ca if require_client_auth else None,
+        require_client_auth=require_client_auth,
+    )
+
+
+def _add_port(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind `address` for `server`; StartFailed when it cannot (taken since it was checked)."""
+    try:
+        if credentials is None:
+            port: int = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError:
+        port = 0
+    if not port:
+        raise StartFailed(
+            f"cannot listen for gRPC on {address}: {why_unbindable(address) or 'gRPC could not bind it'}"
+        )
+    return port

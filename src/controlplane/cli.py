@@ -8,9 +8,12 @@ import json
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 
-from .app import ControlPlane, ControlPlaneConfig
+from .app import ControlPlane
+from .config import ConfigError, ControlPlaneConfig
+from .listen import StartFailed
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +52,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until a signal arrives; then shut down in order."""
-    admin_token = os.environ.get("FLEETDECK_ADMIN_TOKEN")
-    admin_password = os.environ.get("FLEETDECK_ADMIN_PASSWORD")
+    """Serve until a signal arrives; then shut down in order. A start that cannot work exits at once
+    with one sentence: 2 for a configuration that cannot work, 1 for anything else (a port in use)."""
+    try:
+        config = _config(args)
+        asyncio.run(_serve(config, args.ready_file))
+    except StartFailed as error:
+        print(f"fleetdeck controlplane: {error}", file=sys.stderr, flush=True)
+        return 2 if isinstance(error, ConfigError) else 1
+    return 0
+
+
+def _config(args: argparse.Namespace) -> ControlPlaneConfig:
+    admin_token = os.environ.get("FLEETDECK_ADMIN_TOKEN") or None  # set but empty: generate one
+    admin_password = os.environ.get("FLEETDECK_ADMIN_PASSWORD") or None
     if args.admin_token_file is not None:
-        admin_token = Path(args.admin_token_file).read_text().strip()
-    config = ControlPlaneConfig(
+        try:
+            admin_token = Path(args.admin_token_file).read_text().strip()
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read --admin-token-file {args.admin_token_file}: {error.strerror}"
+            ) from None
+    return ControlPlaneConfig(
         db_path=args.db,
         grpc_address=args.grpc,
         http_address=args.http,
@@ -65,8 +84,6 @@ def run(args: argparse.Namespace) -> int:
         agent_ca=args.agent_ca,
         agent_grpc_address=args.agent_grpc,
     )
-    asyncio.run(_serve(config, args.ready_file))
-    return 0
 
 
 async def _serve(config: ControlPlaneConfig, ready_file: Path | None) -> None:

@@ -1,4 +1,4 @@
-"""Domain errors and the one place that maps them to gRPC status codes and HTTP statuses."""
+"""Domain errors and the one place that maps them to gRPC status codes (HTTP: webui.statuses)."""
 
 from __future__ import annotations
 
@@ -73,22 +73,3 @@ def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, FleetError):
         return exc.grpc_code, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error; see the control plane's log"
-
-
-_HTTP_BY_GRPC = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
-
-
-def http_status_for(code: grpc.StatusCode) -> int:
-    """The HTTP status the web UI answers with when a FleetService call failed with `code`."""
-    return _HTTP_BY_GRPC.get(code, 502)

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2
 
+# Re-exported for the control plane's callers; the names are defined once, in fleetdeck.operations.
+from fleetdeck.operations import OPERATIONS as OPERATIONS
+from fleetdeck.operations import operation_name as operation_name
 from fleetdeck.v1 import types_pb2
-
-_OPERATION_NAMES = {
-    types_pb2.OPERATION_PULL: "pull",
-    types_pb2.OPERATION_SWITCH: "switch",
-    types_pb2.OPERATION_TEST: "test",
-    types_pb2.OPERATION_ROLLBACK: "rollback",
-}
-
-
-OPERATIONS = frozenset(_OPERATION_NAMES)
-"""The operations an agent can be asked to run."""
-
-
-def operation_name(op: types_pb2.Operation) -> str:
-    """The lower-case name of an operation as used in messages: "pull", "switch", "test", "rollback"."""
-    name = _OPERATION_NAMES.get(op)
-    if name is not None:
-        return name
-    if op == types_pb2.OPERATION_UNSPECIFIED:
-        return "unspecified"
-    return f"operation {int(op)}"
 
 
 def effective_test_settings(
@@ -62,7 +44,7 @@ def _auto_run_after_switch(host: types_pb2.Host) -> bool:
 
 def refusal_reason(host: types_pb2.Host, operation: types_pb2.Operation) -> str | None:
     """Why `operation` may not start on `host` now, as a sentence for a person; None when it may."""
-    if operation not in _OPERATION_NAMES:
+    if operation not in OPERATIONS:
         return (
             f"{operation_name(operation)} is not an operation Fleetdeck can run; "
             "choose pull, switch, test or rollback"
@@ -71,7 +53,7 @@ def refusal_reason(host: types_pb2.Host, operation: types_pb2.Operation) -> str 
         return f"host {host.name} is offline; the command was not queued"
     if host.running_command_id:
         running = host.running_operation
-        what = f"{operation_name(running)} command" if running in _OPERATION_NAMES else "command"
+        what = f"{operation_name(running)} command" if running in OPERATIONS else "command"
         return f"host {host.name} is already running {what} {host.running_command_id}; wait for it or stop it"
     if operation == types_pb2.OPERATION_TEST:
         if not tests_enabled(host):

@@ -8,7 +8,8 @@ from typing import Any
 
 import grpc
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+from fleetdeck.limits import MAX_MESSAGE_BYTES
+
 CHANNEL_OPTIONS: Sequence[tuple[str, int]] = (
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

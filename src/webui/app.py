@@ -16,18 +16,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from controlplane.access import role_name
-from controlplane.errors import http_status_for
+from fleetdeck.roles import role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import api, login, sse
+from webui.browser_streams import BrowserStreams
 from webui.client import FleetClient
 from webui.convert import BadRequest
 from webui.cookie import CookieSigner
-from webui.drain import Streams
 from webui.gate import SessionGate, is_open
 from webui.login import templates
 from webui.roles import NEEDED_ROLE, calls
 from webui.security import CatchAllMiddleware, SecurityMiddleware
+from webui.statuses import http_status_for
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fleet = FleetClient(controlplane_target, api_token, tls_ca)
-        streams = Streams()
+        streams = BrowserStreams()
         app.state.fleet, app.state.streams = fleet, streams
         health = asyncio.create_task(streams.follow_health(fleet.channel), name="webui-health")
         try:

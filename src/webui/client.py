@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fleetdeck.client import aio_channel
+from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ _CHANNEL_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 4 * 1024 * 1024),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     # After a control-plane restart, reconnect within a couple of seconds instead of backing off for minutes.
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),

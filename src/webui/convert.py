@@ -8,14 +8,8 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from fleetdeck.operations import BY_NAME
 from fleetdeck.v1 import types_pb2
-
-OPERATIONS = {
-    "pull": types_pb2.OPERATION_PULL,
-    "switch": types_pb2.OPERATION_SWITCH,
-    "test": types_pb2.OPERATION_TEST,
-    "rollback": types_pb2.OPERATION_ROLLBACK,
-}
 
 
 class BadRequest(Exception):
@@ -34,9 +28,9 @@ def to_json(message: Message) -> str:
 
 def operation(name: object) -> types_pb2.Operation:
     """The Operation enum for "pull", "switch", "test" or "rollback"."""
-    if not isinstance(name, str) or name not in OPERATIONS:
-        raise BadRequest(f"unknown operation {name!r}; use pull, switch, test or rollback")
-    return OPERATIONS[name]
+    if not isinstance(name, str) or name not in BY_NAME:
+        raise BadRequest(f"unknown operation {name!r}; use {', '.join(BY_NAME)}")
+    return BY_NAME[name]
 
 
 def host_names(value: object) -> list[str]:

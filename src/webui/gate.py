@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from controlplane.errors import http_status_for
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import sse
 from webui.client import DEADLINE_SECONDS
 from webui.cookie import COOKIE_NAME, CookieSigner, clear_session_cookie
 from webui.login import UNREACHABLE, logged_out_here, login_page
+from webui.statuses import http_status_for
 
 OPEN_PATHS = frozenset({"/login", "/healthz"})
 OPEN_PREFIXES = ("/static/",)

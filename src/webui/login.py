@@ -12,12 +12,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from controlplane.access import role_name
-from controlplane.errors import http_status_for
+from fleetdeck.roles import role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.client import DEADLINE_SECONDS
 from webui.cookie import CookieSigner, clear_session_cookie, set_session_cookie
 from webui.roles import calls
+from webui.statuses import http_status_for
 
 log = logging.getLogger(__name__)
 

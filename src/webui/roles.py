@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from controlplane.access import FLEET_SERVICE, required_role, role_name
+from fleetdeck.roles import required_role, role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -27,7 +27,7 @@ _WHAT = {
 
 def role_for(methods: tuple[str, ...]) -> int:
     """The least role that may make every one of `methods` (FleetService method names)."""
-    roles = [required_role(f"/{FLEET_SERVICE}/{method}") for method in methods]
+    roles = [required_role(method) for method in methods]
     known = [role for role in roles if role is not None]
     if len(known) != len(roles):
         raise ValueError(f"not every one of {methods} is a FleetService method")

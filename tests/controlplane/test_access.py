@@ -10,20 +10,51 @@ import pytest
 from google.protobuf import symbol_database
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from controlplane.access import ADMIN, OPERATOR, VIEWER
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.client import aio_channel
+from fleetdeck.roles import declared_role, required_role, role_name
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
 ADMIN_TOKEN = "fdapi_" + "t" * 40
 SERVICE = fleet_pb.DESCRIPTOR.services_by_name["FleetService"]
+VIEWER = {
+    "ListHosts",
+    "GetHost",
+    "WatchFleet",
+    "GetCommand",
+    "ListCommands",
+    "StreamCommandOutput",
+    "ListTestRuns",
+    "GetTestRun",
+    "GetSettings",
+    "GetDesiredState",
+}
+OPERATOR = {"RunOperation", "CancelCommand"}
+ADMIN = {
+    "UpdateHostSettings",
+    "UpdateSettings",
+    "SetDesiredState",
+    "CreateAgentToken",
+    "ListAgentTokens",
+    "RevokeAgentToken",
+    "CreateApiToken",
+    "ListApiTokens",
+    "RevokeApiToken",
+    # Web logins: only the web UI's own (admin) token may check passwords and sessions.
+    "Login",
+    "GetWebSession",
+    "Logout",
+    "PutUser",
+}
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},
     **{m: pb.ROLE_OPERATOR for m in OPERATOR},
     **{m: pb.ROLE_ADMIN for m in ADMIN},
 }
+"""The policy, stated once more here: the contract's `required_role` options must say the same."""
 
 
 @pytest.fixture
@@ -63,6 +94,39 @@ async def _call(target: str, token: str | None, method_name: str) -> grpc.Status
 
 def test_every_rpc_has_a_role() -> None:
     assert set(SERVICE.methods_by_name) == set(ROLE_OF)
+
+
+@pytest.mark.parametrize("method_name", sorted(SERVICE.methods_by_name))
+def test_the_contract_names_the_role_of_every_rpc(method_name: str) -> None:
+    assert required_role(f"/{SERVICE.full_name}/{method_name}") == ROLE_OF[method_name]
+    assert required_role(method_name) == ROLE_OF[method_name]
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "/fleetdeck.v1.FleetService/NoSuchCall",
+        "/fleetdeck.v1.AgentService/Connect",  # a method of another service has no role here
+        "/other.v1.FleetService/GetHost",
+        "NoSuchCall",
+        "",
+    ],
+)
+def test_unknown_methods_need_no_role_so_they_are_denied(method: str) -> None:
+    assert required_role(method) is None
+
+
+def test_a_method_without_the_option_declares_no_role() -> None:
+    connect = agent_pb.DESCRIPTOR.services_by_name["AgentService"].methods_by_name["Connect"]
+    assert declared_role(connect) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "name"),
+    [(pb.ROLE_VIEWER, "viewer"), (pb.ROLE_OPERATOR, "operator"), (pb.ROLE_ADMIN, "admin"), (9, "role 9")],
+)
+def test_role_names(role: int, name: str) -> None:
+    assert role_name(role) == name
 
 
 @pytest.mark.parametrize("method_name", sorted(SERVICE.methods_by_name))

@@ -10,8 +10,8 @@ from google.protobuf import timestamp_pb2
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 from webui.app import create_app
+from webui.browser_streams import BrowserStreams
 from webui.cookie import CookieSigner
-from webui.drain import Streams
 from webui.gate import is_open
 from webui.roles import NEEDED_ROLE, refusal, role_for
 from webui.sse import seconds_left
@@ -105,7 +105,7 @@ def test_seconds_left_of_a_session() -> None:
 
 
 def test_ending_a_session_ends_only_its_streams() -> None:
-    streams = Streams()
+    streams = BrowserStreams()
     ended: list[str] = []
     with (
         streams.of_session("one", lambda: ended.append("one")),

@@ -1,5 +1,6 @@
 import datetime
 
+from fleetdeck.v1 import options_pb2 as _options_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2

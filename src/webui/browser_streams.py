@@ -23,7 +23,7 @@ def _key(session_token: str) -> str:
     return hashlib.sha256(session_token.encode()).hexdigest()
 
 
-class Streams:
+class BrowserStreams:
     """The open fleet streams, and whether the control plane said it is stopping.
 
     A control plane that stops gracefully reports NOT_SERVING first. Ending the browsers' streams
