@@ -27,15 +27,20 @@ let
 
   declared = builtins.mapAttrs (_: o: if isOption o then true else declared o);
 
-  # mkIf/mkMerge/mkDefault resolved; false mkIfs disappear.
+  # mkIf/mkMerge/mkDefault resolved; false mkIfs disappear, and so do sets left empty by them.
   resolve = v:
     let t = if isAttrs v then v._type or null else null; in
     if t == "if" then (if v.condition then resolve v.content else dropped)
     else if t == "override" then resolve v.content
     else if t == "merge" then foldl' merge { } (filter (x: x != dropped) (map resolve v.contents))
     else if isAttrs v && !(v ? outPath) then
-      let r = builtins.mapAttrs (_: resolve) v;
-      in listToAttrs (map (n: { name = n; value = r.${n}; }) (filter (n: r.${n} != dropped) (attrNames r)))
+      let
+        r = builtins.mapAttrs (_: resolve) v;
+        kept = filter (n: r.${n} != dropped) (attrNames r);
+      in
+      # An attribute set whose every definition was a false mkIf defines nothing.
+      if kept == [ ] && v != { } then dropped
+      else listToAttrs (map (n: { name = n; value = r.${n}; }) kept)
     else v;
   merge = a: b:
     a // builtins.mapAttrs
