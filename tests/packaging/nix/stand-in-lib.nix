@@ -17,6 +17,7 @@ rec {
   mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
   literalExpression = text: { _type = "literalExpression"; inherit text; };
 
+  genAttrs = names: f: builtins.listToAttrs (map (name: { inherit name; value = f name; }) names);
   optional = cond: x: if cond then [ x ] else [ ];
   optionals = cond: xs: if cond then xs else [ ];
 
