@@ -78,7 +78,7 @@ async def serve_and_fetch(fleetdeck: Path, work: Path, static: list[str]) -> dic
 
 
 @pytest.mark.timeout(240)
-async def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
+def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     # Build from a copy, so the checkout gets no build/ or egg-info; the wheel is built from the sdist.
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCES, symlinks=True)
@@ -92,7 +92,12 @@ async def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         in_wheel = set(zf.namelist())
     assert set(expected) <= in_wheel, sorted(set(expected) - in_wheel)
-    assert {"fleetdeck/cli.py", "fleetdeck/v1/fleet_service_pb2.py", "agent/shim.py", "controlplane/app.py"} <= in_wheel
+    assert {
+        "fleetdeck/cli.py",
+        "fleetdeck/v1/fleet_service_pb2.py",
+        "agent/shim.py",
+        "controlplane/app.py",
+    } <= in_wheel
     with tarfile.open(sdist) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
     assert {f"src/{f}" for f in expected} <= in_sdist
@@ -102,7 +107,11 @@ async def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, timeout=60)
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], cwd=tmp_path, timeout=180)
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import webui, fleetdeck; print(webui.__file__, fleetdeck.__file__)"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import webui, fleetdeck; print(webui.__file__, fleetdeck.__file__)",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -115,7 +124,7 @@ async def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     work = tmp_path / "run"
     work.mkdir()
     static = ["/" + f.removeprefix("webui/") for f in expected if f.startswith("webui/static/")]
-    results = await serve_and_fetch(venv / "bin" / "fleetdeck", work, static)
+    results = asyncio.run(serve_and_fetch(venv / "bin" / "fleetdeck", work, static))
 
     status, login = results["/login"]
     assert status == 200
