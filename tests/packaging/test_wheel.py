@@ -36,7 +36,8 @@ def run(argv: list[str], cwd: Path, timeout: float) -> None:
 
 
 async def serve_and_fetch(fleetdeck: Path, work: Path, static: list[str]) -> dict[str, tuple[int, bytes]]:
-    """Start `fleetdeck controlplane` on free ports; GET /login and each static path; stop it with SIGTERM."""
+    """Start `fleetdeck controlplane` on free ports; GET /login and each static path; create an agent
+    token with the CLI as docs/nixos.md shows; stop the control plane with SIGTERM."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "FLEETDECK_", "VIRTUAL_ENV"))}
     proc = await asyncio.create_subprocess_exec(
         str(fleetdeck),
@@ -56,19 +57,38 @@ async def serve_and_fetch(fleetdeck: Path, work: Path, static: list[str]) -> dic
     output: list[str] = []
     try:
         async with asyncio.timeout(30):
-            url = None
-            while url is None:
+            # Logged once each server listens; the first admin API token is printed once.
+            wanted = {
+                "http": r"web UI on (http://\S+)",
+                "grpc": r"serving gRPC on (\S+)",
+                "admin": r"First admin API token \(shown once\): (\S+)",
+            }
+            found: dict[str, str] = {}
+            while len(found) < len(wanted):
                 line = (await proc.stdout.readline()).decode()
                 assert line, "the control plane exited early:\n" + "".join(output)
                 output.append(line)
-                # Logged once the web UI's socket is listening.
-                found = re.search(r"web UI on (http://\S+)", line)
-                url = found.group(1) if found else None
-            async with httpx.AsyncClient(base_url=url) as client:
+                for key, pattern in wanted.items():
+                    if match := re.search(pattern, line):
+                        found[key] = match.group(1)
+            async with httpx.AsyncClient(base_url=found["http"]) as client:
                 results = {}
                 for path in ["/login", *static]:
                     response = await client.get(path)
                     results[path] = (response.status_code, response.content)
+            token = await asyncio.create_subprocess_exec(
+                str(fleetdeck),
+                "token",
+                "--controlplane",
+                found["grpc"],
+                "create",
+                "web1",
+                env={**env, "FLEETDECK_TOKEN": found["admin"]},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            printed, _ = await token.communicate()
+            results["token create web1"] = (token.returncode or 0, printed)
         return results
     finally:
         if proc.returncode is None:
@@ -131,6 +151,11 @@ def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     referenced = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', login.decode()))
     assert {"/static/style.css", "/static/favicon.svg"} <= referenced
     assert referenced <= set(static)
+    status, printed = results["token create web1"]
+    assert status == 0, printed
+    agent_token, summary = printed.decode().splitlines()[:2]
+    assert agent_token.startswith("fdat_")
+    assert "for host web1" in summary
     for path in static:
         status, body = results[path]
         assert status == 200, path
