@@ -98,7 +98,8 @@ def test_package_is_built_from_pyprojects_dependencies(nix: Nix) -> None:
     package = flake(
         nix,
         "let p = f.packages.x86_64-linux.fleetdeck; in "
-        "{ inherit (p) pname version dependencies pyproject disabledTestPaths; main = p.meta.mainProgram; }",
+        "{ inherit (p) pname version dependencies pyproject disabledTestPaths nativeCheckInputs makeWrapperArgs; "
+        "main = p.meta.mainProgram; }",
     )
     names = [re.match(r"[A-Za-z0-9._-]+", spec).group(0) for spec in project["dependencies"]]  # type: ignore[union-attr]
     assert package["dependencies"] == [f"python3Packages.{n}" for n in names]
@@ -109,6 +110,14 @@ def test_package_is_built_from_pyprojects_dependencies(nix: Nix) -> None:
     )
     assert package["pyproject"] is True
     assert all((ROOT / p).exists() for p in package["disabledTestPaths"])
+    # checkPhase's Python packages are the dev extras' test tools (pytestCheckHook brings pytest).
+    dev = {re.match(r"[A-Za-z0-9._-]+", spec).group(0) for spec in project["optional-dependencies"]["dev"]}  # type: ignore[union-attr]
+    check = {
+        i.removeprefix("python3Packages.") for i in package["nativeCheckInputs"] if i.startswith("python3")
+    }
+    assert check - {"pytestCheckHook"} <= dev
+    assert {"git", "openssl", "grpcurl"} <= set(package["nativeCheckInputs"])
+    assert package["makeWrapperArgs"] == ["--suffix", "PATH", ":", "git/bin"]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ let
   base = final: {
     inherit lib python3Packages;
     git = "git";
+    grpcurl = "grpcurl";
+    openssl = "openssl";
     stdenv.hostPlatform.system = system;
     callPackage = fn: args: import fn (builtins.intersectAttrs (builtins.functionArgs (import fn)) final // args);
   };
