@@ -24,10 +24,14 @@ NOT_SOURCES = shutil.ignore_patterns(
 )
 
 
-def webui_files() -> list[str]:
-    """Every file the web UI serves or renders, as paths inside the package (webui/static/app.js ...)."""
-    files = [p for d in ("static", "templates") for p in (WEBUI / d).rglob("*") if p.is_file()]
-    return sorted(str(p.relative_to(WEBUI.parent)) for p in files)
+def source_files() -> list[str]:
+    """Every file of the packages under src/, as paths inside the wheel (webui/static/app.js ...)."""
+    files = [
+        p
+        for p in (ROOT / "src").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not any(d.endswith(".egg-info") for d in p.parts)
+    ]
+    return sorted(str(p.relative_to(ROOT / "src")) for p in files)
 
 
 def run(argv: list[str], cwd: Path, timeout: float) -> None:
@@ -107,20 +111,20 @@ def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     (wheel,) = dist.glob("fleetdeck-*-py3-none-any.whl")
     (sdist,) = dist.glob("fleetdeck-*.tar.gz")
 
-    expected = webui_files()
-    assert "webui/static/style.css" in expected
+    # Every file under src/ (code, generated code, templates, static files) is in both.
+    expected = source_files()
+    assert {
+        "webui/static/style.css",
+        "webui/templates/login.html",
+        "fleetdeck/v1/fleet_service_pb2.py",
+    } <= set(expected)
     with zipfile.ZipFile(wheel) as zf:
         in_wheel = set(zf.namelist())
     assert set(expected) <= in_wheel, sorted(set(expected) - in_wheel)
-    assert {
-        "fleetdeck/cli.py",
-        "fleetdeck/v1/fleet_service_pb2.py",
-        "agent/shim.py",
-        "controlplane/app.py",
-    } <= in_wheel
     with tarfile.open(sdist) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
-    assert {f"src/{f}" for f in expected} <= in_sdist
+    missing = {f"src/{f}" for f in expected} - in_sdist
+    assert not missing, sorted(missing)
 
     # A fresh venv outside the checkout, with nothing installed but the wheel and its dependencies.
     venv = tmp_path / "venv"
@@ -144,6 +148,7 @@ def test_wheel_installed_alone_serves_the_web_ui(tmp_path: Path) -> None:
     work = tmp_path / "run"
     work.mkdir()
     static = ["/" + f.removeprefix("webui/") for f in expected if f.startswith("webui/static/")]
+    assert "/static/app.js" in static
     results = asyncio.run(serve_and_fetch(venv / "bin" / "fleetdeck", work, static))
 
     status, login = results["/login"]
