@@ -26,6 +26,11 @@ rec {
       (n: v: if lhs ? ${n} && isAttrs lhs.${n} && isAttrs v then recursiveUpdate lhs.${n} v else v)
       rhs;
 
+  platforms = {
+    linux = [ "x86_64-linux" "aarch64-linux" ];
+    darwin = [ "x86_64-darwin" "aarch64-darwin" ];
+  };
+
   types = rec {
     bool = type "boolean" isBool;
     str = type "string" isString;

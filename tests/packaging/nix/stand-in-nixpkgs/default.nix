@@ -1,6 +1,7 @@
 # A stand-in for `import nixpkgs { system; overlays; }`: enough of a package set for the flake's
-# overlay and nix/package.nix to evaluate. buildPythonApplication returns its arguments, and every
-# Python package is its own name, so a test can read what the package is built from.
+# overlay, nix/package.nix and nix/tests/vm.nix to evaluate. buildPythonApplication and
+# runNixOSTest return their arguments, and every package is its own name, so a test can read what
+# a derivation or a test is made of.
 { system, overlays ? [ ] }:
 let
   lib = import ../stand-in-lib.nix;
@@ -16,6 +17,11 @@ let
     git = "git";
     grpcurl = "grpcurl";
     openssl = "openssl";
+    jq = "jq";
+    coreutils = "coreutils";
+    writeText = name: text: "/nix/store/00000000000000000000000000000000-${name}";
+    writeShellScript = name: text: "/nix/store/00000000000000000000000000000000-${name}";
+    testers.runNixOSTest = test: test;
     stdenv.hostPlatform.system = system;
     callPackage = fn: args: import fn (builtins.intersectAttrs (builtins.functionArgs (import fn)) final // args);
   };
