@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
+
+import grpc
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
+log = logging.getLogger(__name__)
 DEADLINE_SECONDS = 10.0
 FINISHED = frozenset(
     {
@@ -72,7 +77,7 @@ class CommandWatch:
 
     def __init__(self, stub: fleet_grpc.FleetServiceAsyncStub) -> None:
         self._stub = stub
-        self._call: object | None = None
+        self._call: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._hosts: dict[str, pb.Host] = {}
         self._events: list[tuple[pb.Command, pb.Host | None]] = []
@@ -99,11 +104,13 @@ class CommandWatch:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self._call is not None:
-            self._call.cancel()  # type: ignore[attr-defined]
+            self._call.cancel()
 
     async def updates(self, command_id: str) -> AsyncIterator[pb.Command]:
         """Each new state of the command and of its follow-up test command, in order."""
         tracked = self._tracked.setdefault(command_id, _Tracked(command_id))
+        if self._failure is not None:
+            raise self._failure
         for command, host in list(self._events):  # what arrived before it was asked for
             self._offer(tracked, command, host)
         self._spawn_catch_up(tracked)
@@ -117,9 +124,9 @@ class CommandWatch:
 
     # --- events ---------------------------------------------------------------------------------
 
-    async def _read(self, call: object) -> None:
+    async def _read(self, call: Any) -> None:
         try:
-            async for event in call:  # type: ignore[attr-defined]
+            while (event := await call.read()) is not grpc.aio.EOF:
                 self._on_event(event)
         except asyncio.CancelledError:
             raise
@@ -155,6 +162,9 @@ class CommandWatch:
         if not (is_root or is_follow_up) or _rank(command.state) <= tracked.ranks.get(command.id, -1):
             return  # not ours, or a state older than one already passed on
         tracked.ranks[command.id] = _rank(command.state)
+        log.debug(
+            "command %s (%s): %s", command.id, "follow-up" if is_follow_up else "watched", command.state
+        )
         tracked.updates.put_nowait(command)
         if is_follow_up:
             tracked.follow_up_id = command.id
@@ -165,6 +175,7 @@ class CommandWatch:
             if tracked.follow_up_id:
                 return
             if expects_tests_after(command, host):
+                log.debug("command %s finished; a test run should follow", command.id)
                 tracked.awaiting_follow_up = True
             else:
                 self._finish(tracked)
@@ -177,6 +188,7 @@ class CommandWatch:
             return
         other = host.running_command_id and host.running_operation != pb.OPERATION_TEST
         if not host.online or other:
+            log.debug("no test run follows %s: host %s is offline or busy", tracked.command_id, host.name)
             self._finish(tracked)
 
     def _finish(self, tracked: _Tracked) -> None:
