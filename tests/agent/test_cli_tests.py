@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import xmlschema
 from agent_e2e import World
 from fleetdeck_cli import fleetdeck
 from junitparser import Failure, JUnitXml
 
 from fleetdeck.v1 import types_pb2
 
+JUNIT_XSD = Path(__file__).parents[1] / "fleetdeck" / "junit.xsd"
 CASES = {"10-ok.sh": "echo 'all good'", "20-broken.sh": "echo 'disk full' >&2; exit 3"}
 
 
@@ -31,6 +33,7 @@ async def test_test_runs_and_one_run_with_its_junit_xml(world: World, tmp_path: 
     shown = await fleetdeck("test-run", run_id, "--junit", str(report), target=target)
     assert shown.code == 1  # the run failed
     assert "tests failed on web1" in shown.out and "disk full" in shown.out
+    xmlschema.XMLSchema(JUNIT_XSD).validate(str(report))
     (suite,) = JUnitXml.fromfile(str(report))  # the document's one <testsuite>
     assert (suite.name, suite.tests, suite.failures) == ("web1 system-1-link", 2, 1)
     broken = next(case for case in suite if case.name == "Broken")
