@@ -23,7 +23,8 @@ ENVIRONMENT_HELP = """\b
 Environment:
   FLEETDECK_CONTROLPLANE  the control plane's HOST:PORT (or --controlplane)
   FLEETDECK_TOKEN         an API token, sent as `authorization: Bearer <token>`
-  FLEETDECK_TOKEN_FILE    a file holding the API token (when FLEETDECK_TOKEN is unset)"""
+  FLEETDECK_TOKEN_FILE    a file holding the API token (when FLEETDECK_TOKEN is unset)
+  FLEETDECK_TLS_CA        use TLS, trusting this CA certificate (or --tls-ca)"""
 
 F = TypeVar("F", bound=Callable[..., Any])
 if TYPE_CHECKING:  # the typed asyncio stub exists in the .pyi only
@@ -36,6 +37,7 @@ class Options:
 
     controlplane: str = DEFAULT_TARGET
     output: str = "table"
+    tls_ca: str = ""
 
     @property
     def json(self) -> bool:
@@ -79,6 +81,16 @@ def common_options(root: bool = False) -> Callable[[F], F]:
             callback=_store(root),
             help="the control plane's gRPC address",
         )(f)
+        f = click.option(
+            "--tls-ca",
+            metavar="FILE",
+            envvar="FLEETDECK_TLS_CA",
+            show_envvar=True,
+            default="",
+            expose_value=False,
+            callback=_store(root),
+            help="connect with TLS, trusting the CA certificate (PEM) in FILE",
+        )(f)
         return f
 
     return decorate
@@ -99,6 +111,8 @@ def describe(error: grpc.aio.AioRpcError, target: str) -> str:
         lowered = details.lower()
         if "connection refused" in lowered:
             reason = "connection refused"
+        elif "ssl" in lowered or "handshake" in lowered or "certificate" in lowered:
+            reason = "the TLS handshake failed; is --tls-ca the CA that signed its certificate?"
         elif "dns" in lowered or "resolve" in lowered:
             reason = "its name does not resolve"
         elif "failed to connect" in lowered or "socket closed" in lowered or not details:
@@ -120,9 +134,18 @@ def call(verb: Callable[[Stub, Options], Awaitable[T]]) -> T:
     except OSError as error:
         path = os.environ.get("FLEETDECK_TOKEN_FILE", "")
         raise CliError(f"cannot read FLEETDECK_TOKEN_FILE {path}: {error.strerror}", USAGE) from error
+    tls_ca = None
+    if opts.tls_ca:
+        try:
+            with open(opts.tls_ca, "rb") as f:
+                tls_ca = f.read()
+        except OSError as error:
+            raise CliError(
+                f"cannot read the TLS CA certificate {opts.tls_ca}: {error.strerror}", USAGE
+            ) from error
 
     async def session() -> T:
-        async with aio_channel(opts.controlplane, token) as channel:
+        async with aio_channel(opts.controlplane, token, tls_ca=tls_ca) as channel:
             try:
                 return await verb(cast("Stub", fleet_grpc.FleetServiceStub(channel)), opts)
             except grpc.aio.AioRpcError as error:
