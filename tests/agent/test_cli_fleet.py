@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 
 from agent_e2e import COMMAND_TIMEOUT, World
@@ -124,3 +125,45 @@ async def test_host_settings_override_and_return_to_default(world: World) -> Non
     assert line.split()[1] == "on" and "override: default" in line
     bad = await fleetdeck("host-settings", "web1", "--timeout", "soon", target=target)
     assert bad.code == 2 and "--timeout" in bad.err
+
+
+async def test_hosts_watch_on_a_terminal_redraws_coloured_cells(world: World) -> None:
+    web1 = await world.host("web1", tests={"10-http.sh": "echo ok"})
+    await world.agent(web1)
+    controller, terminal = os.openpty()
+    env = cli_env(world.cp.grpc_target, COLUMNS="120", LINES="20", TERM="xterm-256color")
+    env.pop("NO_COLOR")
+    proc = await asyncio.create_subprocess_exec(
+        str(FLEETDECK),
+        "hosts",
+        "--watch",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    screen = b""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Queue[None] = asyncio.Queue()
+    loop.add_reader(controller, readable.put_nowait, None)
+    try:
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            while b"web1" not in screen:
+                await readable.get()
+                screen += os.read(controller, 65536)
+            command_id = await world.fleet.run("web1", types_pb2.OPERATION_TEST)
+            await world.fleet.finished(command_id)
+            while b" working " not in screen:  # the Tests cell went blue and was redrawn in place
+                await readable.get()
+                screen += os.read(controller, 65536)
+        assert b"\x1b[" in screen  # colours on a terminal
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            assert await proc.wait() == 130
+    finally:
+        loop.remove_reader(controller)
+        os.close(controller)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
