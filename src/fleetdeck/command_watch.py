@@ -7,7 +7,6 @@ The one place that knows how: today from WatchFleet (`command` events, and the T
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from fleetdeck.exits import UNREACHABLE, CliError
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
@@ -96,13 +96,10 @@ class CommandWatch:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for task in (self._reader, *self._catch_ups):
-            if task is not None:
-                task.cancel()
-        for task in (self._reader, *self._catch_ups):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        tasks = [task for task in (self._reader, *self._catch_ups) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their errors were passed on already
         if self._call is not None:
             self._call.cancel()
 
@@ -133,7 +130,7 @@ class CommandWatch:
         except Exception as error:  # the stream broke: every waiter learns it
             self._failure = error
         else:
-            self._failure = ConnectionError("the control plane ended the fleet watch")
+            self._failure = CliError("the control plane ended the fleet watch", UNREACHABLE)
         for tracked in self._tracked.values():
             tracked.updates.put_nowait(None)
 

@@ -9,6 +9,7 @@ import click
 import grpc
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fleetdeck import exits
 from fleetdeck.command_watch import CommandWatch
@@ -125,7 +126,7 @@ def _summary(verdicts: list[HostVerdict], follow: bool, out: Console) -> None:
     styles = {"passed": "bold green", "failed": "bold red", "refused": "bold yellow"}
     for v in verdicts:
         detail = v.sentence().split(": ", 1)[1]
-        table.add_row(v.host, f"[{styles[v.outcome]}]{v.outcome}[/]", detail)
+        table.add_row(v.host, Text(v.outcome, style=styles[v.outcome]), detail)
     out.print(table)
 
 

@@ -47,7 +47,8 @@ def console(stderr: bool = False) -> Console:
     are honoured)."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", "200"))
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+    # No markup or emoji codes: host names, case names and output are shown exactly as they are.
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False, markup=False, emoji=False)
 
 
 def enum_word(enum: Any, value: int, prefix: str) -> str:

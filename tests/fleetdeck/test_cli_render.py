@@ -62,3 +62,17 @@ def test_a_watched_host_is_one_line() -> None:
     assert host_line(host) == (
         "gpc0 online agent=ok git=ok lock=ok system=ok tests=working (3/8) running=test"
     )
+
+
+def test_names_and_output_are_shown_as_they_are() -> None:
+    from fleetdeck.render import console, test_cases_table
+
+    run = pb.TestRun(host="gpc0")
+    run.cases.add(name="[bold]odd[/bold] :smile:", outcome=pb.TEST_OUTCOME_PASSED)
+    out = console()
+    buffer = io.StringIO()
+    out.file = buffer
+    out.print(test_cases_table(run))
+    out.print("exit [1] :smile:")
+    assert "[bold]odd[/bold] :smile:" in buffer.getvalue()
+    assert "exit [1] :smile:" in buffer.getvalue()
