@@ -14,6 +14,12 @@ from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
 
+VERB_EPILOG = (
+    "Connection: --controlplane or FLEETDECK_CONTROLPLANE; credentials: FLEETDECK_TOKEN or "
+    "FLEETDECK_TOKEN_FILE; TLS: --tls-ca or FLEETDECK_TLS_CA. Exit codes: 0 success, 1 failed, "
+    "2 usage, 3 refused, 4 control plane unreachable (see fleetdeck --help)."
+)
+
 # The processes keep their own argparse flags: name -> (module with add_arguments/run, help).
 PROCESSES = {
     "controlplane": ("controlplane.cli", "run the control plane (gRPC API, state, optional web UI)"),
@@ -88,6 +94,17 @@ for _command in (
     admin.api_token,
 ):
     root.add_command(_command)
+
+
+def _with_epilog(command: click.Command) -> None:
+    command.epilog = VERB_EPILOG
+    for sub in getattr(command, "commands", {}).values():
+        _with_epilog(sub)
+
+
+for _name, _command in root.commands.items():
+    if _name not in PROCESSES:
+        _with_epilog(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,3 +47,15 @@ def test_the_processes_keep_their_own_argparse_flags(capsys: pytest.CaptureFixtu
         main(["agent"])  # --config is required by the agent's own parser
     assert exited.value.code == 2
     assert "the following arguments are required: --config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [["run", "--help"], ["desired", "set", "--help"], ["api-token", "list", "--help"]]
+)
+def test_every_verbs_help_names_the_connection_and_the_exit_codes(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == exits.OK
+    text = " ".join(capsys.readouterr().out.split())
+    assert "FLEETDECK_CONTROLPLANE" in text and "FLEETDECK_TOKEN_FILE" in text
+    assert "3 refused, 4 control plane unreachable" in text
