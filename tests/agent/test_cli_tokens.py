@@ -36,7 +36,8 @@ async def target(tmp_path: Path) -> AsyncIterator[str]:
 
 
 async def test_agent_tokens_create_list_revoke(target: str, tmp_path: Path) -> None:
-    created = await fleetdeck("token", "create", "gpc0", target=target, token=ADMIN)
+    # The option between the group and its verb, as docs and older scripts write it.
+    created = await fleetdeck("token", "--controlplane", target, "create", "gpc0", token=ADMIN)
     assert created.code == 0, created.err
     secret, about = created.out.splitlines()
     assert secret.startswith("fdat_") and about.endswith("it is shown only once")
