@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -15,7 +15,12 @@ from fleetdeck.v1 import types_pb2 as pb
 if TYPE_CHECKING:
     from fleetdeck.invocation import Stub
 
-ROLES = {"viewer": pb.ROLE_VIEWER, "operator": pb.ROLE_OPERATOR, "admin": pb.ROLE_ADMIN}
+ROLES = {
+    pb.Role.Name(value).removeprefix("ROLE_").lower(): value
+    for value in pb.Role.values()
+    if value != pb.ROLE_UNSPECIFIED
+}
+"""{"viewer": ROLE_VIEWER, …}: every role the contract names, so a new role needs no CLI change."""
 
 
 @click.group("token")
@@ -92,7 +97,7 @@ def api_token() -> None:
 
 async def _api_token_create(stub: Stub, opts: Options, name: str, role: str) -> int:
     created = await stub.CreateApiToken(
-        fleet_pb.CreateApiTokenRequest(name=name, role=ROLES[role]), timeout=DEADLINE_SECONDS
+        fleet_pb.CreateApiTokenRequest(name=name, role=cast(pb.Role, ROLES[role])), timeout=DEADLINE_SECONDS
     )
     if opts.json:
         print_json(created)
