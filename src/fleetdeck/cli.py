@@ -1,46 +1,127 @@
-"""The `fleetdeck` command: one entry point with a subcommand per process or task."""
+"""The `fleetdeck` command: the processes (controlplane, agent, webui, demo) and the API verbs."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
-import os
 import sys
 
-from .version import __version__
+import click
 
-# subcommand -> (module providing add_arguments/run, help)
-SUBCOMMANDS = {
+from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits
+from fleetdeck.exits import CliError
+from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
+from fleetdeck.version import __version__
+
+VERB_EPILOG = (
+    "Connection: --controlplane or FLEETDECK_CONTROLPLANE; credentials: FLEETDECK_TOKEN or "
+    "FLEETDECK_TOKEN_FILE; TLS: --tls-ca or FLEETDECK_TLS_CA. Exit codes: 0 success, 1 failed, "
+    "2 usage, 3 refused, 4 control plane unreachable (see fleetdeck --help)."
+)
+
+# The processes keep their own argparse flags: name -> (module with add_arguments/run, help).
+PROCESSES = {
     "controlplane": ("controlplane.cli", "run the control plane (gRPC API, state, optional web UI)"),
     "agent": ("agent.cli", "run the agent on a host"),
     "webui": ("webui.cli", "run the web UI on its own, as a client of a control plane"),
     "demo": ("fleetdeck.demo", "run a local demo fleet: control plane, web UI and three agents"),
-    "token": ("fleetdeck.admin", "create, list or revoke agent tokens"),
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run the subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="fleetdeck", description="A control plane for NixOS and macOS fleets."
-    )
-    parser.add_argument("--version", action="version", version=f"fleetdeck {__version__}")
-    parser.add_argument("--log-level", default=os.environ.get("FLEETDECK_LOG_LEVEL", "INFO"))
-    sub = parser.add_subparsers(dest="command", required=True)
-    modules = {}
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
-    args = parser.parse_args(argv)
+@click.group(
+    "fleetdeck",
+    help="A control plane for NixOS and macOS fleets.\n\n" + ENVIRONMENT_HELP + "\n\n" + exits.HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="fleetdeck", message="%(prog)s %(version)s")
+@click.option(
+    "--log-level",
+    default="INFO",
+    envvar="FLEETDECK_LOG_LEVEL",
+    show_envvar=True,
+    help="logging level of the processes (controlplane, agent, webui, demo) and of the CLI",
+)
+@common_options(root=True)
+def root(log_level: str) -> None:
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    result: int = modules[args.command].run(args)
-    return result
+
+
+def _process(name: str, module_name: str, help_text: str) -> click.Command:
+    @click.pass_context
+    def run(ctx: click.Context, argv: tuple[str, ...]) -> int:
+        module = importlib.import_module(module_name)
+        parser = argparse.ArgumentParser(prog=f"fleetdeck {name}", description=help_text)
+        module.add_arguments(parser)
+        result: int = module.run(parser.parse_args(list(argv)))
+        return result
+
+    return click.Command(
+        name,
+        callback=run,
+        params=[click.Argument(["argv"], nargs=-1, type=click.UNPROCESSED)],
+        help=help_text + f" (flags: fleetdeck {name} --help)",
+        short_help=help_text,
+        add_help_option=False,
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "allow_interspersed_args": False,
+        },
+    )
+
+
+for _name, (_module, _help) in PROCESSES.items():
+    root.add_command(_process(_name, _module, _help))
+for _command in (
+    commands_fleet.hosts,
+    commands_fleet.host,
+    commands_ops.run,
+    commands_ops.logs,
+    commands_ops.cancel,
+    commands_ops.commands,
+    commands_ops.command,
+    commands_tests.test_runs,
+    commands_tests.test_run,
+    commands_fleet.desired,
+    commands_fleet.settings,
+    commands_fleet.host_settings,
+    admin.token,
+    admin.api_token,
+):
+    root.add_command(_command)
+
+
+def _with_epilog(command: click.Command) -> None:
+    command.epilog = VERB_EPILOG
+    for sub in getattr(command, "commands", {}).values():
+        _with_epilog(sub)
+
+
+for _name, _command in root.commands.items():
+    if _name not in PROCESSES:
+        _with_epilog(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit code (see `fleetdeck --help`)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = root.main(args=args, prog_name="fleetdeck", standalone_mode=False)
+    except CliError as error:
+        print(f"fleetdeck: {error}", file=sys.stderr, flush=True)
+        return error.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(file=sys.stderr)
+        return exits.INTERRUPTED
+    return result if isinstance(result, int) else exits.OK
 
 
 if __name__ == "__main__":
