@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fleetdeck import exits
+from fleetdeck import exits, operations
 from fleetdeck.command_watch import CommandWatch
 from fleetdeck.invocation import DEADLINE_SECONDS, Options, call, common_options
+from fleetdeck.operations import operation_name
 from fleetdeck.render import (
     commands_table,
     console,
     failing_cases,
-    operation_word,
     print_json,
     state_word,
     test_cases_table,
@@ -30,12 +30,6 @@ from fleetdeck.verdict import HostVerdict, exit_code
 if TYPE_CHECKING:
     from fleetdeck.invocation import Stub
 
-OPERATIONS = {
-    "pull": pb.OPERATION_PULL,
-    "switch": pb.OPERATION_SWITCH,
-    "test": pb.OPERATION_TEST,
-    "rollback": pb.OPERATION_ROLLBACK,
-}
 _STYLES = {pb.OUTPUT_STREAM_STDERR: "red", pb.OUTPUT_STREAM_SYSTEM: "dim"}
 
 
@@ -70,7 +64,7 @@ async def _wait_host(
 
     async def print_outputs() -> None:
         while (command := await outputs.get()) is not None:
-            what = f"{operation_word(command.operation)} {command.id}"
+            what = f"{operation_name(command.operation)} {command.id}"
             out.print(f"{prefix}── {what} ──", style="bold", markup=False)
             ended = await _follow_output(stub, out, command.id, prefix)
             if ended is not None:
@@ -139,7 +133,7 @@ async def _run(
     follow: bool,
     command_timeout: float | None,
 ) -> int:
-    request = fleet_pb.RunOperationRequest(hosts=list(hosts), operation=OPERATIONS[operation])
+    request = fleet_pb.RunOperationRequest(hosts=list(hosts), operation=operations.BY_NAME[operation])
     if command_timeout is not None:
         request.timeout.FromNanoseconds(int(command_timeout * 1e9))
     out = console(stderr=opts.json)  # with JSON on stdout, progress and output go to stderr
@@ -177,7 +171,7 @@ async def _run(
 
 
 @click.command("run")
-@click.argument("operation", type=click.Choice(list(OPERATIONS)))
+@click.argument("operation", type=click.Choice(list(operations.BY_NAME)))
 @click.argument("hosts", nargs=-1, required=True)
 @click.option("--wait", is_flag=True, help="wait for the command and the test run a switch triggers")
 @click.option("--follow", "-f", is_flag=True, help="print the output live while waiting (implies --wait)")
@@ -231,7 +225,7 @@ async def _cancel(stub: Stub, opts: Options, command_id: str) -> int:
         print_json(response)
     else:
         c = response.command
-        console().print(f"asked {c.host} to stop {operation_word(c.operation)} command {c.id}", markup=False)
+        console().print(f"asked {c.host} to stop {operation_name(c.operation)} command {c.id}", markup=False)
     return exits.OK
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleetdeck.operations import operation_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -60,11 +61,6 @@ def enum_word(enum: Any, value: int, prefix: str) -> str:
     return name.removeprefix(prefix).lower().replace("_", " ")
 
 
-def operation_word(op: int) -> str:
-    """ "pull", "switch", "test" or "rollback"."""
-    return enum_word(pb.Operation, op, "OPERATION_")
-
-
 def state_word(state: int) -> str:
     """A command state as a word: "succeeded", "timed out"."""
     return enum_word(pb.CommandState, state, "COMMAND_STATE_")
@@ -104,7 +100,7 @@ def hosts_table(hosts: Iterable[pb.Host]) -> Table:
         status = host.test_status
         tests = f"{status.passed}/{status.total}" if status.total else "-"
         running = (
-            f"{operation_word(host.running_operation)} {host.running_command_id}"
+            f"{operation_name(host.running_operation)} {host.running_command_id}"
             if host.running_command_id
             else ""
         )
@@ -121,7 +117,7 @@ def host_line(host: pb.Host) -> str:
     status = host.test_status
     if status.state == pb.TEST_STATE_RUNNING and status.total:
         words += f" ({status.completed}/{status.total})"
-    running = f" running={operation_word(host.running_operation)}" if host.running_command_id else ""
+    running = f" running={operation_name(host.running_operation)}" if host.running_command_id else ""
     return f"{host.name} {'online' if host.online else 'offline'} {words}{running}"
 
 
@@ -148,7 +144,7 @@ def host_details(host: pb.Host) -> list[Table]:
         ("generation", host.facts.generation or "-"),
         (
             "running",
-            f"{operation_word(host.running_operation)} {host.running_command_id}"
+            f"{operation_name(host.running_operation)} {host.running_command_id}"
             if host.running_command_id
             else "-",
         ),
@@ -182,7 +178,7 @@ def commands_table(commands: Iterable[pb.Command]) -> Table:
         table.add_row(
             c.id,
             c.host,
-            operation_word(c.operation),
+            operation_name(c.operation),
             state_word(c.state),
             str(c.exit_code),
             when(c.created_at),

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetdeck import exits
-from fleetdeck.render import operation_word, state_word, test_run_summary, to_dict
+from fleetdeck.operations import operation_name
+from fleetdeck.render import state_word, test_run_summary, to_dict
 from fleetdeck.v1 import types_pb2 as pb
 
 PASSED, FAILED, REFUSED = "passed", "failed", "refused"
@@ -75,7 +76,7 @@ class HostVerdict:
 
 
 def _ended(command: pb.Command) -> str:
-    text = f"{operation_word(command.operation)} {state_word(command.state)}"
+    text = f"{operation_name(command.operation)} {state_word(command.state)}"
     if command.state != pb.COMMAND_STATE_SUCCEEDED:
         text += f" (exit {command.exit_code})" if command.exit_code >= 0 else ""
         text += f": {command.message}" if command.message else ""
