@@ -11,7 +11,6 @@ import grpc
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
-from fleetdeck.v1 import types_pb2 as pb
 
 from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
 from .commands import Commands
@@ -120,7 +119,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         try:
             state.host.facts.CopyFrom(hello.facts)
             state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
-            self._adopt_test_status(state, hello.test_status)
+            self.fleet.report_tests(state, hello.test_status)
             interrupted = await self.commands.reconcile(state, hello, unfinished)
             acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
         except BaseException:
@@ -184,36 +183,8 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if visible:
             host.facts.CopyFrom(heartbeat.facts)
         before = host.test_status.SerializeToString()
-        self._adopt_test_status(state, heartbeat.test_status)
+        self.fleet.report_tests(state, heartbeat.test_status)
         if visible or host.test_status.SerializeToString() != before:
             self.fleet.changed(state)
         else:
             state.seen_dirty = True  # metrics only
-
-    @staticmethod
-    def _adopt_test_status(state: HostState, reported: pb.TestStatus) -> None:
-        """Take from the agent what only it knows: whether tests exist and progress while running.
-
-        Results come from stored test runs, not from heartbeats, so they survive and stay tied to the
-        deployment they verified.
-        """
-        status = state.host.test_status
-        status.defined_cases = reported.defined_cases
-        if status.state == pb.TEST_STATE_UNSPECIFIED and not status.last_run_id and reported.state:
-            status.state = (
-                pb.TEST_STATE_NOT_RUN if reported.state == pb.TEST_STATE_RUNNING else reported.state
-            )
-        if reported.state == pb.TEST_STATE_DISABLED:
-            status.state = reported.state
-            status.message = reported.message
-        elif status.state == pb.TEST_STATE_DISABLED:
-            status.state = (
-                pb.TEST_STATE_NOT_RUN
-                if not status.last_run_id
-                else (pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED)
-            )
-            status.message = ""
-        if reported.state == pb.TEST_STATE_RUNNING and state.host.running_command_id:
-            for name in ("passed", "failed", "total", "completed", "current_case"):
-                setattr(status, name, getattr(reported, name))
-            status.state = reported.state

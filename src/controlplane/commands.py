@@ -16,6 +16,7 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from . import policy
+from . import test_status as tests
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, HostState
 from .output import OutputFollowers
@@ -54,7 +55,7 @@ class Commands:
         self.store = fleet.store
         self.followers = followers
         self._background: set[asyncio.Task[None]] = set()
-        self._failed_runs: dict[str, pb.TestRun] = {}
+        self._stored_runs: dict[str, pb.TestRun] = {}  # stored, awaiting their command's end
 
     # --- API side ------------------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class Commands:
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the agent reconnected without this command; its outcome is unknown"
             await self.store.update_command(command)
-            self._interrupted(state, command)
+            await self._interrupted(state, command)
             interrupted.append(command.id)
         return interrupted
 
@@ -218,20 +219,21 @@ class Commands:
             await self.store.update_command(command)
             state = self.fleet.hosts.get(command.host)
             if state is not None:
-                self._interrupted(state, command)
+                await self._interrupted(state, command)
 
-    def _interrupted(self, state: HostState, command: pb.Command) -> None:
+    async def _interrupted(self, state: HostState, command: pb.Command) -> None:
         """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""
         host = state.host
         self._clear_running(state, command.id)
         self._record_last_operation(host, command, now_ts())
-        if command.operation == pb.OPERATION_TEST and host.test_status.state == pb.TEST_STATE_RUNNING:
-            # No result for what is deployed: not run (yellow), never a stale green or a stuck blue.
-            status = host.test_status
-            status.state = pb.TEST_STATE_NOT_RUN
-            status.current_case = ""
-            status.completed = status.passed = status.failed = 0
-            status.message = "The last test run was interrupted; run the tests again"
+        if command.operation == pb.OPERATION_TEST:
+            # A run stored before the interruption is still a verdict; without one, nothing is known.
+            run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
+                command.id, with_output=False
+            )
+            self.fleet.tests(
+                state, tests.RunStored(run, now_ts()) if run is not None else tests.Interrupted()
+            )
         self.fleet.changed(state)
         self._publish(command)
 
@@ -251,13 +253,7 @@ class Commands:
         state.host.running_command_id = command.id
         state.host.running_operation = command.operation
         if command.operation == pb.OPERATION_TEST:
-            status = state.host.test_status
-            status.state = pb.TEST_STATE_RUNNING
-            status.completed = 0
-            status.passed = 0
-            status.failed = 0
-            status.current_case = ""
-            status.total = status.defined_cases
+            self.fleet.tests(state, tests.RunStarted())
         self.fleet.changed(state)
         self._publish(command)
 
@@ -265,10 +261,7 @@ class Commands:
         """Per-case progress of a running test suite (memory only; the run report is durable)."""
         if state.host.running_command_id != progress.command_id:
             return
-        status = state.host.test_status
-        status.state = pb.TEST_STATE_RUNNING
-        for name in ("passed", "failed", "total", "completed", "current_case"):
-            setattr(status, name, getattr(progress.status, name))
+        self.fleet.tests(state, tests.Progressed(progress.status))
         self.fleet.changed(state)
 
     async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
@@ -287,7 +280,8 @@ class Commands:
         self.followers.finish(command)
 
     async def on_test_run(self, state: HostState, report: agent_pb.TestRunReport) -> None:
-        """A test run's final record: store it with every case, update Tests, announce a failure."""
+        """A test run's final record: store it with every case. It becomes the verdict when its
+        command ends, unless that command was cancelled (a cancelled run is no verdict)."""
         run = pb.TestRun()
         run.CopyFrom(report.run)
         run.id = report.command_id
@@ -297,13 +291,9 @@ class Commands:
             run.trigger = found[0].trigger
             run.triggered_by_command_id = found[0].triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
-        status = self._status_from_run(state.host.test_status, run)
-        state.host.test_status.CopyFrom(status)
-        await self.store.put_test_run(run, report.seq, host=state.host)  # the run and Tests together
-        self.fleet.changed(state, durable=True)
-        if run.state == pb.TEST_STATE_FAILED:
-            # Announced when the TEST command ends, once Tests are red and a rollback can start.
-            self._failed_runs[run.id] = run
+        await self.store.put_test_run(run, report.seq, host=state.host)
+        if found is None or found[0].state not in FINISHED_STATES:  # not a resend of a finished run
+            self._stored_runs[run.id] = run
         self._spawn(self._prune(state.host.name))
 
     async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
@@ -326,22 +316,16 @@ class Commands:
         succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
         if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
             host.current_deployment_id = command.id
-        if (
-            command.operation == pb.OPERATION_TEST
-            and host.test_status.last_run_id != command.id
-            and await self.store.get_test_run(command.id, with_output=False) is None
-        ):
-            # The run ended without its report (killed, crashed): that is a failed run, not a pass.
-            status = host.test_status
-            status.state = pb.TEST_STATE_FAILED
-            status.last_run_id = command.id
-            status.last_run_at.CopyFrom(command.finished_at)
-            status.generation = host.facts.generation
-            status.deployment_id = host.current_deployment_id
-            status.current_case = ""
-            status.message = (
-                f"Test run ended without results: {command.message or 'exit ' + str(command.exit_code)}"
+            self.fleet.tests(state, tests.Deployed())
+        failed_run = None
+        if command.operation == pb.OPERATION_TEST:
+            run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
+                command.id, with_output=False
             )
+            event = self._test_ended(state, command, run)
+            self.fleet.tests(state, event)
+            if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
+                failed_run = event.run  # announced once Tests are red and a rollback can start
         self._clear_running(state, command.id)
         await self.store.finish_command(command, finished.seq, host)
         log.info(
@@ -355,7 +339,6 @@ class Commands:
         self.fleet.changed(state, durable=True)
         self._publish(command)
         self.followers.finish(command)
-        failed_run = self._failed_runs.pop(command.id, None)
         if failed_run is not None:
             self._announce_failure(state, failed_run)
         if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
@@ -370,20 +353,20 @@ class Commands:
     # --- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _status_from_run(previous: pb.TestStatus, run: pb.TestRun) -> pb.TestStatus:
-        status = pb.TestStatus(
-            state=run.state,
-            passed=run.passed,
-            failed=run.failed,
-            total=run.total,
-            completed=run.passed + run.failed,
-            last_run_id=run.id,
-            generation=run.generation,
-            deployment_id=run.deployment_id,
-            defined_cases=previous.defined_cases or run.total,
+    def _test_ended(state: HostState, command: pb.Command, run: pb.TestRun | None) -> tests.Event:
+        """What the end of a TEST command tells the Tests status."""
+        if command.state == pb.COMMAND_STATE_CANCELLED:
+            return tests.Cancelled(run)
+        if run is not None:
+            return tests.RunStored(run, command.finished_at)
+        # The run ended without its report (killed, crashed): that is a failed run, not a pass.
+        return tests.FinishedWithoutRun(
+            command_id=command.id,
+            finished_at=command.finished_at,
+            generation=state.host.facts.generation,
+            deployment_id=state.host.current_deployment_id,
+            reason=command.message or f"exit {command.exit_code}",
         )
-        status.last_run_at.CopyFrom(run.finished_at if run.HasField("finished_at") else now_ts())
-        return status
 
     def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
         failed = [

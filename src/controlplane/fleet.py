@@ -17,7 +17,7 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.version import __version__
 
-from . import compartments, policy
+from . import compartments, policy, test_status
 from .errors import NotFound
 from .events import Hub
 from .sessions import AgentSession, Sessions
@@ -129,12 +129,26 @@ class Fleet:
         return state
 
     def _refresh_settings(self, state: HostState) -> None:
+        was_enabled = policy.tests_enabled(state.host)
         state.host.test_settings.CopyFrom(
             policy.effective_test_settings(
                 state.host.declared_test_settings, state.override, self.settings.test_timeout
             )
         )
         state.host.test_settings_override.CopyFrom(state.override)
+        enabled = state.host.test_settings.enabled
+        if enabled != was_enabled:
+            self.tests(state, test_status.SettingsChanged(was_enabled=was_enabled, enabled=enabled))
+
+    @staticmethod
+    def tests(state: HostState, event: test_status.Event) -> None:
+        """Feed the host's Tests status one event (the caller publishes the change)."""
+        state.host.test_status.CopyFrom(test_status.next_status(state.host.test_status, event))
+
+    def report_tests(self, state: HostState, reported: pb.TestStatus) -> None:
+        """The agent's own TestStatus, from a hello or heartbeat."""
+        running = state.host.running_operation == pb.OPERATION_TEST and bool(state.host.running_command_id)
+        self.tests(state, test_status.AgentReported(reported, test_running=running))
 
     @staticmethod
     def _fingerprint(view: pb.Host) -> bytes:
