@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import grpc
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
@@ -70,11 +70,8 @@ class AgentService(agent_grpc.AgentServiceServicer):
                     return
                 yield message
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            if self.fleet.sessions.remove(session):
-                self.fleet.disconnect(session)
+            await cancel_and_wait(reader)  # its failure was handled by _reader_done
+            self.fleet.disconnected(session)
 
     @staticmethod
     def _reader_done(task: asyncio.Task[None], session: AgentSession) -> None:
@@ -117,31 +114,22 @@ class AgentService(agent_grpc.AgentServiceServicer):
         self.fleet.sessions.add(session, Aborted(f"host {host} connected again; this older stream is closed"))
         self.fleet.attach(state, session)  # from now on commands go to the new stream
         try:
-            state.host.facts.CopyFrom(hello.facts)
-            state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
-            self.fleet.report_tests(state, hello.test_status)
+            self.fleet.hello(state, hello)
             interrupted = await self.commands.reconcile(state, hello, unfinished)
             acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
         except BaseException:
-            if self.fleet.sessions.remove(session):
-                self.fleet.disconnect(session)
+            self.fleet.disconnected(session)
             raise
         self.fleet.connect(state, session)
         log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
         welcome = agent_pb.Welcome(
             host=host,
-            settings=self.agent_settings(state),
+            settings=self.fleet.agent_settings(state),
             interrupted_command_ids=interrupted,
             acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
             host_token=host_token or "",
         )
         return session, state, agent_pb.ConnectResponse(welcome=welcome)
-
-    def agent_settings(self, state: HostState) -> agent_pb.AgentSettings:
-        """The settings an agent works with."""
-        return agent_pb.AgentSettings(
-            heartbeat_interval=self.fleet.settings.heartbeat_interval, tests=state.host.test_settings
-        )
 
     async def _read(
         self,
@@ -153,19 +141,17 @@ class AgentService(agent_grpc.AgentServiceServicer):
             if session.closed:
                 return  # replaced or failed: nothing more from this stream is stored or acknowledged
             kind = message.WhichOneof("message")
-            self.fleet.heard_from(state)
             if kind == "heartbeat":
-                self._heartbeat(state, message.heartbeat)
-            elif kind in ("output", "test_run", "command_finished"):
-                state.waiting_on_store = True
-                try:
+                self.fleet.heartbeat(state, message.heartbeat)
+                continue
+            self.fleet.heard_from(state)
+            if kind in ("output", "test_run", "command_finished"):
+                with self.fleet.storing(state):
                     await self.ingest.submit(state, session, message)
-                finally:
-                    state.waiting_on_store = False
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":
-                self.commands.on_test_progress(state, message.test_progress)
+                self.fleet.test_progress(state, message.test_progress)
             elif kind == "command_refused":
                 await self.commands.on_refused(state, message.command_refused)
             else:
@@ -174,17 +160,3 @@ class AgentService(agent_grpc.AgentServiceServicer):
                     state.host.name,
                     kind,
                 )
-
-    def _heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
-        # The hot path: most heartbeats change nothing but metrics, and must cost next to nothing.
-        host = state.host
-        host.metrics.CopyFrom(heartbeat.metrics)
-        visible = host.facts != heartbeat.facts
-        if visible:
-            host.facts.CopyFrom(heartbeat.facts)
-        before = host.test_status.SerializeToString()
-        self.fleet.report_tests(state, heartbeat.test_status)
-        if visible or host.test_status.SerializeToString() != before:
-            self.fleet.changed(state)
-        else:
-            state.seen_dirty = True  # metrics only

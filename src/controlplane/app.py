@@ -140,9 +140,7 @@ class ControlPlane:
         agents = AgentService(
             self.fleet, commands, self.ingest, tokens, require_client_cert=self.config.agent_ca is not None
         )
-        fleet_service = FleetService(
-            self.fleet, commands, self.followers, tokens, agents, self.api_tokens, accounts
-        )
+        fleet_service = FleetService(self.fleet, commands, self.followers, tokens, self.api_tokens, accounts)
         self.commands = commands
         self.tokens = tokens
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import cast
 
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
@@ -33,13 +33,6 @@ FINISHED_STATES = frozenset(
         pb.COMMAND_STATE_REFUSED,
     }
 )
-
-
-_LAST_FIELD = {
-    pb.OPERATION_SWITCH: "last_switch",
-    pb.OPERATION_ROLLBACK: "last_rollback",
-    pb.OPERATION_PULL: "last_pull",
-}
 
 
 def new_command_id() -> str:
@@ -121,23 +114,20 @@ class Commands:
             triggered_by_command_id=triggered_by,
         )
         # Reserve the host before the first await, so two concurrent calls cannot both start.
-        state.host.running_command_id = command.id
-        state.host.running_operation = operation
+        self.fleet.reserve(state, command)
         try:
             await self.store.insert_command(command)
         except BaseException:
-            state.host.running_command_id = ""
-            state.host.running_operation = pb.OPERATION_UNSPECIFIED
+            self.fleet.release(state, command.id)
             raise
         session = state.session
         if session is None or session.closed:
             # The host went away while the command was being stored: it was never sent.
-            self._clear_running(state, command.id)
             command.state = pb.COMMAND_STATE_REFUSED
             command.message = f"host {command.host} went offline before the command could be sent"
             command.finished_at.GetCurrentTime()
+            self.fleet.command_refused(state, command.id)
             await self.store.update_command(command)
-            self.fleet.changed(state)
             raise FailedPrecondition(f"host {command.host} is offline; the command was not queued")
         run = agent_pb.RunCommand(
             command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
@@ -199,8 +189,7 @@ class Commands:
                     command.message = ""
                     await self.store.update_command(command)
                     self._publish(command)
-                state.host.running_command_id = command.id
-                state.host.running_operation = command.operation
+                self.fleet.reserve(state, command)
                 continue
             if command.state == pb.COMMAND_STATE_INTERRUPTED:
                 continue
@@ -223,18 +212,14 @@ class Commands:
 
     async def _interrupted(self, state: HostState, command: pb.Command) -> None:
         """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""
-        host = state.host
-        self._clear_running(state, command.id)
-        self._record_last_operation(host, command, now_ts())
+        event: tests.Event | None = None
         if command.operation == pb.OPERATION_TEST:
             # A run stored before the interruption is still a verdict; without one, nothing is known.
             run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
                 command.id, with_output=False
             )
-            self.fleet.tests(
-                state, tests.RunStored(run, now_ts()) if run is not None else tests.Interrupted()
-            )
-        self.fleet.changed(state)
+            event = tests.RunStored(run, now_ts()) if run is not None else tests.Interrupted()
+        self.fleet.command_interrupted(state, command, event)
         self._publish(command)
 
     async def on_started(self, state: HostState, started: agent_pb.CommandStarted) -> None:
@@ -250,19 +235,8 @@ class Commands:
         command.message = ""
         command.started_at.CopyFrom(started.started_at if started.HasField("started_at") else now_ts())
         await self.store.update_command(command)
-        state.host.running_command_id = command.id
-        state.host.running_operation = command.operation
-        if command.operation == pb.OPERATION_TEST:
-            self.fleet.tests(state, tests.RunStarted())
-        self.fleet.changed(state)
+        self.fleet.command_started(state, command)
         self._publish(command)
-
-    def on_test_progress(self, state: HostState, progress: agent_pb.TestProgress) -> None:
-        """Per-case progress of a running test suite (memory only; the run report is durable)."""
-        if state.host.running_command_id != progress.command_id:
-            return
-        self.fleet.tests(state, tests.Progressed(progress.status))
-        self.fleet.changed(state)
 
     async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
         """The agent would not start a command."""
@@ -274,8 +248,7 @@ class Commands:
         command.message = refused.reason
         command.finished_at.GetCurrentTime()
         await self.store.update_command(command)
-        self._clear_running(state, command.id)
-        self.fleet.changed(state)
+        self.fleet.command_refused(state, command.id)
         self._publish(command)
         self.followers.finish(command)
 
@@ -294,7 +267,12 @@ class Commands:
         await self.store.put_test_run(run, report.seq, host=state.host)
         if found is None or found[0].state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
-        self._spawn(self._prune(state.host.name))
+        spawn_logged(
+            self._prune(state.host.name),
+            name=f"prune-test-runs-{state.host.name}",
+            logger=log,
+            keep=self._background,
+        )
 
     async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
         """A command ended: record it, update the host's facts and compartments, auto-run tests."""
@@ -310,23 +288,16 @@ class Commands:
         command.message = finished.message
         command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
         host = state.host
-        if finished.facts.ByteSize():  # an agent that could not read its facts sends none
-            host.facts.CopyFrom(finished.facts)
-        self._record_last_operation(host, command, command.finished_at)
-        succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
-        if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
-            host.current_deployment_id = command.id
-            self.fleet.tests(state, tests.Deployed())
+        event: tests.Event | None = None
         failed_run = None
         if command.operation == pb.OPERATION_TEST:
             run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
                 command.id, with_output=False
             )
-            event = self._test_ended(state, command, run)
-            self.fleet.tests(state, event)
+            event = self._test_ended(state, command, run, finished.facts)
             if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
                 failed_run = event.run  # announced once Tests are red and a rollback can start
-        self._clear_running(state, command.id)
+        self.fleet.command_finished(state, command, finished.facts, event)
         await self.store.finish_command(command, finished.seq, host)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
@@ -353,7 +324,9 @@ class Commands:
     # --- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _test_ended(state: HostState, command: pb.Command, run: pb.TestRun | None) -> tests.Event:
+    def _test_ended(
+        state: HostState, command: pb.Command, run: pb.TestRun | None, facts: pb.HostFacts
+    ) -> tests.Event:
         """What the end of a TEST command tells the Tests status."""
         if command.state == pb.COMMAND_STATE_CANCELLED:
             return tests.Cancelled(run)
@@ -363,7 +336,7 @@ class Commands:
         return tests.FinishedWithoutRun(
             command_id=command.id,
             finished_at=command.finished_at,
-            generation=state.host.facts.generation,
+            generation=(facts if facts.ByteSize() else state.host.facts).generation,
             deployment_id=state.host.current_deployment_id,
             reason=command.message or f"exit {command.exit_code}",
         )
@@ -392,29 +365,6 @@ class Commands:
         )
         log.info("%s", message)
 
-    @staticmethod
-    def _record_last_operation(host: pb.Host, command: pb.Command, finished_at: Timestamp) -> None:
-        """Keep the command as the host's last switch, rollback or pull, with the facts after it."""
-        field = _LAST_FIELD.get(command.operation)
-        if field is None:
-            return
-        getattr(host, field).CopyFrom(
-            pb.LastOperation(
-                command_id=command.id,
-                state=command.state,
-                exit_code=command.exit_code,
-                finished_at=finished_at,
-                commit=host.facts.commit,
-                lock_hash=host.facts.lock_hash,
-                generation=host.facts.generation,
-            )
-        )
-
-    def _clear_running(self, state: HostState, command_id: str) -> None:
-        if state.host.running_command_id == command_id:
-            state.host.running_command_id = ""
-            state.host.running_operation = pb.OPERATION_UNSPECIFIED
-
     def _publish(self, command: pb.Command) -> None:
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
 
@@ -425,12 +375,4 @@ class Commands:
 
     async def stop(self) -> None:
         """Cancel and await background work (history pruning); safe to call twice."""
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        await cancel_and_wait(*self._background)

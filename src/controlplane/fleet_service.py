@@ -11,14 +11,12 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
 from .access import ApiTokens
 from .accounts import Accounts
-from .agent_service import AgentService
 from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
 from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, Unavailable, grpc_status
@@ -86,7 +84,6 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         commands: Commands,
         followers: OutputFollowers,
         tokens: AgentTokens,
-        agents: AgentService,
         api_tokens: ApiTokens,
         accounts: Accounts,
     ) -> None:
@@ -96,7 +93,6 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.commands = commands
         self.followers = followers
         self.tokens = tokens
-        self.agents = agents
         self.api_tokens = api_tokens
 
     @_mapped
@@ -244,12 +240,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                     setattr(override, path, getattr(new, path))
             else:
                 override.ClearField(path)
-        await self.store.save_host_override(state.host.name, override)
-        state.override.CopyFrom(override)
-        self.fleet.changed(state, durable=True)
-        if state.session is not None:
-            state.session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
-        log.info("test settings of %s changed", state.host.name)
+        await self.fleet.settings_changed(state, override)
         return fleet_pb.UpdateHostSettingsResponse(host=self.fleet.view(state.host.name))
 
     @_mapped
@@ -276,12 +267,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             else:
                 minimum = 0.5 if path == "heartbeat_interval" else 1.0
                 getattr(settings, path).CopyFrom(_positive(getattr(request.settings, path), path, minimum))
-        await self.store.save_settings(settings)
-        self.fleet.set_settings(settings)
-        for session in self.fleet.sessions.all():
-            state = self.fleet.hosts.get(session.host)
-            if state is not None:
-                session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
+        await self.fleet.fleet_settings_changed(settings)
         log.info("fleet settings changed: %s", ", ".join(paths))
         return fleet_pb.UpdateSettingsResponse(settings=settings)
 

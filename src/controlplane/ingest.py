@@ -8,11 +8,11 @@ after the transaction holding them committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -63,9 +63,7 @@ class Ingest:
         """Store what is queued, then stop; safe to call twice."""
         if self._task is not None:
             task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         while batch := self._drain([]):
             await self._process(batch)
 
