@@ -14,7 +14,7 @@ from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
 from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
 from .commands import Commands
-from .errors import Aborted, FleetError, InvalidArgument, Unavailable, grpc_status
+from .errors import Aborted, FleetError, InvalidArgument, Unavailable
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 from .sessions import AgentSession
@@ -46,14 +46,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
-        try:
-            session, state, welcome = await self._open(request_iterator, context)
-        except Exception as error:
-            if not isinstance(error, FleetError):
-                log.exception("opening an agent stream failed")
-            code, detail = grpc_status(error)
-            await context.abort(code, detail)
-            return
+        session, state, welcome = await self._open(request_iterator, context)
         reader = asyncio.create_task(
             self._read(state, session, request_iterator), name=f"agent-read-{session.host}"
         )
@@ -63,10 +56,9 @@ class AgentService(agent_grpc.AgentServiceServicer):
             while True:
                 try:
                     message = await session.next_outgoing()
-                except FleetError as reason:
+                except FleetError:
                     if not reader.done() or reader.exception() is not None:
-                        code, detail = grpc_status(reason)
-                        await context.abort(code, detail)
+                        raise
                     return
                 yield message
         finally:

@@ -23,7 +23,7 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .auth import AgentTokens
 from .commands import Commands
-from .errors import Unavailable
+from .errors import ErrorInterceptor, Unavailable
 from .events import Hub
 from .fleet import Fleet
 from .fleet_service import FleetService
@@ -146,7 +146,10 @@ class ControlPlane:
 
         server = grpc.aio.server(
             maximum_concurrent_rpcs=self.config.max_concurrent_rpcs,
-            interceptors=[AccessInterceptor(self.api_tokens)] if self.config.require_api_tokens else [],
+            interceptors=[
+                ErrorInterceptor(),  # first: it maps what the access check refuses too
+                *([AccessInterceptor(self.api_tokens)] if self.config.require_api_tokens else []),
+            ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
