@@ -14,7 +14,7 @@ from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
 from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
 from .commands import Commands
-from .errors import Aborted, FleetError, InvalidArgument, Unavailable
+from .errors import Aborted, InvalidArgument, Unavailable
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 from .sessions import AgentSession
@@ -53,13 +53,8 @@ class AgentService(agent_grpc.AgentServiceServicer):
         reader.add_done_callback(lambda task: self._reader_done(task, session))
         try:
             yield welcome
-            while True:
-                try:
-                    message = await session.next_outgoing()
-                except FleetError:
-                    if not reader.done() or reader.exception() is not None:
-                        raise
-                    return
+            # Ends with OK when the agent ended it, or raises the reason it was closed for first.
+            while (message := await session.next_outgoing()) is not None:
                 yield message
         finally:
             await cancel_and_wait(reader)  # its failure was handled by _reader_done
@@ -67,10 +62,12 @@ class AgentService(agent_grpc.AgentServiceServicer):
 
     @staticmethod
     def _reader_done(task: asyncio.Task[None], session: AgentSession) -> None:
-        if task.cancelled() or task.exception() is None:
-            session.close(Aborted("the agent closed its stream"))
-            return
+        if task.cancelled():
+            return  # the stream is ending already
         error = task.exception()
+        if error is None:
+            session.end()  # the agent finished sending (or the session was closed first: no change)
+            return
         if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
             session.close(Aborted("the agent's stream broke"))
             return

@@ -13,12 +13,17 @@ log = logging.getLogger(__name__)
 
 
 class AgentSession:
-    """One open Connect stream. Sends never block the caller; closing ends the stream with an error."""
+    """One open Connect stream. Sends never block the caller.
+
+    The stream ends for the first reason given, and only for it: `close(reason)` ends it with that
+    error's status; `end()` (the agent finished sending) ends it with OK. Whatever happens after the
+    first reason (the agent's last messages, its hang-up) does not change how it ends.
+    """
 
     def __init__(self, host: str, token_id: str) -> None:
         self.host = host
         self.token_id = token_id
-        self._outgoing: asyncio.Queue[agent_pb.ConnectResponse | FleetError] = asyncio.Queue()
+        self._outgoing: asyncio.Queue[agent_pb.ConnectResponse | FleetError | None] = asyncio.Queue()
         self.closed = False
 
     def send(self, message: agent_pb.ConnectResponse) -> None:
@@ -27,13 +32,19 @@ class AgentSession:
             self._outgoing.put_nowait(message)
 
     def close(self, reason: FleetError) -> None:
-        """End the stream with `reason` as its status; idempotent."""
+        """End the stream with `reason` as its status, unless it was ended already."""
         if not self.closed:
             self.closed = True
             self._outgoing.put_nowait(reason)
 
-    async def next_outgoing(self) -> agent_pb.ConnectResponse:
-        """The next message to send; raises the close reason once the session was closed."""
+    def end(self) -> None:
+        """The agent finished its side: end the stream with OK, unless it was ended already."""
+        if not self.closed:
+            self.closed = True
+            self._outgoing.put_nowait(None)
+
+    async def next_outgoing(self) -> agent_pb.ConnectResponse | None:
+        """The next message to send; None once the agent ended the stream; raises the close reason."""
         item = await self._outgoing.get()
         if isinstance(item, FleetError):
             raise item
