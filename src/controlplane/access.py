@@ -12,8 +12,8 @@ import grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from .auth import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
-from .auth import bearer_token, token_hash
+from .agent_tokens import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
+from .credentials import bearer_token, token_hash
 from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 from .store import Store
 

@@ -12,12 +12,13 @@ from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
-from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
+from .agent_streams import AgentStream
+from .agent_tokens import AgentTokens, check_certificate_names, check_host_name
 from .commands import Commands
+from .credentials import bearer_token
 from .errors import Aborted, InvalidArgument, Unavailable
 from .fleet import Fleet, HostState
 from .ingest import Ingest
-from .sessions import AgentSession
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +47,39 @@ class AgentService(agent_grpc.AgentServiceServicer):
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
-        session, state, welcome = await self._open(request_iterator, context)
+        stream, state, welcome = await self._open(request_iterator, context)
         reader = asyncio.create_task(
-            self._read(state, session, request_iterator), name=f"agent-read-{session.host}"
+            self._read(state, stream, request_iterator), name=f"agent-read-{stream.host}"
         )
-        reader.add_done_callback(lambda task: self._reader_done(task, session))
+        reader.add_done_callback(lambda task: self._reader_done(task, stream))
         try:
             yield welcome
             # Ends with OK when the agent ended it, or raises the reason it was closed for first.
-            while (message := await session.next_outgoing()) is not None:
+            while (message := await stream.next_outgoing()) is not None:
                 yield message
         finally:
             await cancel_and_wait(reader)  # its failure was handled by _reader_done
-            self.fleet.disconnected(session)
+            self.fleet.disconnected(stream)
 
     @staticmethod
-    def _reader_done(task: asyncio.Task[None], session: AgentSession) -> None:
+    def _reader_done(task: asyncio.Task[None], stream: AgentStream) -> None:
         if task.cancelled():
             return  # the stream is ending already
         error = task.exception()
         if error is None:
-            session.end()  # the agent finished sending (or the session was closed first: no change)
+            stream.end()  # the agent finished sending (or the stream was closed first: no change)
             return
         if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
-            session.close(Aborted("the agent's stream broke"))
+            stream.close(Aborted("the agent's stream broke"))
             return
-        log.error("handling a message of host %s failed", session.host, exc_info=error)
-        session.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
+        log.error("handling a message of host %s failed", stream.host, exc_info=error)
+        stream.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
 
     async def _open(
         self,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
-    ) -> tuple[AgentSession, HostState, agent_pb.ConnectResponse]:
+    ) -> tuple[AgentStream, HostState, agent_pb.ConnectResponse]:
         token = bearer_token(context.invocation_metadata())
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_SECONDS):
@@ -99,17 +100,17 @@ class AgentService(agent_grpc.AgentServiceServicer):
         state = self.fleet.ensure(host)
         # What was unfinished before this hello; a command started from here on is the new stream's.
         unfinished = await self.commands.unfinished(state, hello)
-        session = AgentSession(host, record.token_id)
-        self.fleet.sessions.add(session, Aborted(f"host {host} connected again; this older stream is closed"))
-        self.fleet.attach(state, session)  # from now on commands go to the new stream
+        stream = AgentStream(host, record.token_id)
+        self.fleet.streams.add(stream, Aborted(f"host {host} connected again; this older stream is closed"))
+        self.fleet.attach(state, stream)  # from now on commands go to the new stream
         try:
             self.fleet.hello(state, hello)
             interrupted = await self.commands.reconcile(state, hello, unfinished)
             acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
         except BaseException:
-            self.fleet.disconnected(session)
+            self.fleet.disconnected(stream)
             raise
-        self.fleet.connect(state, session)
+        self.fleet.connect(state, stream)
         log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
         welcome = agent_pb.Welcome(
             host=host,
@@ -118,16 +119,16 @@ class AgentService(agent_grpc.AgentServiceServicer):
             acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
             host_token=host_token or "",
         )
-        return session, state, agent_pb.ConnectResponse(welcome=welcome)
+        return stream, state, agent_pb.ConnectResponse(welcome=welcome)
 
     async def _read(
         self,
         state: HostState,
-        session: AgentSession,
+        stream: AgentStream,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
     ) -> None:
         async for message in request_iterator:
-            if session.closed:
+            if stream.closed:
                 return  # replaced or failed: nothing more from this stream is stored or acknowledged
             kind = message.WhichOneof("message")
             if kind == "heartbeat":
@@ -136,7 +137,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
             self.fleet.heard_from(state)
             if kind in ("output", "test_run", "command_finished"):
                 with self.fleet.storing(state):
-                    await self.ingest.submit(state, session, message)
+                    await self.ingest.submit(state, stream, message)
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":

@@ -21,15 +21,15 @@ from fleetdeck.v1 import types_pb2 as pb
 from .access import AccessInterceptor, ApiTokens
 from .accounts import Accounts
 from .agent_service import AgentService
-from .auth import AgentTokens
+from .agent_streams import AgentStreams
+from .agent_tokens import AgentTokens
 from .commands import Commands
 from .errors import ErrorInterceptor, Unavailable
-from .events import Hub
 from .fleet import Fleet
 from .fleet_service import FleetService
+from .hub import Hub
 from .ingest import Ingest
 from .output import OutputFollowers
-from .sessions import Sessions
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ControlPlane:
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
         self.store = Store(config.db_path, output_cap_bytes=config.output_cap_bytes)
-        self.sessions = Sessions()
+        self.streams = AgentStreams()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None
         self.fleet: Fleet | None = None
@@ -130,7 +130,7 @@ class ControlPlane:
         accounts = Accounts(self.store)
         self.bootstrap_admin_password = await accounts.bootstrap(self.config.admin_password)
         self.hub = Hub(await self.store.reserve_versions(0))
-        self.fleet = Fleet(self.store, self.hub, self.sessions)
+        self.fleet = Fleet(self.store, self.hub, self.streams)
         await self.fleet.load()
         commands = Commands(self.fleet, self.followers)
         await commands.interrupt_all_unfinished()
@@ -257,8 +257,8 @@ class ControlPlane:
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         # End the long streams first, so the server's grace period is not spent waiting on them.
-        for session in self.sessions.all():
-            session.close(Unavailable("the control plane is shutting down; reconnect shortly"))
+        for stream in self.streams.all():
+            stream.close(Unavailable("the control plane is shutting down; reconnect shortly"))
         if self.hub is not None:
             self.hub.close()
         self.followers.close_all()

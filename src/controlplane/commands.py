@@ -120,8 +120,8 @@ class Commands:
         except BaseException:
             self.fleet.release(state, command.id)
             raise
-        session = state.session
-        if session is None or session.closed:
+        stream = state.stream
+        if stream is None or stream.closed:
             # The host went away while the command was being stored: it was never sent.
             command.state = pb.COMMAND_STATE_REFUSED
             command.message = f"host {command.host} went offline before the command could be sent"
@@ -134,7 +134,7 @@ class Commands:
         )
         if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
             run.target_commit = self.fleet.desired.commit
-        session.send(agent_pb.ConnectResponse(run_command=run))
+        stream.send(agent_pb.ConnectResponse(run_command=run))
         log.info("started %s on %s as command %s", policy.operation_name(operation), command.host, command.id)
         self.fleet.changed(state)
         self._publish(command)
@@ -147,12 +147,12 @@ class Commands:
             state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
             raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
         state = self.fleet.state(command.host)
-        if state.session is None:
+        if state.stream is None:
             raise FailedPrecondition(
                 f"host {command.host} is offline; the stop request cannot reach it — it will be stopped "
                 "only when you retry after the host reconnects"
             )
-        state.session.send(
+        state.stream.send(
             agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id))
         )
         log.info("asked %s to stop command %s", command.host, command_id)

@@ -23,9 +23,9 @@ from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.version import __version__
 
 from . import compartments, policy, test_status
-from .errors import NotFound
-from .events import Hub
-from .sessions import AgentSession, Sessions
+from .agent_streams import AgentStream, AgentStreams
+from .errors import NotFound, Unauthenticated
+from .hub import Hub
 from .store import VERSION_BLOCK, Store
 from .timeutil import now_ts
 
@@ -51,7 +51,7 @@ class HostState:
 
     host: pb.Host
     override: pb.TestSettingsOverride = field(default_factory=pb.TestSettingsOverride)
-    session: AgentSession | None = None
+    stream: AgentStream | None = None
     last_heard: float = 0.0  # monotonic: liveness
     seen_at: float = 0.0  # wall clock of the last message; becomes host.last_seen when shown or saved
     stale: bool = False  # connected, but heartbeats stopped arriving
@@ -60,7 +60,7 @@ class HostState:
 
     @property
     def online(self) -> bool:
-        return self.session is not None and not self.session.closed and not self.stale
+        return self.stream is not None and not self.stream.closed and not self.stale
 
 
 class Fleet:
@@ -72,10 +72,10 @@ class Fleet:
     be stored, and pushes settings down the host's stream.
     """
 
-    def __init__(self, store: Store, hub: Hub, sessions: Sessions) -> None:
+    def __init__(self, store: Store, hub: Hub, streams: AgentStreams) -> None:
         self.store = store
         self.hub = hub
-        self.sessions = sessions
+        self.streams = streams
         self.hosts: dict[str, HostState] = {}
         self.settings = pb.Settings()
         self.desired: pb.DesiredState | None = None
@@ -156,9 +156,9 @@ class Fleet:
         return state
 
     @staticmethod
-    def attach(state: HostState, session: AgentSession) -> None:
-        """Route the host's commands to a new session (before it is welcomed and published)."""
-        state.session = session
+    def attach(state: HostState, stream: AgentStream) -> None:
+        """Route the host's commands to a new stream (before it is welcomed and published)."""
+        state.stream = stream
 
     def hello(self, state: HostState, hello: agent_pb.Hello) -> None:
         """What the agent says about its host when it connects (published by `connect`)."""
@@ -167,9 +167,9 @@ class Fleet:
         self._refresh_settings(state)
         self._report_tests(state, hello.test_status)
 
-    def connect(self, state: HostState, session: AgentSession) -> None:
-        """Publish a freshly welcomed session as the host's link."""
-        state.session = session
+    def connect(self, state: HostState, stream: AgentStream) -> None:
+        """Publish a freshly welcomed stream as the host's link."""
+        state.stream = stream
         state.stale = False
         self.heard_from(state)
         self.changed(state)
@@ -207,13 +207,19 @@ class Fleet:
         finally:
             state.waiting_on_store = False
 
-    def disconnected(self, session: AgentSession) -> None:
-        """A session's stream ended: detach it if it is still the host's current one."""
-        state = self.hosts.get(session.host)
-        if self.sessions.remove(session) and state is not None and state.session is session:
-            state.session = None
-            log.info("host %s disconnected", session.host)
+    def disconnected(self, stream: AgentStream) -> None:
+        """A stream's stream ended: detach it if it is still the host's current one."""
+        state = self.hosts.get(stream.host)
+        if self.streams.remove(stream) and state is not None and state.stream is stream:
+            state.stream = None
+            log.info("host %s disconnected", stream.host)
             self.changed(state)
+
+    def token_revoked(self, host: str, token_id: str) -> None:
+        """An agent token was revoked: the stream it opened ends now."""
+        stream = self.streams.get(host)
+        if stream is not None and stream.token_id == token_id:
+            stream.close(Unauthenticated("this agent's token was revoked"))
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -321,8 +327,8 @@ class Fleet:
             self.tests(state, test_status.SettingsChanged(was_enabled=was_enabled, enabled=enabled))
 
     def _push_settings(self, state: HostState) -> None:
-        if state.session is not None:
-            state.session.send(agent_pb.ConnectResponse(settings=self.agent_settings(state)))
+        if state.stream is not None:
+            state.stream.send(agent_pb.ConnectResponse(settings=self.agent_settings(state)))
 
     async def settings_changed(self, state: HostState, override: pb.TestSettingsOverride) -> None:
         """A new test settings override for one host: stored, published, pushed to its agent."""
@@ -424,7 +430,7 @@ class Fleet:
         for state in self.hosts.values():
             if state.waiting_on_store:
                 continue  # heartbeats are queued behind output that storage has not taken yet
-            if state.session is not None and not state.stale and now - state.last_heard > limit:
+            if state.stream is not None and not state.stale and now - state.last_heard > limit:
                 state.stale = True
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)

@@ -18,9 +18,9 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .access import ApiTokens
 from .accounts import Accounts
-from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
-from .errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
+from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
 from .output import OutputFollowers
 from .paging import decode_page_token, encode_page_token, page_size
@@ -277,9 +277,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if not await self.store.revoke_token(request.token_id):
             raise NotFound(f"no agent token with id {request.token_id}")
         token = next(t for t in await self.store.list_tokens() if t.token_id == request.token_id)
-        session = self.fleet.sessions.get(token.host)
-        if session is not None and session.token_id == request.token_id:
-            session.close(Unauthenticated("this agent's token was revoked"))
+        self.fleet.token_revoked(token.host, token.token_id)
         log.info("revoked agent token %s of host %s", token.token_id, token.host)
         return fleet_pb.RevokeAgentTokenResponse(token=token)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from controlplane.agent_streams import AgentStream, AgentStreams
 from controlplane.errors import Aborted
-from controlplane.events import Hub
 from controlplane.fleet import Fleet
-from controlplane.sessions import AgentSession, Sessions
+from controlplane.hub import Hub
 from controlplane.store import Store
 from controlplane.test_status import Cancelled
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
@@ -24,21 +24,21 @@ NOT_RUN = pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=2)
 async def fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
     store = Store(tmp_path / "fleet.db")
     await store.open()
-    fleet = Fleet(store, Hub(await store.reserve_versions(0)), Sessions())
+    fleet = Fleet(store, Hub(await store.reserve_versions(0)), AgentStreams())
     await fleet.load()
     yield fleet
     await fleet.stop()
     await store.close()
 
 
-def connected(fleet: Fleet, name: str = "gpc0") -> tuple[AgentSession, Fleet]:
+def connected(fleet: Fleet, name: str = "gpc0") -> tuple[AgentStream, Fleet]:
     state = fleet.ensure(name)
-    session = AgentSession(name, "token-id")
-    fleet.sessions.add(session, Aborted("replaced"))
-    fleet.attach(state, session)
+    stream = AgentStream(name, "token-id")
+    fleet.streams.add(stream, Aborted("replaced"))
+    fleet.attach(state, stream)
     fleet.hello(state, agent_pb.Hello(host=name, facts=FACTS, test_status=NOT_RUN))
-    fleet.connect(state, session)
-    return session, fleet
+    fleet.connect(state, stream)
+    return stream, fleet
 
 
 async def test_a_heartbeat_that_changes_nothing_publishes_nothing(fleet: Fleet) -> None:
@@ -68,9 +68,9 @@ async def test_last_seen_and_metrics_are_written_behind(fleet: Fleet) -> None:
 
 
 async def test_new_test_settings_are_pushed_to_the_connected_agent(fleet: Fleet) -> None:
-    session, _ = connected(fleet)
+    stream, _ = connected(fleet)
     await fleet.settings_changed(fleet.hosts["gpc0"], pb.TestSettingsOverride(enabled=False))
-    pushed = await session.next_outgoing()
+    pushed = await stream.next_outgoing()
     assert pushed.WhichOneof("message") == "settings" and not pushed.settings.tests.enabled
     assert not fleet.view("gpc0").test_settings.enabled
     [(_, override)] = await fleet.store.load_hosts()

@@ -1,4 +1,4 @@
-"""Connected agents: one session per host, holding the queue of messages to send down its stream."""
+"""Connected agents: one open Connect stream per host, with the queue of messages to send down it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .errors import FleetError
 log = logging.getLogger(__name__)
 
 
-class AgentSession:
+class AgentStream:
     """One open Connect stream. Sends never block the caller.
 
     The stream ends for the first reason given, and only for it: `close(reason)` ends it with that
@@ -27,7 +27,7 @@ class AgentSession:
         self.closed = False
 
     def send(self, message: agent_pb.ConnectResponse) -> None:
-        """Queue a message for the agent (dropped once the session is closed)."""
+        """Queue a message for the agent (dropped once the stream is closed)."""
         if not self.closed:
             self._outgoing.put_nowait(message)
 
@@ -51,33 +51,33 @@ class AgentSession:
         return item
 
 
-class Sessions:
-    """The registry of open sessions by host; a newer session of a host replaces the older one."""
+class AgentStreams:
+    """The registry of open streams by host; a newer stream of a host replaces the older one."""
 
     def __init__(self) -> None:
-        self._by_host: dict[str, AgentSession] = {}
+        self._by_host: dict[str, AgentStream] = {}
 
-    def get(self, host: str) -> AgentSession | None:
-        """The host's open session, if any."""
+    def get(self, host: str) -> AgentStream | None:
+        """The host's open stream, if any."""
         return self._by_host.get(host)
 
-    def add(self, session: AgentSession, replaced: FleetError) -> None:
-        """Register a session, closing the host's previous one with `replaced`."""
-        old = self._by_host.get(session.host)
+    def add(self, stream: AgentStream, replaced: FleetError) -> None:
+        """Register a stream, closing the host's previous one with `replaced`."""
+        old = self._by_host.get(stream.host)
         if old is not None:
-            log.info("host %s connected again; closing its older stream", session.host)
+            log.info("host %s connected again; closing its older stream", stream.host)
             old.close(replaced)
-        self._by_host[session.host] = session
+        self._by_host[stream.host] = stream
 
-    def remove(self, session: AgentSession) -> bool:
-        """Forget a session if it is still the host's current one; True when it was."""
-        if self._by_host.get(session.host) is session:
-            del self._by_host[session.host]
+    def remove(self, stream: AgentStream) -> bool:
+        """Forget a stream if it is still the host's current one; True when it was."""
+        if self._by_host.get(stream.host) is stream:
+            del self._by_host[stream.host]
             return True
         return False
 
-    def all(self) -> list[AgentSession]:
-        """Every open session."""
+    def all(self) -> list[AgentStream]:
+        """Every open stream."""
         return list(self._by_host.values())
 
     def __len__(self) -> int:
