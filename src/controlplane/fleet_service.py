@@ -10,12 +10,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from google.protobuf.duration_pb2 import Duration
-
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
+from . import policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
@@ -36,12 +35,6 @@ _MAX_LINES_PER_MESSAGE = 500
 def _parts(lines: list[pb.OutputLine]) -> list[list[pb.OutputLine]]:
     """Lines in messages of a bounded size."""
     return [lines[i : i + _MAX_LINES_PER_MESSAGE] for i in range(0, len(lines), _MAX_LINES_PER_MESSAGE)]
-
-
-def _positive(duration: Duration, name: str, minimum_seconds: float = 1.0) -> Duration:
-    if duration.ToTimedelta().total_seconds() < minimum_seconds:
-        raise InvalidArgument(f"{name} must be at least {minimum_seconds:g} s")
-    return duration
 
 
 class FleetService(fleet_grpc.FleetServiceServicer):
@@ -81,7 +74,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     ) -> fleet_pb.RunOperationResponse:
         timeout = request.timeout if request.HasField("timeout") else None
         if timeout is not None:
-            _positive(timeout, "timeout")
+            policy.at_least(timeout, "timeout")
         results = await self.commands.run_operation(list(request.hosts), request.operation, timeout)
         return fleet_pb.RunOperationResponse(results=results)
 
@@ -173,28 +166,8 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any
     ) -> fleet_pb.UpdateHostSettingsResponse:
         state = self.fleet.state(request.host)
-        new = request.test_settings_override
-        if new.HasField("timeout"):
-            _positive(new.timeout, "timeout")
         paths = list(request.update_mask.paths)
-        allowed = {"enabled", "auto_run_after_switch", "timeout"}
-        unknown = [p for p in paths if p not in allowed]
-        if unknown:
-            raise InvalidArgument(
-                f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(allowed))}"
-            )
-        override = pb.TestSettingsOverride()
-        override.CopyFrom(state.override)
-        if not paths:
-            override.CopyFrom(new)
-        for path in paths:
-            if new.HasField(path):
-                if path == "timeout":
-                    override.timeout.CopyFrom(new.timeout)
-                else:
-                    setattr(override, path, getattr(new, path))
-            else:
-                override.ClearField(path)
+        override = policy.updated_override(state.override, request.test_settings_override, paths)
         await self.fleet.settings_changed(state, override)
         return fleet_pb.UpdateHostSettingsResponse(host=self.fleet.view(state.host.name))
 
@@ -206,22 +179,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def UpdateSettings(
         self, request: fleet_pb.UpdateSettingsRequest, context: Any
     ) -> fleet_pb.UpdateSettingsResponse:
-        settings = pb.Settings()
-        settings.CopyFrom(self.fleet.settings)
-        fields = ["test_timeout", "heartbeat_interval", "test_history_limit", "operation_timeout"]
-        paths = list(request.update_mask.paths) or fields
-        for path in paths:
-            if path not in fields:
-                raise InvalidArgument(f"unknown update_mask path {path!r}; use {', '.join(fields)}")
-            if path == "test_history_limit":
-                if request.settings.test_history_limit < 1:
-                    raise InvalidArgument("test_history_limit must be at least 1")
-                settings.test_history_limit = request.settings.test_history_limit
-            else:
-                minimum = 0.5 if path == "heartbeat_interval" else 1.0
-                getattr(settings, path).CopyFrom(_positive(getattr(request.settings, path), path, minimum))
+        paths = list(request.update_mask.paths)
+        settings = policy.updated_settings(self.fleet.settings, request.settings, paths)
         await self.fleet.fleet_settings_changed(settings)
-        log.info("fleet settings changed: %s", ", ".join(paths))
+        log.info("fleet settings changed: %s", ", ".join(paths or policy.SETTINGS_PATHS))
         return fleet_pb.UpdateSettingsResponse(settings=settings)
 
     async def SetDesiredState(
