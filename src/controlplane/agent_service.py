@@ -12,6 +12,7 @@ from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
+from .agent_hello import accept_hello
 from .agent_streams import AgentStream
 from .agent_tokens import AgentTokens, check_certificate_names, check_host_name
 from .commands import Commands
@@ -96,30 +97,15 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if self.require_client_cert:
             check_certificate_names(context.auth_context(), host)
         host_token = await self.tokens.accept(record)
-
-        state = self.fleet.ensure(host)
-        # What was unfinished before this hello; a command started from here on is the new stream's.
-        unfinished = await self.commands.unfinished(state, hello)
-        stream = AgentStream(host, record.token_id)
-        self.fleet.streams.add(stream, Aborted(f"host {host} connected again; this older stream is closed"))
-        self.fleet.attach(state, stream)  # from now on commands go to the new stream
-        try:
-            self.fleet.hello(state, hello)
-            interrupted = await self.commands.reconcile(state, hello, unfinished)
-            acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
-        except BaseException:
-            self.fleet.disconnected(stream)
-            raise
-        self.fleet.connect(state, stream)
-        log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
+        welcomed = await accept_hello(self.fleet, self.commands, hello, record.token_id)
         welcome = agent_pb.Welcome(
             host=host,
-            settings=self.fleet.agent_settings(state),
-            interrupted_command_ids=interrupted,
-            acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
+            settings=self.fleet.agent_settings(welcomed.state),
+            interrupted_command_ids=welcomed.interrupted_command_ids,
+            acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in welcomed.acks.items()],
             host_token=host_token or "",
         )
-        return stream, state, agent_pb.ConnectResponse(welcome=welcome)
+        return welcomed.stream, welcomed.state, agent_pb.ConnectResponse(welcome=welcome)
 
     async def _read(
         self,
