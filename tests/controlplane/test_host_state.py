@@ -9,7 +9,7 @@ import pytest
 
 from controlplane.agent_streams import AgentStream, AgentStreams
 from controlplane.errors import Aborted
-from controlplane.fleet import Fleet
+from controlplane.fleet import Fleet, HostState
 from controlplane.hub import Hub
 from controlplane.store import Store
 from controlplane.test_status import Cancelled
@@ -29,6 +29,13 @@ async def fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
     yield fleet
     await fleet.stop()
     await store.close()
+
+
+async def reloaded(fleet: Fleet, name: str = "gpc0") -> HostState:
+    """The host as a fleet rebuilt from the database alone sees it."""
+    fresh = Fleet(fleet.store, Hub(0), AgentStreams())
+    await fresh.load()
+    return fresh.hosts[name]
 
 
 def connected(fleet: Fleet, name: str = "gpc0") -> tuple[AgentStream, Fleet]:
@@ -60,10 +67,9 @@ async def test_last_seen_and_metrics_are_written_behind(fleet: Fleet) -> None:
         fleet.hosts["gpc0"],
         agent_pb.Heartbeat(facts=FACTS, test_status=NOT_RUN, metrics=pb.Metrics(cpu_percent=2.0)),
     )
-    [(stored, _)] = await fleet.store.load_hosts()
-    assert stored.metrics.cpu_percent == 0.0  # not yet: in memory only
+    assert (await reloaded(fleet)).host.metrics.cpu_percent == 0.0  # not yet: in memory only
     await fleet.flush()
-    [(stored, _)] = await fleet.store.load_hosts()
+    stored = (await reloaded(fleet)).host
     assert stored.metrics.cpu_percent == 2.0 and stored.last_seen.seconds > 0
 
 
@@ -73,7 +79,7 @@ async def test_new_test_settings_are_pushed_to_the_connected_agent(fleet: Fleet)
     pushed = await stream.next_outgoing()
     assert pushed.WhichOneof("message") == "settings" and not pushed.settings.tests.enabled
     assert not fleet.view("gpc0").test_settings.enabled
-    [(_, override)] = await fleet.store.load_hosts()
+    override = (await reloaded(fleet)).override
     assert override.HasField("enabled") and not override.enabled
 
 
