@@ -13,9 +13,9 @@ from fleetdeck.roles import required_role, role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from .auth import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
-from .auth import bearer_token, token_hash
-from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable, grpc_status
+from .agent_tokens import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
+from .credentials import bearer_token, token_hash
+from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,10 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 def _denial(handler: grpc.RpcMethodHandler, error: FleetError) -> grpc.RpcMethodHandler:
-    code, detail = grpc_status(error)
+    """A handler that raises `error` (errors.ErrorInterceptor, placed first, maps it to a status)."""
 
     async def deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await context.abort(code, detail)
+        raise error
 
     kwargs = {
         "request_deserializer": handler.request_deserializer,

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from .auth import token_hash
+from .credentials import token_hash
 from .errors import InvalidArgument, ResourceExhausted, Unauthenticated
 from .store import Store
 from .timeutil import to_ts

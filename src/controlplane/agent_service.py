@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import grpc
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
-from fleetdeck.v1 import types_pb2 as pb
 
-from .auth import AgentTokens, bearer_token, check_certificate_names, check_host_name
+from .agent_hello import accept_hello
+from .agent_streams import AgentStream
+from .agent_tokens import AgentTokens, check_certificate_names, check_host_name
 from .commands import Commands
-from .errors import Aborted, FleetError, InvalidArgument, Unavailable, grpc_status
+from .credentials import bearer_token
+from .errors import Aborted, InvalidArgument, Unavailable
 from .fleet import Fleet, HostState
 from .ingest import Ingest
-from .sessions import AgentSession
 
 log = logging.getLogger(__name__)
 
@@ -47,53 +48,39 @@ class AgentService(agent_grpc.AgentServiceServicer):
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
-        try:
-            session, state, welcome = await self._open(request_iterator, context)
-        except Exception as error:
-            if not isinstance(error, FleetError):
-                log.exception("opening an agent stream failed")
-            code, detail = grpc_status(error)
-            await context.abort(code, detail)
-            return
+        stream, state, welcome = await self._open(request_iterator, context)
         reader = asyncio.create_task(
-            self._read(state, session, request_iterator), name=f"agent-read-{session.host}"
+            self._read(state, stream, request_iterator), name=f"agent-read-{stream.host}"
         )
-        reader.add_done_callback(lambda task: self._reader_done(task, session))
+        reader.add_done_callback(lambda task: self._reader_done(task, stream))
         try:
             yield welcome
-            while True:
-                try:
-                    message = await session.next_outgoing()
-                except FleetError as reason:
-                    if not reader.done() or reader.exception() is not None:
-                        code, detail = grpc_status(reason)
-                        await context.abort(code, detail)
-                    return
+            # Ends with OK when the agent ended it, or raises the reason it was closed for first.
+            while (message := await stream.next_outgoing()) is not None:
                 yield message
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            if self.fleet.sessions.remove(session):
-                self.fleet.disconnect(session)
+            await cancel_and_wait(reader)  # its failure was handled by _reader_done
+            self.fleet.disconnected(stream)
 
     @staticmethod
-    def _reader_done(task: asyncio.Task[None], session: AgentSession) -> None:
-        if task.cancelled() or task.exception() is None:
-            session.close(Aborted("the agent closed its stream"))
-            return
+    def _reader_done(task: asyncio.Task[None], stream: AgentStream) -> None:
+        if task.cancelled():
+            return  # the stream is ending already
         error = task.exception()
-        if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
-            session.close(Aborted("the agent's stream broke"))
+        if error is None:
+            stream.end()  # the agent finished sending (or the stream was closed first: no change)
             return
-        log.error("handling a message of host %s failed", session.host, exc_info=error)
-        session.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
+        if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
+            stream.close(Aborted("the agent's stream broke"))
+            return
+        log.error("handling a message of host %s failed", stream.host, exc_info=error)
+        stream.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
 
     async def _open(
         self,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
-    ) -> tuple[AgentSession, HostState, agent_pb.ConnectResponse]:
+    ) -> tuple[AgentStream, HostState, agent_pb.ConnectResponse]:
         token = bearer_token(context.invocation_metadata())
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_SECONDS):
@@ -110,63 +97,37 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if self.require_client_cert:
             check_certificate_names(context.auth_context(), host)
         host_token = await self.tokens.accept(record)
-
-        state = self.fleet.ensure(host)
-        # What was unfinished before this hello; a command started from here on is the new stream's.
-        unfinished = await self.commands.unfinished(state, hello)
-        session = AgentSession(host, record.token_id)
-        self.fleet.sessions.add(session, Aborted(f"host {host} connected again; this older stream is closed"))
-        self.fleet.attach(state, session)  # from now on commands go to the new stream
-        try:
-            state.host.facts.CopyFrom(hello.facts)
-            state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
-            self._adopt_test_status(state, hello.test_status)
-            interrupted = await self.commands.reconcile(state, hello, unfinished)
-            acked = await self.fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
-        except BaseException:
-            if self.fleet.sessions.remove(session):
-                self.fleet.disconnect(session)
-            raise
-        self.fleet.connect(state, session)
-        log.info("host %s connected (agent %s)", host, hello.facts.agent_version or "unknown version")
+        welcomed = await accept_hello(self.fleet, self.commands, hello, record.token_id)
         welcome = agent_pb.Welcome(
             host=host,
-            settings=self.agent_settings(state),
-            interrupted_command_ids=interrupted,
-            acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in acked.items() if s],
+            settings=self.fleet.agent_settings(welcomed.state),
+            interrupted_command_ids=welcomed.interrupted_command_ids,
+            acks=[agent_pb.Ack(command_id=c, seq=s) for c, s in welcomed.acks.items()],
             host_token=host_token or "",
         )
-        return session, state, agent_pb.ConnectResponse(welcome=welcome)
-
-    def agent_settings(self, state: HostState) -> agent_pb.AgentSettings:
-        """The settings an agent works with."""
-        return agent_pb.AgentSettings(
-            heartbeat_interval=self.fleet.settings.heartbeat_interval, tests=state.host.test_settings
-        )
+        return welcomed.stream, welcomed.state, agent_pb.ConnectResponse(welcome=welcome)
 
     async def _read(
         self,
         state: HostState,
-        session: AgentSession,
+        stream: AgentStream,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
     ) -> None:
         async for message in request_iterator:
-            if session.closed:
+            if stream.closed:
                 return  # replaced or failed: nothing more from this stream is stored or acknowledged
             kind = message.WhichOneof("message")
-            self.fleet.heard_from(state)
             if kind == "heartbeat":
-                self._heartbeat(state, message.heartbeat)
-            elif kind in ("output", "test_run", "command_finished"):
-                state.waiting_on_store = True
-                try:
-                    await self.ingest.submit(state, session, message)
-                finally:
-                    state.waiting_on_store = False
+                self.fleet.heartbeat(state, message.heartbeat)
+                continue
+            self.fleet.heard_from(state)
+            if kind in ("output", "test_run", "command_finished"):
+                with self.fleet.storing(state):
+                    await self.ingest.submit(state, stream, message)
             elif kind == "command_started":
                 await self.commands.on_started(state, message.command_started)
             elif kind == "test_progress":
-                self.commands.on_test_progress(state, message.test_progress)
+                self.fleet.test_progress(state, message.test_progress)
             elif kind == "command_refused":
                 await self.commands.on_refused(state, message.command_refused)
             else:
@@ -175,45 +136,3 @@ class AgentService(agent_grpc.AgentServiceServicer):
                     state.host.name,
                     kind,
                 )
-
-    def _heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
-        # The hot path: most heartbeats change nothing but metrics, and must cost next to nothing.
-        host = state.host
-        host.metrics.CopyFrom(heartbeat.metrics)
-        visible = host.facts != heartbeat.facts
-        if visible:
-            host.facts.CopyFrom(heartbeat.facts)
-        before = host.test_status.SerializeToString()
-        self._adopt_test_status(state, heartbeat.test_status)
-        if visible or host.test_status.SerializeToString() != before:
-            self.fleet.changed(state)
-        else:
-            state.seen_dirty = True  # metrics only
-
-    @staticmethod
-    def _adopt_test_status(state: HostState, reported: pb.TestStatus) -> None:
-        """Take from the agent what only it knows: whether tests exist and progress while running.
-
-        Results come from stored test runs, not from heartbeats, so they survive and stay tied to the
-        deployment they verified.
-        """
-        status = state.host.test_status
-        status.defined_cases = reported.defined_cases
-        if status.state == pb.TEST_STATE_UNSPECIFIED and not status.last_run_id and reported.state:
-            status.state = (
-                pb.TEST_STATE_NOT_RUN if reported.state == pb.TEST_STATE_RUNNING else reported.state
-            )
-        if reported.state == pb.TEST_STATE_DISABLED:
-            status.state = reported.state
-            status.message = reported.message
-        elif status.state == pb.TEST_STATE_DISABLED:
-            status.state = (
-                pb.TEST_STATE_NOT_RUN
-                if not status.last_run_id
-                else (pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED)
-            )
-            status.message = ""
-        if reported.state == pb.TEST_STATE_RUNNING and state.host.running_command_id:
-            for name in ("passed", "failed", "total", "completed", "current_case"):
-                setattr(status, name, getattr(reported, name))
-            status.state = reported.state

@@ -20,20 +20,20 @@ from fleetdeck.v1 import types_pb2 as pb
 from .access import AccessInterceptor, ApiTokens
 from .accounts import Accounts
 from .agent_service import AgentService
-from .auth import AgentTokens
+from .agent_streams import AgentStreams
+from .agent_tokens import AgentTokens
 from .commands import Commands
 from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
 from .config import ControlPlaneConfig as ControlPlaneConfig
 from .config import TlsFiles, checked
-from .errors import InvalidArgument, Unavailable
-from .events import Hub
+from .errors import ErrorInterceptor, InvalidArgument, Unavailable
 from .fleet import Fleet
 from .fleet_service import FleetService
+from .hub import Hub
 from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
 from .output import OutputFollowers
-from .sessions import Sessions
 from .store import SqliteStore, Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ControlPlane:
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
         self.store: Store = SqliteStore(config.db_path, output_cap_bytes=config.output_cap_bytes)
-        self.sessions = Sessions()
+        self.streams = AgentStreams()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None
         self.fleet: Fleet | None = None
@@ -145,7 +145,7 @@ class ControlPlane:
     async def _load(self, undo: contextlib.AsyncExitStack) -> None:
         """Rebuild the live view from the database; commands that were running become interrupted."""
         self.hub = Hub(await self.store.reserve_versions(0))
-        self.fleet = Fleet(self.store, self.hub, self.sessions)
+        self.fleet = Fleet(self.store, self.hub, self.streams)
         await self.fleet.load()
         undo.push_async_callback(self.fleet.stop)  # writes what is still in memory
         self.commands = Commands(self.fleet, self.followers)
@@ -165,7 +165,10 @@ class ControlPlane:
             self.http_port = sock.getsockname()[1]
         server = grpc.aio.server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
-            interceptors=[AccessInterceptor(self.api_tokens)] if config.require_api_tokens else [],
+            interceptors=[
+                ErrorInterceptor(),  # first: it maps what the access check refuses too
+                *([AccessInterceptor(self.api_tokens)] if config.require_api_tokens else []),
+            ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -205,7 +208,7 @@ class ControlPlane:
             require_client_cert=self.config.agent_ca is not None,
         )
         fleet_service = FleetService(
-            self.fleet, self.commands, self.followers, self.tokens, agents, self.api_tokens, self.accounts
+            self.fleet, self.commands, self.followers, self.tokens, self.api_tokens, self.accounts
         )
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
@@ -272,8 +275,8 @@ class ControlPlane:
         """Say NOT_SERVING and end the long streams, so no grace period is spent waiting on them."""
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        for session in self.sessions.all():
-            session.close(Unavailable("the control plane is shutting down; reconnect shortly"))
+        for stream in self.streams.all():
+            stream.close(Unavailable("the control plane is shutting down; reconnect shortly"))
         if self.hub is not None:
             self.hub.close()
         self.followers.close_all()

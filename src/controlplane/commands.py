@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import cast
 
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from fleetdeck.operations import OPERATIONS, operation_name
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from . import policy
+from . import test_status as tests
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, HostState
 from .output import OutputFollowers
@@ -34,13 +36,6 @@ FINISHED_STATES = frozenset(
 )
 
 
-_LAST_FIELD = {
-    pb.OPERATION_SWITCH: "last_switch",
-    pb.OPERATION_ROLLBACK: "last_rollback",
-    pb.OPERATION_PULL: "last_pull",
-}
-
-
 def new_command_id() -> str:
     """A fresh, unguessable command id."""
     return uuid.uuid4().hex
@@ -54,7 +49,7 @@ class Commands:
         self.store = fleet.store
         self.followers = followers
         self._background: set[asyncio.Task[None]] = set()
-        self._failed_runs: dict[str, pb.TestRun] = {}
+        self._stored_runs: dict[str, pb.TestRun] = {}  # stored, awaiting their command's end
 
     # --- API side ------------------------------------------------------------------------------
 
@@ -62,7 +57,7 @@ class Commands:
         self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
     ) -> list[fleet_pb.OperationResult]:
         """Start `operation` on each host; FailedPrecondition when every host refused."""
-        if operation not in policy.OPERATIONS:
+        if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
             )
@@ -120,31 +115,28 @@ class Commands:
             triggered_by_command_id=triggered_by,
         )
         # Reserve the host before the first await, so two concurrent calls cannot both start.
-        state.host.running_command_id = command.id
-        state.host.running_operation = operation
+        self.fleet.reserve(state, command)
         try:
             await self.store.insert_command(command)
         except BaseException:
-            state.host.running_command_id = ""
-            state.host.running_operation = pb.OPERATION_UNSPECIFIED
+            self.fleet.release(state, command.id)
             raise
-        session = state.session
-        if session is None or session.closed:
+        stream = state.stream
+        if stream is None or stream.closed:
             # The host went away while the command was being stored: it was never sent.
-            self._clear_running(state, command.id)
             command.state = pb.COMMAND_STATE_REFUSED
             command.message = f"host {command.host} went offline before the command could be sent"
             command.finished_at.GetCurrentTime()
+            self.fleet.command_refused(state, command.id)
             await self.store.update_command(command)
-            self.fleet.changed(state)
             raise FailedPrecondition(f"host {command.host} is offline; the command was not queued")
         run = agent_pb.RunCommand(
             command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
         )
         if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
             run.target_commit = self.fleet.desired.commit
-        session.send(agent_pb.ConnectResponse(run_command=run))
-        log.info("started %s on %s as command %s", policy.operation_name(operation), command.host, command.id)
+        stream.send(agent_pb.ConnectResponse(run_command=run))
+        log.info("started %s on %s as command %s", operation_name(operation), command.host, command.id)
         self.fleet.changed(state)
         self._publish(command)
         return command
@@ -156,12 +148,12 @@ class Commands:
             state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
             raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
         state = self.fleet.state(command.host)
-        if state.session is None:
+        if state.stream is None:
             raise FailedPrecondition(
                 f"host {command.host} is offline; the stop request cannot reach it — it will be stopped "
                 "only when you retry after the host reconnects"
             )
-        state.session.send(
+        state.stream.send(
             agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id))
         )
         log.info("asked %s to stop command %s", command.host, command_id)
@@ -198,15 +190,14 @@ class Commands:
                     command.message = ""
                     await self.store.update_command(command)
                     self._publish(command)
-                state.host.running_command_id = command.id
-                state.host.running_operation = command.operation
+                self.fleet.reserve(state, command)
                 continue
             if command.state == pb.COMMAND_STATE_INTERRUPTED:
                 continue
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the agent reconnected without this command; its outcome is unknown"
             await self.store.update_command(command)
-            self._interrupted(state, command)
+            await self._interrupted(state, command)
             interrupted.append(command.id)
         return interrupted
 
@@ -218,21 +209,18 @@ class Commands:
             await self.store.update_command(command)
             state = self.fleet.hosts.get(command.host)
             if state is not None:
-                self._interrupted(state, command)
+                await self._interrupted(state, command)
 
-    def _interrupted(self, state: HostState, command: pb.Command) -> None:
+    async def _interrupted(self, state: HostState, command: pb.Command) -> None:
         """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""
-        host = state.host
-        self._clear_running(state, command.id)
-        self._record_last_operation(host, command, now_ts())
-        if command.operation == pb.OPERATION_TEST and host.test_status.state == pb.TEST_STATE_RUNNING:
-            # No result for what is deployed: not run (yellow), never a stale green or a stuck blue.
-            status = host.test_status
-            status.state = pb.TEST_STATE_NOT_RUN
-            status.current_case = ""
-            status.completed = status.passed = status.failed = 0
-            status.message = "The last test run was interrupted; run the tests again"
-        self.fleet.changed(state)
+        event: tests.Event | None = None
+        if command.operation == pb.OPERATION_TEST:
+            # A run stored before the interruption is still a verdict; without one, nothing is known.
+            run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
+                command.id, with_output=False
+            )
+            event = tests.RunStored(run, now_ts()) if run is not None else tests.Interrupted()
+        self.fleet.command_interrupted(state, command, event)
         self._publish(command)
 
     async def on_started(self, state: HostState, started: agent_pb.CommandStarted) -> None:
@@ -248,28 +236,8 @@ class Commands:
         command.message = ""
         command.started_at.CopyFrom(started.started_at if started.HasField("started_at") else now_ts())
         await self.store.update_command(command)
-        state.host.running_command_id = command.id
-        state.host.running_operation = command.operation
-        if command.operation == pb.OPERATION_TEST:
-            status = state.host.test_status
-            status.state = pb.TEST_STATE_RUNNING
-            status.completed = 0
-            status.passed = 0
-            status.failed = 0
-            status.current_case = ""
-            status.total = status.defined_cases
-        self.fleet.changed(state)
+        self.fleet.command_started(state, command)
         self._publish(command)
-
-    def on_test_progress(self, state: HostState, progress: agent_pb.TestProgress) -> None:
-        """Per-case progress of a running test suite (memory only; the run report is durable)."""
-        if state.host.running_command_id != progress.command_id:
-            return
-        status = state.host.test_status
-        status.state = pb.TEST_STATE_RUNNING
-        for name in ("passed", "failed", "total", "completed", "current_case"):
-            setattr(status, name, getattr(progress.status, name))
-        self.fleet.changed(state)
 
     async def on_refused(self, state: HostState, refused: agent_pb.CommandRefused) -> None:
         """The agent would not start a command."""
@@ -281,13 +249,13 @@ class Commands:
         command.message = refused.reason
         command.finished_at.GetCurrentTime()
         await self.store.update_command(command)
-        self._clear_running(state, command.id)
-        self.fleet.changed(state)
+        self.fleet.command_refused(state, command.id)
         self._publish(command)
         self.followers.finish(command)
 
     async def on_test_run(self, state: HostState, report: agent_pb.TestRunReport) -> None:
-        """A test run's final record: store it with every case, update Tests, announce a failure."""
+        """A test run's final record: store it with every case. It becomes the verdict when its
+        command ends, unless that command was cancelled (a cancelled run is no verdict)."""
         run = pb.TestRun()
         run.CopyFrom(report.run)
         run.id = report.command_id
@@ -297,14 +265,15 @@ class Commands:
             run.trigger = found.trigger
             run.triggered_by_command_id = found.triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
-        status = self._status_from_run(state.host.test_status, run)
-        state.host.test_status.CopyFrom(status)
-        await self.store.put_test_run(run, report.seq, host=state.host)  # the run and Tests together
-        self.fleet.changed(state, durable=True)
-        if run.state == pb.TEST_STATE_FAILED:
-            # Announced when the TEST command ends, once Tests are red and a rollback can start.
-            self._failed_runs[run.id] = run
-        self._spawn(self._prune(state.host.name))
+        await self.store.put_test_run(run, report.seq, host=state.host)
+        if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
+            self._stored_runs[run.id] = run
+        spawn_logged(
+            self._prune(state.host.name),
+            name=f"prune-test-runs-{state.host.name}",
+            logger=log,
+            keep=self._background,
+        )
 
     async def on_finished(self, state: HostState, finished: agent_pb.CommandFinished) -> pb.Command | None:
         """A command ended: record it, update the host's facts and compartments, auto-run tests."""
@@ -320,34 +289,21 @@ class Commands:
         command.message = finished.message
         command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
         host = state.host
-        if finished.facts.ByteSize():  # an agent that could not read its facts sends none
-            host.facts.CopyFrom(finished.facts)
-        self._record_last_operation(host, command, command.finished_at)
-        succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
-        if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
-            host.current_deployment_id = command.id
-        if (
-            command.operation == pb.OPERATION_TEST
-            and host.test_status.last_run_id != command.id
-            and await self.store.get_test_run(command.id, with_output=False) is None
-        ):
-            # The run ended without its report (killed, crashed): that is a failed run, not a pass.
-            status = host.test_status
-            status.state = pb.TEST_STATE_FAILED
-            status.last_run_id = command.id
-            status.last_run_at.CopyFrom(command.finished_at)
-            status.generation = host.facts.generation
-            status.deployment_id = host.current_deployment_id
-            status.current_case = ""
-            status.message = (
-                f"Test run ended without results: {command.message or 'exit ' + str(command.exit_code)}"
+        event: tests.Event | None = None
+        failed_run = None
+        if command.operation == pb.OPERATION_TEST:
+            run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
+                command.id, with_output=False
             )
-        self._clear_running(state, command.id)
+            event = self._test_ended(state, command, run, finished.facts)
+            if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
+                failed_run = event.run  # announced once Tests are red and a rollback can start
+        self.fleet.command_finished(state, command, finished.facts, event)
         await self.store.finish_command(command, finished.seq, host)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
             command.id,
-            policy.operation_name(command.operation),
+            operation_name(command.operation),
             host.name,
             pb.CommandState.Name(command.state),
             command.exit_code,
@@ -355,7 +311,6 @@ class Commands:
         self.fleet.changed(state, durable=True)
         self._publish(command)
         self.followers.finish(command)
-        failed_run = self._failed_runs.pop(command.id, None)
         if failed_run is not None:
             self._announce_failure(state, failed_run)
         if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
@@ -370,20 +325,22 @@ class Commands:
     # --- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _status_from_run(previous: pb.TestStatus, run: pb.TestRun) -> pb.TestStatus:
-        status = pb.TestStatus(
-            state=run.state,
-            passed=run.passed,
-            failed=run.failed,
-            total=run.total,
-            completed=run.passed + run.failed,
-            last_run_id=run.id,
-            generation=run.generation,
-            deployment_id=run.deployment_id,
-            defined_cases=previous.defined_cases or run.total,
+    def _test_ended(
+        state: HostState, command: pb.Command, run: pb.TestRun | None, facts: pb.HostFacts
+    ) -> tests.Event:
+        """What the end of a TEST command tells the Tests status."""
+        if command.state == pb.COMMAND_STATE_CANCELLED:
+            return tests.Cancelled(run)
+        if run is not None:
+            return tests.RunStored(run, command.finished_at)
+        # The run ended without its report (killed, crashed): that is a failed run, not a pass.
+        return tests.FinishedWithoutRun(
+            command_id=command.id,
+            finished_at=command.finished_at,
+            generation=(facts if facts.ByteSize() else state.host.facts).generation,
+            deployment_id=state.host.current_deployment_id,
+            reason=command.message or f"exit {command.exit_code}",
         )
-        status.last_run_at.CopyFrom(run.finished_at if run.HasField("finished_at") else now_ts())
-        return status
 
     def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
         failed = [
@@ -409,29 +366,6 @@ class Commands:
         )
         log.info("%s", message)
 
-    @staticmethod
-    def _record_last_operation(host: pb.Host, command: pb.Command, finished_at: Timestamp) -> None:
-        """Keep the command as the host's last switch, rollback or pull, with the facts after it."""
-        field = _LAST_FIELD.get(command.operation)
-        if field is None:
-            return
-        getattr(host, field).CopyFrom(
-            pb.LastOperation(
-                command_id=command.id,
-                state=command.state,
-                exit_code=command.exit_code,
-                finished_at=finished_at,
-                commit=host.facts.commit,
-                lock_hash=host.facts.lock_hash,
-                generation=host.facts.generation,
-            )
-        )
-
-    def _clear_running(self, state: HostState, command_id: str) -> None:
-        if state.host.running_command_id == command_id:
-            state.host.running_command_id = ""
-            state.host.running_operation = pb.OPERATION_UNSPECIFIED
-
     def _publish(self, command: pb.Command) -> None:
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
 
@@ -442,12 +376,4 @@ class Commands:
 
     async def stop(self) -> None:
         """Cancel and await background work (history pruning); safe to call twice."""
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        await cancel_and_wait(*self._background)

@@ -234,6 +234,9 @@ def _tests(host: types_pb2.Host, desired: types_pb2.DesiredState) -> types_pb2.C
     current = (
         status.generation == host.facts.generation and status.deployment_id == host.current_deployment_id
     )
+    if status.state == types_pb2.TEST_STATE_NOT_RUN and status.message:
+        # Why no verdict: the last run was cancelled or interrupted.
+        return _make(kind, _OUTDATED, status.message, _deployment_finished_at(host))
     if result is None or not current:
         rollback_id = host.last_rollback.command_id
         after_rollback = bool(rollback_id) and rollback_id == host.current_deployment_id

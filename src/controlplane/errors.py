@@ -1,71 +1,76 @@
-"""Domain errors and the one place that maps them to gRPC status codes (HTTP: webui.statuses)."""
+"""Domain errors and the one place that maps them to gRPC status codes (`ErrorInterceptor`).
+
+The HTTP statuses the web UI answers with live in `webui.statuses`.
+
+Every FleetService and AgentService call, unary or streaming, goes through the interceptor: a
+servicer raises a domain error and never calls `context.abort` itself.
+"""
 
 from __future__ import annotations
 
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
 import grpc
+
+log = logging.getLogger(__name__)
 
 
 class FleetError(Exception):
     """Base of every error a caller can act on; the message is shown to a person as is."""
 
     grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-    http_status: int = 500
+    retry_after: int | None = None  # seconds; sent as `retry-after` trailing metadata when set
 
 
 class InvalidArgument(FleetError):
     """The request is malformed: an unknown enum value, a bad host name, a bad hash."""
 
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
-    http_status = 400
 
 
 class NotFound(FleetError):
     """The named host, command or test run does not exist."""
 
     grpc_code = grpc.StatusCode.NOT_FOUND
-    http_status = 404
 
 
 class FailedPrecondition(FleetError):
     """The fleet is not in a state that allows this now: host offline, a command already running."""
 
     grpc_code = grpc.StatusCode.FAILED_PRECONDITION
-    http_status = 409
 
 
 class Unauthenticated(FleetError):
     """No credentials, or credentials that match nothing."""
 
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
-    http_status = 401
 
 
 class PermissionDenied(FleetError):
     """Valid credentials that do not allow this call."""
 
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
-    http_status = 403
 
 
 class Aborted(FleetError):
     """The stream was replaced by a newer connection of the same host."""
 
     grpc_code = grpc.StatusCode.ABORTED
-    http_status = 409
 
 
 class Unavailable(FleetError):
     """The control plane is shutting down; the client should reconnect shortly."""
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
-    http_status = 503
 
 
 class ResourceExhausted(FleetError):
     """A limit was hit: message size, concurrent streams, rate."""
 
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    http_status = 429
 
 
 def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -73,3 +78,77 @@ def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, FleetError):
         return exc.grpc_code, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error; see the control plane's log"
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str) -> None:
+    """End the call with the status that fits `error` (raises grpc.aio.AbortError)."""
+    if isinstance(error, grpc.aio.AbortError):
+        raise error  # the call was ended with its status already
+    if not isinstance(error, FleetError):
+        log.error("%s failed", method, exc_info=error)
+    elif error.retry_after is not None:
+        context.set_trailing_metadata((("retry-after", str(error.retry_after)),))
+    code, detail = grpc_status(error)
+    await context.abort(code, detail)
+
+
+Behavior = Callable[..., Any]
+
+
+def _unary(behavior: Behavior, method: str) -> Callable[[Any, Any], Awaitable[Any]]:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await behavior(request, context)
+        except Exception as error:
+            await _abort(context, error, method)
+            raise  # unreachable: _abort raises
+
+    return call
+
+
+def _streaming(behavior: Behavior, method: str) -> Callable[[Any, Any], AsyncIterator[Any]]:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        result = behavior(request, context)
+        try:
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:
+                await result  # a handler that writes with context.write()
+        except Exception as error:
+            await _abort(context, error, method)
+        finally:
+            if inspect.isasyncgen(result):
+                await result.aclose()
+
+    return call
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Maps what a Fleetdeck call raised to its status: domain errors by their code, anything else
+    to INTERNAL (logged with its traceback). Put it first, so the calls other interceptors refuse
+    go through it too."""
+
+    def __init__(self, prefix: str = "/fleetdeck.") -> None:
+        self.prefix = prefix
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or not method.startswith(self.prefix):
+            return handler
+        kwargs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **kwargs)
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, method), **kwargs)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, method), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, method), **kwargs)

@@ -1,7 +1,8 @@
 """The live view of the fleet: every host in memory, its compartments, and the events its changes make.
 
-Heartbeats land here and only here: memory is updated at once, SQLite later in one batch a second,
-and a fleet event goes out only when something a person can see changed.
+The one owner of host state. Heartbeats land here and only here: memory is updated at once, SQLite
+later in one batch a second, and a fleet event goes out only when something a person can see changed.
+Longer than most modules because every write to a host goes through it, by design.
 """
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from fleetdeck.tasks import cancel_and_wait
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.version import __version__
 
-from . import compartments, policy
-from .errors import NotFound
-from .events import Hub
-from .sessions import AgentSession, Sessions
+from . import compartments, policy, test_status
+from .agent_streams import AgentStream, AgentStreams
+from .errors import NotFound, Unauthenticated
+from .hub import Hub
 from .store import VERSION_BLOCK, Store
 from .timeutil import now_ts
 
@@ -30,39 +35,55 @@ SEEN_COALESCE_SECONDS = 5.0  # one "last seen" event for the whole fleet at most
 MISSED_HEARTBEATS_OFFLINE = 3
 
 
+_LAST_FIELD = {
+    pb.OPERATION_SWITCH: "last_switch",
+    pb.OPERATION_ROLLBACK: "last_rollback",
+    pb.OPERATION_PULL: "last_pull",
+}
+
+
 @dataclass
 class HostState:
-    """One host in memory: its stored facts plus what only the live process knows."""
+    """One host in memory: its stored facts plus what only the live process knows.
+
+    Written only by `Fleet`, through its named operations; everything else reads it.
+    """
 
     host: pb.Host
     override: pb.TestSettingsOverride = field(default_factory=pb.TestSettingsOverride)
-    session: AgentSession | None = None
-    last_heard: float = 0.0  # monotonic
+    stream: AgentStream | None = None
+    last_heard: float = 0.0  # monotonic: liveness
+    seen_at: float = 0.0  # wall clock of the last message; becomes host.last_seen when shown or saved
     stale: bool = False  # connected, but heartbeats stopped arriving
-    seen_at: float = 0.0  # wall clock of the last message; copied into host.last_seen when shown or saved
     published: bytes = b""  # fingerprint of what watchers last saw
-    seen_reported: float = 0.0  # the seen_at that watchers last got
-    dirty: bool = False  # has facts not yet written to SQLite
-    seen_dirty: bool = False  # only last-seen time and metrics are not yet written
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
 
     @property
     def online(self) -> bool:
-        return self.session is not None and not self.session.closed and not self.stale
+        return self.stream is not None and not self.stream.closed and not self.stale
 
 
 class Fleet:
-    """Hosts, settings and desired state in memory; the one place that publishes host changes."""
+    """Hosts, settings and desired state in memory: the one owner of host state.
 
-    def __init__(self, store: Store, hub: Hub, sessions: Sessions) -> None:
+    Servicers and the command manager tell it what happened (`hello`, `heartbeat`,
+    `command_started`, `command_finished`, `settings_changed`, `disconnected`, ...); it updates the
+    host, feeds the Tests state machine, publishes what watchers can see, writes behind what must
+    be stored, and pushes settings down the host's stream.
+    """
+
+    def __init__(self, store: Store, hub: Hub, streams: AgentStreams) -> None:
         self.store = store
         self.hub = hub
-        self.sessions = sessions
+        self.streams = streams
         self.hosts: dict[str, HostState] = {}
         self.settings = pb.Settings()
         self.desired: pb.DesiredState | None = None
         self._reserved_version = 0
         self._seen_published = 0.0
+        self._unsaved: set[str] = set()  # hosts with facts not yet written to SQLite
+        self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
+        self._seen_unreported: set[str] = set()  # hosts heard from since watchers last got their time
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
 
@@ -116,7 +137,13 @@ class Fleet:
             return self.desired.agent_version
         return __version__
 
-    # --- changing ------------------------------------------------------------------------------
+    def agent_settings(self, state: HostState) -> agent_pb.AgentSettings:
+        """The settings the host's agent works with."""
+        return agent_pb.AgentSettings(
+            heartbeat_interval=self.settings.heartbeat_interval, tests=state.host.test_settings
+        )
+
+    # --- the agent's stream --------------------------------------------------------------------
 
     def ensure(self, name: str) -> HostState:
         """The host's state, created on first contact."""
@@ -125,16 +152,207 @@ class Fleet:
             state = HostState(host=pb.Host(name=name, registered_at=now_ts()))
             self.hosts[name] = state
             self._refresh_settings(state)
-            state.dirty = True
+            self._unsaved.add(name)
         return state
 
+    @staticmethod
+    def attach(state: HostState, stream: AgentStream) -> None:
+        """Route the host's commands to a new stream (before it is welcomed and published)."""
+        state.stream = stream
+
+    def hello(self, state: HostState, hello: agent_pb.Hello) -> None:
+        """What the agent says about its host when it connects (published by `connect`)."""
+        state.host.facts.CopyFrom(hello.facts)
+        state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
+        self._refresh_settings(state)
+        self._report_tests(state, hello.test_status)
+
+    def connect(self, state: HostState, stream: AgentStream) -> None:
+        """Publish a freshly welcomed stream as the host's link."""
+        state.stream = stream
+        state.stale = False
+        self.heard_from(state)
+        self.changed(state)
+
+    def heard_from(self, state: HostState) -> None:
+        """The host's agent just spoke (monotonic clock for liveness, wall clock for display)."""
+        state.last_heard = time.monotonic()
+        state.seen_at = time.time()
+        self._seen_unsaved.add(state.host.name)
+        self._seen_unreported.add(state.host.name)
+        if state.stale:
+            state.stale = False
+            log.info("host %s is sending heartbeats again", state.host.name)
+            self.changed(state)
+
+    def heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
+        """A heartbeat: the hot path. One that changes nothing visible publishes nothing."""
+        self.heard_from(state)
+        host = state.host
+        host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time
+        visible = host.facts != heartbeat.facts
+        if visible:
+            host.facts.CopyFrom(heartbeat.facts)
+        before = host.test_status.SerializeToString()
+        self._report_tests(state, heartbeat.test_status)
+        if visible or host.test_status.SerializeToString() != before:
+            self.changed(state)
+
+    @contextlib.contextmanager
+    def storing(self, state: HostState) -> Iterator[None]:
+        """While the host's stream waits for storage, its silence is not missed heartbeats."""
+        state.waiting_on_store = True
+        try:
+            yield
+        finally:
+            state.waiting_on_store = False
+
+    def disconnected(self, stream: AgentStream) -> None:
+        """A stream's stream ended: detach it if it is still the host's current one."""
+        state = self.hosts.get(stream.host)
+        if self.streams.remove(stream) and state is not None and state.stream is stream:
+            state.stream = None
+            log.info("host %s disconnected", stream.host)
+            self.changed(state)
+
+    def token_revoked(self, host: str, token_id: str) -> None:
+        """An agent token was revoked: the stream it opened ends now."""
+        stream = self.streams.get(host)
+        if stream is not None and stream.token_id == token_id:
+            stream.close(Unauthenticated("this agent's token was revoked"))
+
+    # --- commands ------------------------------------------------------------------------------
+
+    @staticmethod
+    def reserve(state: HostState, command: pb.Command) -> None:
+        """The command is the host's running one (set before the first await, so only one starts)."""
+        state.host.running_command_id = command.id
+        state.host.running_operation = command.operation
+
+    @staticmethod
+    def release(state: HostState, command_id: str) -> None:
+        """The command no longer runs on the host (if it was the running one)."""
+        if state.host.running_command_id == command_id:
+            state.host.running_command_id = ""
+            state.host.running_operation = pb.OPERATION_UNSPECIFIED
+
+    def command_started(self, state: HostState, command: pb.Command) -> None:
+        """The agent began running a command."""
+        self.reserve(state, command)
+        if command.operation == pb.OPERATION_TEST:
+            self.tests(state, test_status.RunStarted())
+        self.changed(state)
+
+    def test_progress(self, state: HostState, progress: agent_pb.TestProgress) -> None:
+        """Per-case progress of the running test suite (memory only; the run report is durable)."""
+        if state.host.running_command_id == progress.command_id:
+            self.tests(state, test_status.Progressed(progress.status))
+            self.changed(state)
+
+    def command_refused(self, state: HostState, command_id: str) -> None:
+        """The agent would not run a command (or it could not be sent)."""
+        self.release(state, command_id)
+        self.changed(state)
+
+    def command_finished(
+        self, state: HostState, command: pb.Command, facts: pb.HostFacts, tests: test_status.Event | None
+    ) -> None:
+        """A command ended: its facts, the host's last operation, deployment and Tests.
+
+        Not published yet: the caller stores the host with the command, then calls `changed`.
+        """
+        host = state.host
+        if facts.ByteSize():  # an agent that could not read its facts sends none
+            host.facts.CopyFrom(facts)
+        self._record_last_operation(host, command, command.finished_at)
+        succeeded = command.state == pb.COMMAND_STATE_SUCCEEDED
+        if succeeded and command.operation in (pb.OPERATION_SWITCH, pb.OPERATION_ROLLBACK):
+            host.current_deployment_id = command.id
+            self.tests(state, test_status.Deployed())
+        if tests is not None:
+            self.tests(state, tests)
+        self.release(state, command.id)
+
+    def command_interrupted(
+        self, state: HostState, command: pb.Command, tests: test_status.Event | None
+    ) -> None:
+        """A command's outcome is unknown; nothing runs any more."""
+        self.release(state, command.id)
+        self._record_last_operation(state.host, command, now_ts())
+        if tests is not None:
+            self.tests(state, tests)
+        self.changed(state)
+
+    @staticmethod
+    def _record_last_operation(host: pb.Host, command: pb.Command, finished_at: Timestamp) -> None:
+        """Keep the command as the host's last switch, rollback or pull, with the facts after it."""
+        name = _LAST_FIELD.get(command.operation)
+        if name is None:
+            return
+        getattr(host, name).CopyFrom(
+            pb.LastOperation(
+                command_id=command.id,
+                state=command.state,
+                exit_code=command.exit_code,
+                finished_at=finished_at,
+                commit=host.facts.commit,
+                lock_hash=host.facts.lock_hash,
+                generation=host.facts.generation,
+            )
+        )
+
+    # --- Tests ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def tests(state: HostState, event: test_status.Event) -> None:
+        """Feed the host's Tests status one event (published with the host's next change)."""
+        state.host.test_status.CopyFrom(test_status.next_status(state.host.test_status, event))
+
+    def _report_tests(self, state: HostState, reported: pb.TestStatus) -> None:
+        running = state.host.running_operation == pb.OPERATION_TEST and bool(state.host.running_command_id)
+        self.tests(state, test_status.AgentReported(reported, test_running=running))
+
+    # --- settings and desired state ------------------------------------------------------------
+
     def _refresh_settings(self, state: HostState) -> None:
+        was_enabled = policy.tests_enabled(state.host)
         state.host.test_settings.CopyFrom(
             policy.effective_test_settings(
                 state.host.declared_test_settings, state.override, self.settings.test_timeout
             )
         )
         state.host.test_settings_override.CopyFrom(state.override)
+        enabled = state.host.test_settings.enabled
+        if enabled != was_enabled:
+            self.tests(state, test_status.SettingsChanged(was_enabled=was_enabled, enabled=enabled))
+
+    def _push_settings(self, state: HostState) -> None:
+        if state.stream is not None:
+            state.stream.send(agent_pb.ConnectResponse(settings=self.agent_settings(state)))
+
+    async def settings_changed(self, state: HostState, override: pb.TestSettingsOverride) -> None:
+        """A new test settings override for one host: stored, published, pushed to its agent."""
+        await self.store.save_host_override(state.host.name, override)
+        state.override.CopyFrom(override)
+        self.changed(state, durable=True)
+        self._push_settings(state)
+        log.info("test settings of %s changed", state.host.name)
+
+    async def fleet_settings_changed(self, settings: pb.Settings) -> None:
+        """New fleet-wide settings: stored, every host they change republished, pushed to every agent."""
+        await self.store.save_settings(settings)
+        self.settings = settings
+        for state in self.hosts.values():
+            self.changed(state, durable=True)
+            self._push_settings(state)
+
+    def set_desired(self, desired: pb.DesiredState) -> None:
+        """Adopt a new desired state and republish every host it changes."""
+        self.desired = desired
+        for state in self.hosts.values():
+            self.changed(state, durable=True)
+
+    # --- publishing ----------------------------------------------------------------------------
 
     @staticmethod
     def _fingerprint(view: pb.Host) -> bytes:
@@ -146,58 +364,16 @@ class Fleet:
         return plain.SerializeToString(deterministic=True)
 
     def changed(self, state: HostState, *, durable: bool = False) -> None:
-        """Publish the host if anything visible changed; mark it for the write-behind flush."""
+        """Publish the host if anything visible changed; without `durable`, mark it for the flush."""
         if not durable:
-            state.dirty = True
+            self._unsaved.add(state.host.name)
         self._refresh_settings(state)
         view = self.view_of(state)  # computed once: compared, then published as is
         fingerprint = self._fingerprint(view)
         if fingerprint != state.published:
             state.published = fingerprint
-            state.seen_reported = state.seen_at  # the host event carries last_seen
+            self._seen_unreported.discard(state.host.name)  # the host event carries last_seen
             self.hub.publish(fleet_pb.WatchFleetResponse(host=view))
-
-    def heard_from(self, state: HostState) -> None:
-        """Note that the host's agent just spoke (monotonic clock for liveness, wall clock for display)."""
-        state.last_heard = time.monotonic()
-        state.seen_at = time.time()
-        state.seen_dirty = True
-        if state.stale:
-            state.stale = False
-            log.info("host %s is sending heartbeats again", state.host.name)
-            self.changed(state)
-
-    @staticmethod
-    def attach(state: HostState, session: AgentSession) -> None:
-        """Route the host's commands to a new session (before it is welcomed and published)."""
-        state.session = session
-
-    def connect(self, state: HostState, session: AgentSession) -> None:
-        """Publish a freshly welcomed session as the host's link."""
-        state.session = session
-        state.stale = False
-        self.heard_from(state)
-        self.changed(state)
-
-    def disconnect(self, session: AgentSession) -> None:
-        """Detach a session whose stream ended, if it is still the host's current one."""
-        state = self.hosts.get(session.host)
-        if state is not None and state.session is session:
-            state.session = None
-            log.info("host %s disconnected", session.host)
-            self.changed(state)
-
-    def set_settings(self, settings: pb.Settings) -> None:
-        """Adopt new fleet-wide settings and republish every host they change."""
-        self.settings = settings
-        for state in self.hosts.values():
-            self.changed(state, durable=True)
-
-    def set_desired(self, desired: pb.DesiredState) -> None:
-        """Adopt a new desired state and republish every host it changes."""
-        self.desired = desired
-        for state in self.hosts.values():
-            self.changed(state, durable=True)
 
     # --- background: write-behind, liveness, coalesced last-seen -------------------------------
 
@@ -211,9 +387,7 @@ class Fleet:
         """Stop housekeeping and write everything still in memory; safe to call twice."""
         if self._flusher is not None:
             task, self._flusher = self._flusher, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.flush()
 
     async def _housekeeping(self) -> None:
@@ -228,20 +402,19 @@ class Fleet:
 
     async def flush(self) -> None:
         """Write every host changed since the last flush in one transaction."""
-        dirty = [s for s in self.hosts.values() if s.dirty]
-        seen = [s for s in self.hosts.values() if s.seen_dirty and not s.dirty]
+        unsaved, self._unsaved = self._unsaved, set()
+        seen_only, self._seen_unsaved = self._seen_unsaved - unsaved, set()
+        dirty = [self.hosts[n] for n in unsaved if n in self.hosts]
+        seen = [self.hosts[n] for n in seen_only if n in self.hosts]
         for state in (*dirty, *seen):
-            state.dirty = state.seen_dirty = False
             self._sync_last_seen(state)
         try:
             await self.store.save_hosts([s.host for s in dirty])
             # Most hosts only heartbeated: a narrow update, not a rewrite of every fact.
             await self.store.save_last_seen([s.host for s in seen])
         except BaseException:
-            for state in dirty:
-                state.dirty = True
-            for state in seen:
-                state.seen_dirty = True
+            self._unsaved |= unsaved
+            self._seen_unsaved |= seen_only
             raise
         for hook in self.flush_hooks:
             await hook()
@@ -257,7 +430,7 @@ class Fleet:
         for state in self.hosts.values():
             if state.waiting_on_store:
                 continue  # heartbeats are queued behind output that storage has not taken yet
-            if state.session is not None and not state.stale and now - state.last_heard > limit:
+            if state.stream is not None and not state.stale and now - state.last_heard > limit:
                 state.stale = True
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)
@@ -267,11 +440,12 @@ class Fleet:
         if now - self._seen_published < SEEN_COALESCE_SECONDS:
             return
         self._seen_published = now
+        names, self._seen_unreported = sorted(self._seen_unreported), set()
         seen = []
-        for state in self.hosts.values():
-            if state.seen_at > state.seen_reported:
-                state.seen_reported = state.seen_at
+        for name in names:
+            state = self.hosts.get(name)
+            if state is not None:
                 self._sync_last_seen(state)
-                seen.append(fleet_pb.HostSeen(host=state.host.name, last_seen=state.host.last_seen))
+                seen.append(fleet_pb.HostSeen(host=name, last_seen=state.host.last_seen))
         if seen:
             self.hub.publish(fleet_pb.WatchFleetResponse(hosts_seen=fleet_pb.HostsSeen(hosts=seen)))

@@ -1,27 +1,25 @@
-"""FleetService: the typed API for automation, the CLI and the web UI. Thin: unpack, call, pack."""
+"""FleetService: the typed API for automation, the CLI and the web UI. Thin: unpack, call, pack.
+
+Errors are raised as domain errors; `errors.ErrorInterceptor` turns them into gRPC statuses.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import wraps
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
-import grpc
-from google.protobuf.duration_pb2 import Duration
-
-from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
+from . import policy
 from .access import ApiTokens
 from .accounts import Accounts
-from .agent_service import AgentService
-from .auth import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
-from .errors import FleetError, InvalidArgument, NotFound, Unauthenticated, Unavailable, grpc_status
+from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
 from .output import OutputFollowers
 from .paging import decode_page_token, encode_page_token, page_size
@@ -33,48 +31,10 @@ _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_LINES_PER_MESSAGE = 500
 
-R = TypeVar("R")
-
-
-def _mapped(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-    """Turn domain errors into gRPC statuses: the one place unary methods map errors."""
-
-    @wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
-        try:
-            return await method(self, request, context)
-        except Exception as error:
-            if not isinstance(error, FleetError):
-                log.exception("%s failed", method.__name__)
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                context.set_trailing_metadata((("retry-after", str(retry_after)),))
-            code, detail = grpc_status(error)
-            await context.abort(code, detail)
-            raise  # unreachable: abort raises
-
-    return wrapper
-
 
 def _parts(lines: list[pb.OutputLine]) -> list[list[pb.OutputLine]]:
     """Lines in messages of a bounded size."""
     return [lines[i : i + _MAX_LINES_PER_MESSAGE] for i in range(0, len(lines), _MAX_LINES_PER_MESSAGE)]
-
-
-async def _abort_stream(context: Any, error: Exception, name: str) -> None:
-    """End a server stream with the status that fits the error (the streams' side of `_mapped`)."""
-    if isinstance(error, grpc.aio.AbortError):
-        raise error
-    if not isinstance(error, FleetError):
-        log.exception("%s failed", name)
-    code, detail = grpc_status(error)
-    await context.abort(code, detail)
-
-
-def _positive(duration: Duration, name: str, minimum_seconds: float = 1.0) -> Duration:
-    if duration.ToTimedelta().total_seconds() < minimum_seconds:
-        raise InvalidArgument(f"{name} must be at least {minimum_seconds:g} s")
-    return duration
 
 
 class FleetService(fleet_grpc.FleetServiceServicer):
@@ -86,7 +46,6 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         commands: Commands,
         followers: OutputFollowers,
         tokens: AgentTokens,
-        agents: AgentService,
         api_tokens: ApiTokens,
         accounts: Accounts,
     ) -> None:
@@ -96,49 +55,39 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.commands = commands
         self.followers = followers
         self.tokens = tokens
-        self.agents = agents
         self.api_tokens = api_tokens
 
-    @_mapped
     async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:
         return fleet_pb.ListHostsResponse(hosts=self.fleet.snapshot().hosts, version=self.fleet.hub.version)
 
-    @_mapped
     async def GetHost(self, request: fleet_pb.GetHostRequest, context: Any) -> fleet_pb.GetHostResponse:
         return fleet_pb.GetHostResponse(host=self.fleet.view(request.name))
 
     async def WatchFleet(
         self, request: fleet_pb.WatchFleetRequest, context: Any
     ) -> AsyncIterator[fleet_pb.WatchFleetResponse]:
-        try:
-            async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
-                yield event
-        except Exception as error:
-            await _abort_stream(context, error, "WatchFleet")
+        async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
+            yield event
 
-    @_mapped
     async def RunOperation(
         self, request: fleet_pb.RunOperationRequest, context: Any
     ) -> fleet_pb.RunOperationResponse:
         timeout = request.timeout if request.HasField("timeout") else None
         if timeout is not None:
-            _positive(timeout, "timeout")
+            policy.at_least(timeout, "timeout")
         results = await self.commands.run_operation(list(request.hosts), request.operation, timeout)
         return fleet_pb.RunOperationResponse(results=results)
 
-    @_mapped
     async def CancelCommand(
         self, request: fleet_pb.CancelCommandRequest, context: Any
     ) -> fleet_pb.CancelCommandResponse:
         return fleet_pb.CancelCommandResponse(command=await self.commands.cancel(request.command_id))
 
-    @_mapped
     async def GetCommand(
         self, request: fleet_pb.GetCommandRequest, context: Any
     ) -> fleet_pb.GetCommandResponse:
         return fleet_pb.GetCommandResponse(command=await self.commands.get(request.command_id))
 
-    @_mapped
     async def ListCommands(
         self, request: fleet_pb.ListCommandsRequest, context: Any
     ) -> fleet_pb.ListCommandsResponse:
@@ -190,13 +139,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                 if fresh:
                     next_line = fresh[-1].number + 1
                     yield fleet_pb.StreamCommandOutputResponse(lines=fresh)
-        except Exception as error:
-            await _abort_stream(context, error, "StreamCommandOutput")
         finally:
             if follower is not None:
                 self.followers.unfollow(request.command_id, follower)
 
-    @_mapped
     async def ListTestRuns(
         self, request: fleet_pb.ListTestRunsRequest, context: Any
     ) -> fleet_pb.ListTestRunsResponse:
@@ -208,7 +154,6 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             response.next_page_token = encode_page_token(page.next_cursor)
         return response
 
-    @_mapped
     async def GetTestRun(
         self, request: fleet_pb.GetTestRunRequest, context: Any
     ) -> fleet_pb.GetTestRunResponse:
@@ -217,75 +162,29 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             raise NotFound(f"no test run with id {request.run_id}")
         return fleet_pb.GetTestRunResponse(run=run)
 
-    @_mapped
     async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any
     ) -> fleet_pb.UpdateHostSettingsResponse:
         state = self.fleet.state(request.host)
-        new = request.test_settings_override
-        if new.HasField("timeout"):
-            _positive(new.timeout, "timeout")
         paths = list(request.update_mask.paths)
-        allowed = {"enabled", "auto_run_after_switch", "timeout"}
-        unknown = [p for p in paths if p not in allowed]
-        if unknown:
-            raise InvalidArgument(
-                f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(allowed))}"
-            )
-        override = pb.TestSettingsOverride()
-        override.CopyFrom(state.override)
-        if not paths:
-            override.CopyFrom(new)
-        for path in paths:
-            if new.HasField(path):
-                if path == "timeout":
-                    override.timeout.CopyFrom(new.timeout)
-                else:
-                    setattr(override, path, getattr(new, path))
-            else:
-                override.ClearField(path)
-        await self.store.save_host_override(state.host.name, override)
-        state.override.CopyFrom(override)
-        self.fleet.changed(state, durable=True)
-        if state.session is not None:
-            state.session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
-        log.info("test settings of %s changed", state.host.name)
+        override = policy.updated_override(state.override, request.test_settings_override, paths)
+        await self.fleet.settings_changed(state, override)
         return fleet_pb.UpdateHostSettingsResponse(host=self.fleet.view(state.host.name))
 
-    @_mapped
     async def GetSettings(
         self, request: fleet_pb.GetSettingsRequest, context: Any
     ) -> fleet_pb.GetSettingsResponse:
         return fleet_pb.GetSettingsResponse(settings=self.fleet.settings)
 
-    @_mapped
     async def UpdateSettings(
         self, request: fleet_pb.UpdateSettingsRequest, context: Any
     ) -> fleet_pb.UpdateSettingsResponse:
-        settings = pb.Settings()
-        settings.CopyFrom(self.fleet.settings)
-        fields = ["test_timeout", "heartbeat_interval", "test_history_limit", "operation_timeout"]
-        paths = list(request.update_mask.paths) or fields
-        for path in paths:
-            if path not in fields:
-                raise InvalidArgument(f"unknown update_mask path {path!r}; use {', '.join(fields)}")
-            if path == "test_history_limit":
-                if request.settings.test_history_limit < 1:
-                    raise InvalidArgument("test_history_limit must be at least 1")
-                settings.test_history_limit = request.settings.test_history_limit
-            else:
-                minimum = 0.5 if path == "heartbeat_interval" else 1.0
-                getattr(settings, path).CopyFrom(_positive(getattr(request.settings, path), path, minimum))
-        await self.store.save_settings(settings)
-        self.fleet.set_settings(settings)
-        for session in self.fleet.sessions.all():
-            state = self.fleet.hosts.get(session.host)
-            if state is not None:
-                session.send(agent_pb.ConnectResponse(settings=self.agents.agent_settings(state)))
-        log.info("fleet settings changed: %s", ", ".join(paths))
+        paths = list(request.update_mask.paths)
+        settings = policy.updated_settings(self.fleet.settings, request.settings, paths)
+        await self.fleet.fleet_settings_changed(settings)
+        log.info("fleet settings changed: %s", ", ".join(paths or policy.SETTINGS_PATHS))
         return fleet_pb.UpdateSettingsResponse(settings=settings)
 
-    @_mapped
     async def SetDesiredState(
         self, request: fleet_pb.SetDesiredStateRequest, context: Any
     ) -> fleet_pb.SetDesiredStateResponse:
@@ -304,13 +203,11 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         log.info("desired state set to commit %s", desired.commit[:12])
         return fleet_pb.SetDesiredStateResponse(desired_state=desired)
 
-    @_mapped
     async def GetDesiredState(
         self, request: fleet_pb.GetDesiredStateRequest, context: Any
     ) -> fleet_pb.GetDesiredStateResponse:
         return fleet_pb.GetDesiredStateResponse(desired_state=self.fleet.desired or pb.DesiredState())
 
-    @_mapped
     async def CreateAgentToken(
         self, request: fleet_pb.CreateAgentTokenRequest, context: Any
     ) -> fleet_pb.CreateAgentTokenResponse:
@@ -330,26 +227,21 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             response.expires_at.CopyFrom(to_ts(expires_at))
         return response
 
-    @_mapped
     async def ListAgentTokens(
         self, request: fleet_pb.ListAgentTokensRequest, context: Any
     ) -> fleet_pb.ListAgentTokensResponse:
         return fleet_pb.ListAgentTokensResponse(tokens=await self.store.list_tokens(request.host))
 
-    @_mapped
     async def RevokeAgentToken(
         self, request: fleet_pb.RevokeAgentTokenRequest, context: Any
     ) -> fleet_pb.RevokeAgentTokenResponse:
         if not await self.store.revoke_token(request.token_id):
             raise NotFound(f"no agent token with id {request.token_id}")
         token = next(t for t in await self.store.list_tokens() if t.token_id == request.token_id)
-        session = self.fleet.sessions.get(token.host)
-        if session is not None and session.token_id == request.token_id:
-            session.close(Unauthenticated("this agent's token was revoked"))
+        self.fleet.token_revoked(token.host, token.token_id)
         log.info("revoked agent token %s of host %s", token.token_id, token.host)
         return fleet_pb.RevokeAgentTokenResponse(token=token)
 
-    @_mapped
     async def CreateApiToken(
         self, request: fleet_pb.CreateApiTokenRequest, context: Any
     ) -> fleet_pb.CreateApiTokenResponse:
@@ -357,13 +249,11 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         log.info("created API token %s (%s) for %s", record.token_id, pb.Role.Name(record.role), record.name)
         return fleet_pb.CreateApiTokenResponse(token=token, api_token=record)
 
-    @_mapped
     async def ListApiTokens(
         self, request: fleet_pb.ListApiTokensRequest, context: Any
     ) -> fleet_pb.ListApiTokensResponse:
         return fleet_pb.ListApiTokensResponse(tokens=await self.store.list_api_tokens())
 
-    @_mapped
     async def RevokeApiToken(
         self, request: fleet_pb.RevokeApiTokenRequest, context: Any
     ) -> fleet_pb.RevokeApiTokenResponse:
@@ -373,24 +263,20 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         log.info("revoked API token %s of %s", token.token_id, token.name)
         return fleet_pb.RevokeApiTokenResponse(api_token=token)
 
-    @_mapped
     async def Login(self, request: fleet_pb.LoginRequest, context: Any) -> fleet_pb.LoginResponse:
         return await self.accounts.login(
             request.username, request.password, request.client, request.previous_session_token
         )
 
-    @_mapped
     async def GetWebSession(
         self, request: fleet_pb.GetWebSessionRequest, context: Any
     ) -> fleet_pb.GetWebSessionResponse:
         return fleet_pb.GetWebSessionResponse(session=await self.accounts.session(request.session_token))
 
-    @_mapped
     async def Logout(self, request: fleet_pb.LogoutRequest, context: Any) -> fleet_pb.LogoutResponse:
         await self.accounts.logout(request.session_token)
         return fleet_pb.LogoutResponse()
 
-    @_mapped
     async def PutUser(self, request: fleet_pb.PutUserRequest, context: Any) -> fleet_pb.PutUserResponse:
         await self.accounts.put_user(request.username, request.password, request.role)
         log.info("web user %s set (%s)", request.username, pb.Role.Name(request.role))

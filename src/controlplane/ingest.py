@@ -8,19 +8,19 @@ after the transaction holding them committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+from .agent_streams import AgentStream
 from .commands import Commands
 from .errors import Unavailable
 from .fleet import HostState
 from .output import OutputFollowers
-from .sessions import AgentSession
 from .store import OutputAppend, Store
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Item:
     """One message to store for a host."""
 
     state: HostState
-    session: AgentSession  # acknowledgements go back on the stream that sent the message
+    stream: AgentStream  # acknowledgements go back on the stream that sent the message
     message: agent_pb.ConnectRequest
 
 
@@ -50,9 +50,9 @@ class Ingest:
         self._queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, state: HostState, session: AgentSession, message: agent_pb.ConnectRequest) -> None:
+    async def submit(self, state: HostState, stream: AgentStream, message: agent_pb.ConnectRequest) -> None:
         """Queue an output chunk, test run report or command finish for storing (waits when full)."""
-        await self._queue.put(Item(state, session, message))
+        await self._queue.put(Item(state, stream, message))
 
     async def start(self) -> None:
         """Start the consumer; safe to call twice."""
@@ -63,9 +63,7 @@ class Ingest:
         """Store what is queued, then stop; safe to call twice."""
         if self._task is not None:
             task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         while batch := self._drain([]):
             await self._process(batch)
 
@@ -85,12 +83,12 @@ class Ingest:
                 # unacknowledged message (the rest of their queued messages is dropped unacknowledged).
                 log.exception("storing a batch of %d agent messages failed", len(batch))
                 for item in batch:
-                    item.session.close(Unavailable("the control plane could not store a message; resend it"))
+                    item.stream.close(Unavailable("the control plane could not store a message; resend it"))
 
     async def _process(self, batch: list[Item]) -> None:
         output: list[Item] = []
         for item in batch:
-            if item.session.closed:
+            if item.stream.closed:
                 continue  # its agent resends everything unacknowledged after reconnecting
             kind = item.message.WhichOneof("message")
             if kind == "output":
@@ -104,11 +102,11 @@ class Ingest:
                 report = item.message.test_run
                 if await self._owned(item.state, report.command_id):
                     await self.commands.on_test_run(item.state, report)
-                self._ack(item.session, report.command_id, report.seq)
+                self._ack(item.stream, report.command_id, report.seq)
             elif kind == "command_finished":
                 finished = item.message.command_finished
                 await self.commands.on_finished(item.state, finished)
-                self._ack(item.session, finished.command_id, finished.seq)
+                self._ack(item.stream, finished.command_id, finished.seq)
         await self._store_output(output)
 
     async def _owned(self, state: HostState, command_id: str) -> bool:
@@ -123,7 +121,7 @@ class Ingest:
             return
         owners = await self.store.command_hosts({i.message.output.command_id for i in items})
         appends = []
-        sessions: dict[str, AgentSession] = {}
+        streams: dict[str, AgentStream] = {}
         for item in items:
             chunk = item.message.output
             if owners.get(chunk.command_id) != item.state.host.name:
@@ -132,10 +130,10 @@ class Ingest:
                     item.state.host.name,
                     chunk.command_id,
                 )
-                self._ack(item.session, chunk.command_id, chunk.seq)
+                self._ack(item.stream, chunk.command_id, chunk.seq)
                 continue
             appends.append(OutputAppend(chunk.command_id, chunk))
-            sessions[chunk.command_id] = item.session
+            streams[chunk.command_id] = item.stream
         if not appends:
             return
         stored = await self.store.append_output(appends)
@@ -144,8 +142,8 @@ class Ingest:
             lines[append.command_id].extend(append.chunk.lines)
         for command_id, output in stored.items():
             self.followers.publish(command_id, lines[command_id])
-            self._ack(sessions[command_id], command_id, output.max_seq)
+            self._ack(streams[command_id], command_id, output.max_seq)
 
     @staticmethod
-    def _ack(session: AgentSession, command_id: str, seq: int) -> None:
-        session.send(agent_pb.ConnectResponse(ack=agent_pb.Ack(command_id=command_id, seq=seq)))
+    def _ack(stream: AgentStream, command_id: str, seq: int) -> None:
+        stream.send(agent_pb.ConnectResponse(ack=agent_pb.Ack(command_id=command_id, seq=seq)))

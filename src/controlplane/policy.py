@@ -1,13 +1,14 @@
-"""Pure decisions about operations: which test settings apply, whether an operation may start now."""
+"""Pure decisions: which test settings apply, how an update changes settings, whether an operation
+may start now."""
 
 from __future__ import annotations
 
 from google.protobuf import duration_pb2
 
-# Re-exported for the control plane's callers; the names are defined once, in fleetdeck.operations.
-from fleetdeck.operations import OPERATIONS as OPERATIONS
-from fleetdeck.operations import operation_name as operation_name
+from fleetdeck.operations import OPERATIONS, operation_name
 from fleetdeck.v1 import types_pb2
+
+from .errors import InvalidArgument
 
 
 def effective_test_settings(
@@ -75,3 +76,61 @@ def should_auto_run_tests(
         and _auto_run_after_switch(host)
         and host.test_status.state != types_pb2.TEST_STATE_DISABLED
     )
+
+
+OVERRIDE_PATHS = ("enabled", "auto_run_after_switch", "timeout")
+SETTINGS_PATHS = ("test_timeout", "heartbeat_interval", "test_history_limit", "operation_timeout")
+_MINIMUM_SECONDS = {"heartbeat_interval": 0.5}
+
+
+def at_least(
+    duration: duration_pb2.Duration, name: str, minimum_seconds: float = 1.0
+) -> duration_pb2.Duration:
+    """`duration` if it is at least `minimum_seconds`; InvalidArgument otherwise."""
+    if duration.ToTimedelta().total_seconds() < minimum_seconds:
+        raise InvalidArgument(f"{name} must be at least {minimum_seconds:g} s")
+    return duration
+
+
+def updated_override(
+    current: types_pb2.TestSettingsOverride, new: types_pb2.TestSettingsOverride, paths: list[str]
+) -> types_pb2.TestSettingsOverride:
+    """A host's override after an update: each path in the mask taken from `new` (cleared when unset
+    there); no paths means `new` replaces the override whole. InvalidArgument for a bad update."""
+    if new.HasField("timeout"):
+        at_least(new.timeout, "timeout")
+    unknown = [p for p in paths if p not in OVERRIDE_PATHS]
+    if unknown:
+        raise InvalidArgument(
+            f"unknown update_mask path {unknown[0]!r}; use {', '.join(sorted(OVERRIDE_PATHS))}"
+        )
+    override = types_pb2.TestSettingsOverride()
+    override.CopyFrom(new if not paths else current)
+    for path in paths:
+        if not new.HasField(path):
+            override.ClearField(path)
+        elif path == "timeout":
+            override.timeout.CopyFrom(new.timeout)
+        else:
+            setattr(override, path, getattr(new, path))
+    return override
+
+
+def updated_settings(
+    current: types_pb2.Settings, new: types_pb2.Settings, paths: list[str]
+) -> types_pb2.Settings:
+    """Fleet-wide settings after an update of the paths in the mask (every field when none).
+    InvalidArgument for an unknown path or a value out of range."""
+    settings = types_pb2.Settings()
+    settings.CopyFrom(current)
+    for path in paths or SETTINGS_PATHS:
+        if path not in SETTINGS_PATHS:
+            raise InvalidArgument(f"unknown update_mask path {path!r}; use {', '.join(SETTINGS_PATHS)}")
+        if path == "test_history_limit":
+            if new.test_history_limit < 1:
+                raise InvalidArgument("test_history_limit must be at least 1")
+            settings.test_history_limit = new.test_history_limit
+        else:
+            minimum = _MINIMUM_SECONDS.get(path, 1.0)
+            getattr(settings, path).CopyFrom(at_least(getattr(new, path), path, minimum))
+    return settings

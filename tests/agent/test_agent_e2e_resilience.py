@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from agent_e2e import Fleet, World, control_plane_config
 
-from controlplane.agent_service import AgentService
+from controlplane import fleet as live_fleet
 from controlplane.app import ControlPlane
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 
@@ -30,13 +30,13 @@ async def test_heartbeats_keep_coming_while_a_5_second_command_runs(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     beats: list[tuple[float, str]] = []
-    original = AgentService._heartbeat
+    original = live_fleet.Fleet.heartbeat
 
-    def record(self: AgentService, state: Any, heartbeat: Any) -> None:
+    def record(self: live_fleet.Fleet, state: Any, heartbeat: Any) -> None:
         beats.append((asyncio.get_running_loop().time(), heartbeat.running_command_id))
         original(self, state, heartbeat)
 
-    monkeypatch.setattr(AgentService, "_heartbeat", record)
+    monkeypatch.setattr(live_fleet.Fleet, "heartbeat", record)
     await world.fleet.set_heartbeat(1.0)
     host = await world.host("gpc0", switch="for i in 1 2 3 4 5; do echo step $i; sleep 1; done")
     await world.agent(host)

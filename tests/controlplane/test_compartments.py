@@ -582,6 +582,30 @@ AFTER_ROLLBACK = {"last_rollback": ROLLBACK_OK, "current_deployment_id": "rb1"}
             id="switch-succeeded-before-tests",
         ),
         pytest.param(
+            healthy(
+                test_status={
+                    "state": T.TEST_STATE_NOT_RUN,
+                    "message": "Test run cancelled after 3/8; run the tests again",
+                }
+            ),
+            DESIRED,
+            OUTDATED,
+            "Test run cancelled after 3/8; run the tests again",
+            id="cancelled-run-says-why",
+        ),
+        pytest.param(
+            healthy(
+                test_status={
+                    "state": T.TEST_STATE_NOT_RUN,
+                    "message": "The last test run was interrupted; run the tests again",
+                }
+            ),
+            DESIRED,
+            OUTDATED,
+            "The last test run was interrupted; run the tests again",
+            id="interrupted-run-says-why",
+        ),
+        pytest.param(
             healthy(**AFTER_SWITCH, test_status=FAILED),
             DESIRED,
             OUTDATED,

@@ -111,7 +111,7 @@ async def test_watch_resumes_from_version_or_sends_snapshot(cp, connect, fleet) 
 
 
 async def test_slow_watcher_is_resynced_not_waited_for(cp) -> None:
-    from controlplane.events import Hub
+    from controlplane.hub import Hub
 
     hub = Hub(0, watcher_limit=3)
     events = hub.watch(0, lambda: fleet_pb.FleetSnapshot())

@@ -66,7 +66,7 @@ async def test_a_host_that_goes_away_while_a_command_is_stored_is_not_left_busy(
 
     async def insert_then_disconnect(command):
         await insert(command)
-        cp.fleet.hosts["gpc0"].session.close(ValueError("gone"))  # the stream ends meanwhile
+        cp.fleet.hosts["gpc0"].stream.close(ValueError("gone"))  # the stream ends meanwhile
 
     cp.store.insert_command = insert_then_disconnect
     with pytest.raises(grpc.aio.AioRpcError) as caught:

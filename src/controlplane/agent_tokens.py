@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
 
+from .credentials import token_hash
 from .errors import InvalidArgument, PermissionDenied, Unauthenticated
 from .store import Store, TokenRecord
 
@@ -21,24 +21,6 @@ def check_host_name(name: str) -> str:
             f"host name {name[:80]!r} is not a valid RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)"
         )
     return name
-
-
-def token_hash(token: str) -> str:
-    """The stored form of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def bearer_token(
-    metadata: tuple[tuple[str, str | bytes], ...] | None, what: str = "the host's agent token"
-) -> str:
-    """The token from `authorization: Bearer …` metadata; Unauthenticated when absent."""
-    for key, value in metadata or ():
-        if key.lower() == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
-            scheme, _, token = text.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-    raise Unauthenticated(f"missing 'authorization: Bearer <token>' metadata; send {what}")
 
 
 ENROLLMENT_TTL_SECONDS = 30 * 60
