@@ -14,7 +14,7 @@ from stores import command, opened_store
 import controlplane
 from controlplane.store import VERSION_BLOCK, SqliteStore
 from controlplane.store.sqlite.database import Database
-from controlplane.store.sqlite.schema import MIGRATIONS
+from controlplane.store.schema import MIGRATIONS
 from controlplane.timeutil import to_ts
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -99,7 +99,7 @@ async def test_a_database_written_before_the_store_was_a_package_opens_unchanged
 
 async def test_a_database_at_schema_one_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "fleet.db"
-    _load(path, MIGRATIONS[0] + "; INSERT INTO hosts(name, registered_at) VALUES ('gpc0', 1.0);", 1)
+    _load(path, MIGRATIONS[0].sql + "; INSERT INTO hosts(name, registered_at) VALUES ('gpc0', 1.0);", 1)
     async with opened_store(path) as store:
         assert await store.schema_version() == 4
         assert [s.host.name for s in await store.load_hosts()] == ["gpc0"]

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from ..interface import VERSION_BLOCK
-from .schema import MIGRATIONS
+from ..schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,10 @@ class Database:
 
     async def _migrate(self) -> None:
         current = await self.schema_version()
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             async with self.transaction() as db:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        await db.execute(statement)
+                for statement in statements(migration, "sqlite"):
+                    await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {number}")
             log.info("database %s migrated to schema %d", self.path, number)
 
