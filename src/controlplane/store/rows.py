@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from fleetdeck.v1 import types_pb2 as pb
 
 from ..timeutil import from_ts, to_ts
 from .codec import blob, duration, field_blob, parse
 from .records import StoredHost
+
+
+class Row(Protocol):
+    """A row as either engine's driver returns it: its columns by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
 
 LAST_OPERATIONS = ("last_switch", "last_pull", "last_rollback")
 
@@ -25,7 +31,7 @@ HOST_COLUMNS = (
 )  # of `hosts h LEFT JOIN host_settings s`
 
 
-def command(r: Sequence[Any]) -> pb.Command:
+def command(r: Row) -> pb.Command:
     """A command from a row of `COMMAND_COLUMNS`."""
     message = pb.Command(
         id=r[0],
@@ -48,7 +54,7 @@ def command(r: Sequence[Any]) -> pb.Command:
     return message
 
 
-def stored_host(r: Sequence[Any]) -> StoredHost:
+def stored_host(r: Row) -> StoredHost:
     """A host and its override from a row of `HOST_COLUMNS`."""
     host = pb.Host(
         name=r[0],

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -16,10 +16,10 @@ from ..schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
 
-# Held for the length of a migration transaction, so replicas starting together migrate once.
+# Held while migrating, so replicas starting together migrate once.
 _MIGRATION_LOCK = 0x666C6565  # "flee"
 
-Connection = asyncpg.Connection[asyncpg.Record]
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
 
 
 def rowcount(status: str) -> int:
@@ -68,8 +68,7 @@ class Database:
             await writer.close()
             raise
         self._writer_conn = writer
-        row = await self.one("SELECT MAX(ord) FROM commands")
-        self._next_ord = (row[0] or 0) + 1
+        await self.refresh_ord()
 
     async def close(self) -> None:
         """Close the pool and the writer; safe to call twice."""
@@ -98,19 +97,22 @@ class Database:
         return int(row[0])
 
     async def _migrate(self, db: Connection) -> None:
-        await db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        for number, migration in enumerate(MIGRATIONS, start=1):
-            async with db.transaction():
-                await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-                if await db.fetchval("SELECT 1 FROM schema_migrations WHERE version = $1", number):
-                    continue
-                for statement in statements(migration, "postgres"):
-                    await db.execute(statement)
-                await db.execute("INSERT INTO schema_migrations(version) VALUES ($1)", number)
-            log.info("PostgreSQL database migrated to schema %d", number)
+        # Replicas starting together take turns: the first migrates, the others find it done.
+        await db.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            current = await db.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+                async with db.transaction():
+                    for statement in statements(migration, "postgres"):
+                        await db.execute(statement)
+                    await db.execute("INSERT INTO schema_migrations(version) VALUES ($1)", number)
+                log.info("PostgreSQL database migrated to schema %d", number)
+        finally:
+            await db.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -142,6 +144,11 @@ class Database:
         return await self._reader.fetch(sql, *args)
 
     # --- sequences -----------------------------------------------------------------------------
+
+    async def refresh_ord(self) -> None:
+        """Continue command order numbers after the highest stored one."""
+        row = await self.one("SELECT MAX(ord) FROM commands")
+        self._next_ord = (row[0] or 0) + 1
 
     def take_ord(self) -> int:
         """The order number of a new command (call inside the transaction that inserts it)."""

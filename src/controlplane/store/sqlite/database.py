@@ -134,3 +134,19 @@ class Database:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(reserved),),
             )
+
+    # --- whole tables (for `fleetdeck db copy`) --------------------------------------------------
+
+    async def table_columns(self, table: str) -> list[str]:
+        """The columns of a table, in their order."""
+        return [r[1] for r in await self.all(f"PRAGMA table_info({table})")]
+
+    async def table_rows(
+        self, table: str, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every row of a table, `batch` rows at a time."""
+        async with (self._read_db or self._writer).execute(
+            f"SELECT {', '.join(columns)} FROM {table}"
+        ) as cursor:
+            while rows := await cursor.fetchmany(batch):
+                yield [tuple(r) for r in rows]
