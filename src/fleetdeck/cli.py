@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "webui": ("webui.cli", "run the web UI on its own, as a client of a control plane"),
     "demo": ("fleetdeck.demo", "run a local demo fleet: control plane, web UI and three agents"),
     "token": ("fleetdeck.admin", "create, list or revoke agent tokens"),
+    "db": ("controlplane.db_cli", "database tasks: copy a SQLite database into PostgreSQL"),
 }
 
 

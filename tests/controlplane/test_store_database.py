@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -16,9 +17,11 @@ from stores import EngineStore, command, opened_store
 
 import controlplane
 from controlplane.store import VERSION_BLOCK, PostgresStore, SqliteStore, make_store
-from controlplane.store.copy import TargetNotEmpty, copy_database
+from controlplane.store.copy import copy_database
 from controlplane.store.schema import MIGRATIONS, Migration, statements, tables
+from controlplane.store.tables import TargetNotEmpty
 from controlplane.timeutil import to_ts
+from fleetdeck import cli as fleetdeck_cli
 from fleetdeck.v1 import types_pb2 as pb
 
 MAIN_DATABASE = Path(__file__).parent / "data" / "fleet_schema4.sql"
@@ -235,6 +238,63 @@ async def test_a_copy_goes_only_into_an_empty_database(tmp_path: Path, postgres_
         with pytest.raises(TargetNotEmpty, match="table commands"):
             await copy_database(source, target)
         assert [c.id for c in (await target.list_commands("", 10, None)).items] == ["mine"]
+
+
+async def test_fleetdeck_db_copy_moves_a_sqlite_fleet_into_postgresql(
+    tmp_path: Path, postgres_cluster: Cluster
+) -> None:
+    path = tmp_path / "fleet.db"
+    _load(path, MAIN_DATABASE.read_text(), 4)
+    dsn = postgres_cluster.new_database()
+    url_file = tmp_path / "db-url"  # the URI (and its password) stays out of the process list
+    url_file.write_text(dsn + "\n")
+    copy = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "fleetdeck.cli",
+        "db",
+        "copy",
+        "--from",
+        str(path),
+        "--to-file",
+        str(url_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        out, err = await copy.communicate()
+    assert copy.returncode == 0, err.decode()
+    assert "hosts: 2 rows" in out.decode().splitlines()
+    assert (
+        out.decode().splitlines()[-1].startswith(f"copied 21 rows in {len(tables())} tables to postgresql://")
+    )
+    async with opened_store(dsn) as store:
+        await _assert_the_old_fleet(store)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "says"),
+    [
+        ("missing.db", "postgresql://x@127.0.0.1:1/db", "no SQLite database at"),
+        ("fleet.db", "other.db", "other.db is not a postgresql:// URI"),
+        ("fleet.db", "", "no target is not a postgresql:// URI"),
+    ],
+)
+def test_fleetdeck_db_copy_refuses_what_it_cannot_copy(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    target: str,
+    says: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLEETDECK_DB", raising=False)
+    monkeypatch.delenv("FLEETDECK_DB_FILE", raising=False)
+    _load(tmp_path / "fleet.db", MAIN_DATABASE.read_text(), 4)
+    assert fleetdeck_cli.main(["db", "copy", "--from", source, *(["--to", target] if target else [])]) == 1
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "missing.db").exists() and not (tmp_path / "other.db").exists()
 
 
 def test_only_the_store_speaks_sql() -> None:

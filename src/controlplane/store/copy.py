@@ -8,36 +8,43 @@ it references). Any engine that can list a table's rows is a source; the target 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+import asyncio
+from pathlib import Path
 
+from .location import is_postgres, make_store, redacted
 from .schema import tables
-
-
-class TargetNotEmpty(Exception):
-    """The target database already holds data; a copy goes only into a new, empty database."""
-
-
-class TableSource(Protocol):
-    """A store whose tables can be read whole."""
-
-    async def table_columns(self, table: str) -> list[str]:
-        """The columns of a table, in their order."""
-        ...
-
-    def table_rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
-        """Every row of a table (those columns), in batches."""
-        ...
-
-
-class TableTarget(Protocol):
-    """A store that can load tables from a source in one transaction."""
-
-    async def load_tables(self, source: TableSource, tables: Sequence[str]) -> dict[str, int]:
-        """Copy the tables' rows in one transaction; how many rows each got. Raises `TargetNotEmpty`."""
-        ...
+from .tables import CopyError, TableSource, TableTarget
 
 
 async def copy_database(source: TableSource, target: TableTarget) -> dict[str, int]:
     """Copy every table of `source` into the empty `target` (both opened); rows copied per table."""
     return await target.load_tables(source, tables())
+
+
+def check_locations(source: str, target: str) -> None:
+    """Refuse a copy that is not from an existing SQLite file into a postgresql:// URI."""
+    if is_postgres(source) or not Path(source).is_file():
+        raise CopyError(f"no SQLite database at {redacted(source)}; --from takes the path of a fleet.db")
+    if not is_postgres(target):
+        raise CopyError(
+            f"{redacted(target) or 'no target'} is not a postgresql:// URI; the copy goes into PostgreSQL"
+        )
+
+
+async def copy_locations(source: str, target: str) -> dict[str, int]:
+    """Copy the SQLite database at `source` into the empty PostgreSQL database `target` (a URI)."""
+    await asyncio.to_thread(check_locations, source, target)  # before opening creates anything
+    from_store, to_store = make_store(source), make_store(target)
+    from .postgres import PostgresStore
+    from .sqlite import SqliteStore
+
+    assert isinstance(from_store, SqliteStore) and isinstance(to_store, PostgresStore)
+    await from_store.open()
+    try:
+        await to_store.open()
+        try:
+            return await copy_database(from_store, to_store)
+        finally:
+            await to_store.close()
+    finally:
+        await from_store.close()

@@ -8,6 +8,7 @@ listings (so do libpq's own PGPASSWORD and ~/.pgpass, which asyncpg reads too).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -50,11 +51,11 @@ def redacted(location: str | Path) -> str:
     if not is_postgres(location):
         return str(location)
     parts = urlsplit(str(location))
-    if parts.password is None:
-        return str(location)
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    if parts.password is not None:
+        user, host = parts.netloc.rsplit("@", 1)
+        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 def make_store(location: str | Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> Store:

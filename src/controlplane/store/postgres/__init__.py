@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..copy import TableSource, TableTarget
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..tables import TableSource, TableTarget
 from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from ..copy import TableSource, TargetNotEmpty
+from ..tables import TableSource, TargetNotEmpty
 from .database import Database
 
 # A new database holds the default settings row; a copy replaces it with the source's.

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..copy import TableSource
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..tables import TableSource
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
