@@ -200,6 +200,20 @@ async def test_a_postgresql_database_gets_every_migration_once(postgres_cluster:
     assert applied.split() == [str(n) for n in range(1, len(MIGRATIONS) + 1)]
 
 
+async def test_a_postgresql_store_connects_again_after_the_database_dropped_it(
+    postgres_cluster: Cluster,
+) -> None:
+    async with opened_store(postgres_cluster.new_database()) as store:
+        await store.save_settings(pb.Settings(test_history_limit=5))
+        postgres_cluster.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{DATABASE}' AND pid <> pg_backend_pid()",
+            DATABASE,
+        )
+        await store.save_settings(pb.Settings(test_history_limit=7))
+        assert (await store.load_settings()).test_history_limit == 7
+
+
 def test_postgresql_gets_the_sqlite_schema_in_its_own_types() -> None:
     (hosts, *_) = statements(MIGRATIONS[0], "postgres")[1:2]
     assert "registered_at DOUBLE PRECISION NOT NULL" in hosts

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -15,6 +15,8 @@ from ..interface import VERSION_BLOCK
 from ..schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Held while migrating, so replicas starting together migrate once.
 _MIGRATION_LOCK = 0x666C6565  # "flee"
@@ -118,30 +120,58 @@ class Database:
     async def transaction(self) -> AsyncIterator[Connection]:
         """One write transaction; committed on success, rolled back on error."""
         async with self._lock:
-            db = self._writer
             # asyncpg runs one statement at a time per connection, and a cancelled caller must never
             # leave a transaction open for the next one: BEGIN, COMMIT and ROLLBACK always run to
             # their end before the lock is released (a statement of the body that was cancelled is
             # cancelled on the server too, and asyncpg waits for that before the ROLLBACK).
-            begin = asyncio.ensure_future(db.execute("BEGIN"))
             try:
-                await _to_the_end(begin)
+                db = await self._begin()
                 yield db
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await _to_the_end(begin)
-                if db.is_in_transaction():
-                    await _to_the_end(asyncio.ensure_future(db.execute("ROLLBACK")))
+                current = self._writer_conn
+                if current is not None and not current.is_closed() and current.is_in_transaction():
+                    await _to_the_end(asyncio.ensure_future(current.execute("ROLLBACK")))
                 raise
             await _to_the_end(asyncio.ensure_future(db.execute("COMMIT")))
 
+    async def _begin(self) -> Connection:
+        """BEGIN on the write connection; one that the database dropped is replaced first."""
+        db = self._writer
+        if db.is_closed():
+            db = await self._reconnect()
+        try:
+            await _to_the_end(asyncio.ensure_future(db.execute("BEGIN")))
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            if not db.is_closed():
+                raise
+            # Dropped while idle (a restart, a failover, an idle timeout): nothing was written yet.
+            db = await self._reconnect()
+            await _to_the_end(asyncio.ensure_future(db.execute("BEGIN")))
+        return db
+
+    async def _reconnect(self) -> Connection:
+        log.warning("PostgreSQL dropped the write connection; connecting again")
+        db = await asyncpg.connect(self.dsn)
+        old, self._writer_conn = self._writer_conn, db
+        if old is not None:
+            old.terminate()
+        return db
+
     async def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row of a read (committed data only), or None."""
-        return await self._reader.fetchrow(sql, *args)
+        return await self._read(lambda: self._reader.fetchrow(sql, *args))
 
     async def all(self, sql: str, args: Sequence[Any] = ()) -> list[asyncpg.Record]:
         """Every row of a read (committed data only)."""
-        return await self._reader.fetch(sql, *args)
+        return await self._read(lambda: self._reader.fetch(sql, *args))
+
+    @staticmethod
+    async def _read(read: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await read()
+        except asyncpg.ConnectionDoesNotExistError:
+            # A pooled connection the database dropped while idle: the pool connects anew.
+            return await read()
 
     # --- sequences -----------------------------------------------------------------------------
 
