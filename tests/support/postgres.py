@@ -77,8 +77,9 @@ def postgres_cluster() -> Iterator[Cluster]:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """Start a throw-away cluster; stop and remove it afterwards."""
+def running_cluster(durable: bool = False) -> Iterator[Cluster]:
+    """Start a throw-away cluster (`durable`: with PostgreSQL's default fsync and synchronous commit,
+    for a measurement); stop and remove it afterwards."""
     # Root may not run the server: the cluster then belongs to the `postgres` user the package made.
     owner = "postgres" if os.geteuid() == 0 else None
     base = Path(tempfile.mkdtemp(prefix="fleetdeck-pg-"))
@@ -107,11 +108,10 @@ def running_cluster() -> Iterator[Cluster]:
         capture_output=True,
     )
     port = _free_port()
-    options = (
-        f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1 "
+    options = f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1"
+    if not durable:
         # Durability is the server's business, not these tests': a crash loses a throw-away cluster.
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         _as_owner(
             owner, BINARIES / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", options, "-w", "start"
