@@ -227,6 +227,34 @@ def test_postgresql_gets_the_sqlite_schema_in_its_own_types() -> None:
     ) == ["CREATE INDEX i ON t USING brin(a)"]
 
 
+async def test_both_engines_hold_every_table_with_the_same_columns(
+    tmp_path: Path, postgres_cluster: Cluster
+) -> None:
+    async with (
+        opened_store(tmp_path / "fleet.db") as sqlite_store,
+        opened_store(postgres_cluster.new_database()) as postgres_store,
+    ):
+        for table in tables():
+            columns = await sqlite_store.table_columns(table)
+            assert columns and await postgres_store.table_columns(table) == columns, table
+
+
+async def test_a_postgresql_database_copies_to_another_one_whole(
+    tmp_path: Path, postgres_cluster: Cluster
+) -> None:
+    path = tmp_path / "fleet.db"
+    _load(path, MAIN_DATABASE.read_text(), 4)
+    first, second = postgres_cluster.new_database(), postgres_cluster.new_database()
+    async with opened_store(path) as source, opened_store(first) as target:
+        assert isinstance(source, SqliteStore) and isinstance(target, PostgresStore)
+        await copy_database(source, target)
+    async with opened_store(first) as source, opened_store(second) as target:
+        assert isinstance(source, PostgresStore) and isinstance(target, PostgresStore)
+        assert sum((await copy_database(source, target)).values()) == 21
+    async with opened_store(second) as store:
+        await _assert_the_old_fleet(store)
+
+
 async def test_a_sqlite_database_copies_to_postgresql_whole(
     tmp_path: Path, postgres_cluster: Cluster
 ) -> None:

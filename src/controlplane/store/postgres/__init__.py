@@ -17,8 +17,8 @@ share (`store/schema.py`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource, TableTarget
@@ -26,7 +26,7 @@ from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
-from .tables import load_tables
+from .tables import load_tables, table_columns, table_rows
 from .test_runs import PostgresTestRuns
 
 
@@ -61,6 +61,14 @@ class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresC
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
 
+    async def table_columns(self, table: str) -> list[str]:
+        """The columns of a table, in their order (a source of a copy)."""
+        return await table_columns(self._db, table)
+
+    def table_rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every row of a table, in batches (a source of a copy)."""
+        return table_rows(self._db, table, columns)
+
     async def load_tables(self, source: TableSource, tables: Sequence[str]) -> dict[str, int]:
         """Copy whole tables from another store into this empty one (`fleetdeck db copy`)."""
         return await load_tables(self._db, source, tables)
@@ -69,5 +77,6 @@ class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresC
 if TYPE_CHECKING:
     _implements: type[Store] = PostgresStore  # mypy checks the engine against the whole contract here
     _copies_into: type[TableTarget] = PostgresStore
+    _copies_from: type[TableSource] = PostgresStore
 
 __all__ = ["PostgresStore"]

@@ -165,6 +165,12 @@ class Database:
         """Every row of a read (committed data only)."""
         return await self._read(lambda: self._reader.fetch(sql, *args))
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[asyncpg.Record]]:
+        """A read connection of the pool, for a cursor or a snapshot."""
+        async with self._reader.acquire() as conn:
+            yield conn
+
     @staticmethod
     async def _read(read: Callable[[], Awaitable[T]]) -> T:
         try:

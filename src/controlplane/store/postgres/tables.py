@@ -1,4 +1,5 @@
-"""Whole tables in PostgreSQL: loading a copy of another database with COPY, in one transaction."""
+"""Whole tables in PostgreSQL: reading them in batches, and loading a copy of another database with
+COPY, in one transaction."""
 
 from __future__ import annotations
 
@@ -44,3 +45,23 @@ class _Counted:
             self.count += len(batch)
             for row in batch:
                 yield row
+
+
+async def table_columns(db: Database, table: str) -> list[str]:
+    """The columns of a table (in the schema the connection uses), in their order."""
+    rows = await db.all(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        (table,),
+    )
+    return [r[0] for r in rows]
+
+
+async def table_rows(
+    db: Database, table: str, columns: Sequence[str], batch: int = 5000
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """Every row of a table, `batch` rows at a time, from one snapshot."""
+    async with db.reading() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await conn.cursor(f"SELECT {', '.join(columns)} FROM {table}")
+        while rows := await cursor.fetch(batch):
+            yield [tuple(r) for r in rows]
