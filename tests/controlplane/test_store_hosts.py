@@ -67,6 +67,26 @@ async def test_last_seen_writes_only_last_seen_and_metrics(store: EngineStore) -
     assert loaded.host.facts.commit == "abc"
 
 
+async def test_one_last_seen_flush_writes_every_host_and_the_last_word_on_each(store: EngineStore) -> None:
+    await store.save_hosts([_host("gpc0"), _host("mac1")])
+    flush = []
+    for name, when in (
+        ("gpc0", 1_700_000_500),
+        ("mac1", 1_700_000_600),
+        ("gpc0", 1_700_000_700),
+        ("gone", 1),
+    ):
+        host = pb.Host(name=name, last_seen=to_ts(when))
+        host.metrics.cpu_percent = when % 97
+        flush.append(host)
+    await store.save_last_seen(flush)
+    loaded = {s.host.name: s.host for s in await store.load_hosts()}
+    assert sorted(loaded) == ["gpc0", "mac1"]  # a host that is not stored is not made by a flush
+    assert loaded["gpc0"].last_seen == to_ts(1_700_000_700)
+    assert loaded["mac1"].last_seen == to_ts(1_700_000_600)
+    assert loaded["gpc0"].metrics.cpu_percent == 1_700_000_700 % 97 != 1_700_000_500 % 97
+
+
 async def test_an_override_for_an_unknown_host_registers_it(store: EngineStore) -> None:
     override = pb.TestSettingsOverride()
     override.timeout.FromSeconds(10)

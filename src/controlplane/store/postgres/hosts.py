@@ -56,11 +56,22 @@ class PostgresHosts:
             )
 
     async def save_last_seen(self, hosts: Iterable[pb.Host]) -> None:
-        rows = [(from_ts(h.last_seen), blob(h.metrics), h.name) for h in hosts]
-        if not rows:
+        latest = {h.name: h for h in hosts}  # a host given twice: the last one wins, as row by row
+        if not latest:
             return
+        names = list(latest)
+        seen = [from_ts(h.last_seen) for h in latest.values()]
+        metrics = [blob(h.metrics) for h in latest.values()]
+        # The write-behind flush of every connected host: one statement over arrays, not one per host.
         async with self._db.transaction() as db:
-            await db.executemany("UPDATE hosts SET last_seen = $1, metrics = $2 WHERE name = $3", rows)
+            await db.execute(
+                "UPDATE hosts SET last_seen = u.last_seen, metrics = u.metrics "
+                "FROM unnest($1::text[], $2::float8[], $3::bytea[]) AS u(name, last_seen, metrics) "
+                "WHERE hosts.name = u.name",
+                names,
+                seen,
+                metrics,
+            )
 
     async def save_host_override(self, host: str, override: pb.TestSettingsOverride) -> None:
         async with self._db.transaction() as db:
