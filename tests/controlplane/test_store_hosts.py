@@ -67,6 +67,18 @@ async def test_last_seen_writes_only_last_seen_and_metrics(store: EngineStore) -
     assert loaded.host.facts.commit == "abc"
 
 
+async def test_a_host_saved_twice_in_one_batch_keeps_its_first_registration_and_last_facts(
+    store: EngineStore,
+) -> None:
+    first, second = _host("gpc0"), _host("gpc0")
+    second.registered_at.CopyFrom(to_ts(1_800_000_000))
+    second.facts.commit = "def"
+    await store.save_hosts([first, second])
+    (loaded,) = await store.load_hosts()
+    assert loaded.host.registered_at == to_ts(1_700_000_000)
+    assert loaded.host.facts.commit == "def"
+
+
 async def test_one_last_seen_flush_writes_every_host_and_the_last_word_on_each(store: EngineStore) -> None:
     await store.save_hosts([_host("gpc0"), _host("mac1")])
     flush = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -40,19 +41,26 @@ class PostgresHosts:
         return [stored_host(r) for r in rows]
 
     async def save_hosts(self, hosts: Iterable[pb.Host]) -> None:
-        rows = [host_values(h) for h in hosts]
-        if not rows:
+        latest: dict[str, tuple[Any, ...]] = {}
+        for h in hosts:  # a host given twice: its last facts, its first registration time, as row by row
+            values = host_values(h)
+            first = latest.get(h.name)
+            latest[h.name] = values if first is None else (values[0], first[1], *values[2:])
+        if not latest:
             return
+        columns = [list(column) for column in zip(*latest.values(), strict=True)]
         async with self._db.transaction() as db:
-            await db.executemany(
+            await db.execute(
                 "INSERT INTO hosts(name, registered_at, last_seen, facts, metrics, test_status, "
                 "declared_tests, last_switch, last_pull, last_rollback, current_deployment_id) "
-                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(name) DO UPDATE SET "
+                "SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[], $4::bytea[], $5::bytea[], "
+                "$6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::text[]) "
+                "ON CONFLICT(name) DO UPDATE SET "
                 "last_seen=excluded.last_seen, facts=excluded.facts, metrics=excluded.metrics, "
                 "test_status=excluded.test_status, declared_tests=excluded.declared_tests, "
                 "last_switch=excluded.last_switch, last_pull=excluded.last_pull, "
                 "last_rollback=excluded.last_rollback, current_deployment_id=excluded.current_deployment_id",
-                rows,
+                *columns,
             )
 
     async def save_last_seen(self, hosts: Iterable[pb.Host]) -> None:
