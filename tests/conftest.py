@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ("stores", "postgres")  # store fixtures on every engine, and the PostgreSQL cluster
+
 # Agent and API tokens carry a prefix, so any of them in a log line is found by shape alone.
 SECRET = re.compile(r"\b(fdat|fdapi)_[A-Za-z0-9_-]{20,}")
 

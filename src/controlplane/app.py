@@ -34,7 +34,7 @@ from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
 from .output import OutputFollowers
-from .store import SqliteStore, Store
+from .store import Store, make_store, redacted
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ControlPlane:
 
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
-        self.store: Store = SqliteStore(config.db_path, output_cap_bytes=config.output_cap_bytes)
+        self.store: Store = make_store(config.database, output_cap_bytes=config.output_cap_bytes)
         self.streams = AgentStreams()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None
@@ -240,7 +240,9 @@ class ControlPlane:
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.SERVING)
         undo.push_async_callback(self._stop_accepting)
-        log.info("control plane serving gRPC on %s (database %s)", self.grpc_target, self.config.db_path)
+        log.info(
+            "control plane serving gRPC on %s (database %s)", self.grpc_target, redacted(self.config.database)
+        )
 
     async def _serve_http(
         self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None, sock: socket.socket

@@ -14,6 +14,7 @@ from pathlib import Path
 from .app import ControlPlane
 from .config import ConfigError, ControlPlaneConfig
 from .listen import StartFailed
+from .store import resolve_location
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `fleetdeck controlplane` (each also read from a FLEETDECK_* variable)."""
     env = os.environ.get
     parser.add_argument(
-        "--db", type=Path, default=Path(env("FLEETDECK_DB", "fleetdeck.db")), help="SQLite file"
+        "--db",
+        help="the database: a SQLite file, or a postgresql://user@host/db URI "
+        "(default: $FLEETDECK_DB, else fleetdeck.db)",
+    )
+    parser.add_argument(
+        "--db-file",
+        type=Path,
+        help="a file whose first line is the database location, so a password stays out of the "
+        "process list (default: $FLEETDECK_DB_FILE)",
     )
     parser.add_argument(
         "--grpc", default=env("FLEETDECK_GRPC", "127.0.0.1:50051"), help="gRPC listen address HOST:PORT"
@@ -74,7 +83,7 @@ def _config(args: argparse.Namespace) -> ControlPlaneConfig:
                 f"cannot read --admin-token-file {args.admin_token_file}: {error.strerror}"
             ) from None
     return ControlPlaneConfig(
-        db_path=args.db,
+        database=resolve_location(args.db, args.db_file),
         grpc_address=args.grpc,
         http_address=args.http,
         admin_token=admin_token,

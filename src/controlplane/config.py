@@ -14,7 +14,8 @@ from .listen import StartFailed, split_address
 class ControlPlaneConfig:
     """How to run the control plane; read once at start."""
 
-    db_path: Path
+    # A SQLite file, or a postgresql:// URI (see controlplane.store.location).
+    database: Path | str
     grpc_address: str = "127.0.0.1:50051"
     http_address: str | None = None
     shutdown_grace_seconds: float = 5.0

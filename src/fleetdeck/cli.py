@@ -26,6 +26,7 @@ PROCESSES = {
     "agent": ("agent.cli", "run the agent on a host"),
     "webui": ("webui.cli", "run the web UI on its own, as a client of a control plane"),
     "demo": ("fleetdeck.demo", "run a local demo fleet: control plane, web UI and three agents"),
+    "db": ("controlplane.db_cli", "database tasks: copy a SQLite database into PostgreSQL"),
 }
 
 

@@ -364,7 +364,7 @@ def control_plane_config(tmp_path: Path, port: int = 0) -> Any:
 
     return ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address=f"127.0.0.1:{port}",
         shutdown_grace_seconds=0.2,
     )

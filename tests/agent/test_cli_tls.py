@@ -20,7 +20,7 @@ async def tls_target(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     make_pki(pki, {"controlplane": "DNS:localhost,IP:127.0.0.1"})
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         shutdown_grace_seconds=0.2,
         tls_cert=pki / "controlplane.crt",

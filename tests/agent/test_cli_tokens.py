@@ -21,7 +21,7 @@ async def target(tmp_path: Path) -> AsyncIterator[str]:
 
     cp = ControlPlane(
         ControlPlaneConfig(
-            db_path=tmp_path / "fleet.db",
+            database=tmp_path / "fleet.db",
             grpc_address="127.0.0.1:0",
             shutdown_grace_seconds=0.2,
             admin_token=ADMIN,

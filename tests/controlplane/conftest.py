@@ -117,7 +117,7 @@ class ScriptedAgent:
 async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     async with ControlPlane(
         ControlPlaneConfig(
-            require_api_tokens=False, db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
+            require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
         )
     ) as plane:
         yield plane

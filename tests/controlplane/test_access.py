@@ -60,7 +60,7 @@ ROLE_OF = {
 @pytest.fixture
 async def secured(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         admin_token=ADMIN_TOKEN,
         require_api_tokens=True,

@@ -64,7 +64,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(fleet, name) 
 
 async def test_sixth_failed_login_is_limited_and_the_limit_survives_a_restart(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
     )
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)
@@ -95,7 +95,7 @@ async def test_put_user_validates(fleet, name, password, role) -> None:
 
 async def test_first_start_creates_admin_with_a_password_shown_once(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
     )
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         password = cp.bootstrap_admin_password

@@ -11,7 +11,7 @@ from pki import make_pki
 from controlplane.config import ConfigError, ControlPlaneConfig, checked, problems, read_tls
 from controlplane.listen import split_address
 
-BASE = ControlPlaneConfig(db_path=Path("fleet.db"), grpc_address="127.0.0.1:0")
+BASE = ControlPlaneConfig(database=Path("fleet.db"), grpc_address="127.0.0.1:0")
 CERT, KEY, CA = Path("cp.crt"), Path("cp.key"), Path("ca.crt")
 
 

@@ -58,7 +58,7 @@ async def test_an_unexpected_failure_in_a_stream_is_internal(cp, fleet, monkeypa
 
 
 async def test_a_stream_refused_by_the_access_check_gets_the_refusal(tmp_path: Path) -> None:
-    config = ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
+    config = ControlPlaneConfig(database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         stub = fleet_grpc.FleetServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -22,7 +22,7 @@ from .conftest import COMMIT, LOCK, ScriptedAgent
 
 async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
-        require_api_tokens=False, db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
+        require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
     )
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)
@@ -162,7 +162,7 @@ async def test_grpcurl_lists_services_and_hosts(cp, connect) -> None:
 async def test_stop_ends_agent_streams_and_watchers_instead_of_waiting_out_the_grace(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         shutdown_grace_seconds=30,
     )

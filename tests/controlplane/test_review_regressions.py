@@ -95,7 +95,7 @@ async def test_an_interrupted_test_run_leaves_tests_yellow_not_blue(cp, connect,
 
 async def test_a_switch_interrupted_by_a_restart_shows_system_red(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
     )
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)

@@ -85,7 +85,7 @@ async def test_a_start_that_fails_leaves_nothing_open_and_creates_nothing(
 ) -> None:
     changes, sentence = FAILURES[failing]
     everything = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         http_address="127.0.0.1:0",
         tls_cert=pki / "controlplane.crt",
@@ -110,7 +110,7 @@ async def test_a_start_that_fails_leaves_nothing_open_and_creates_nothing(
         await plane.stop()  # harmless after a failed start
     if failing == "short-admin-token":
         assert len(bound) == 3  # it failed after binding every port
-    good = ControlPlaneConfig(db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
+    good = ControlPlaneConfig(database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0")
     async with ControlPlane(good) as plane:
         # Nothing was used up by the failed starts: this first good start creates the credentials.
         assert plane.bootstrap_admin_token is not None and plane.bootstrap_admin_password is not None
@@ -119,7 +119,7 @@ async def test_a_start_that_fails_leaves_nothing_open_and_creates_nothing(
 async def test_stop_is_safe_twice_and_closes_everything(tmp_path: Path) -> None:
     tasks_before = asyncio.all_tasks()
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", http_address="127.0.0.1:0"
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", http_address="127.0.0.1:0"
     )
     plane = ControlPlane(config)
     await plane.start()
@@ -137,12 +137,12 @@ async def test_a_first_start_with_only_a_certificate_creates_nothing_and_the_cor
     tmp_path: Path, pki: Path
 ) -> None:
     db = tmp_path / "fleet.db"
-    only_cert = ControlPlaneConfig(db_path=db, grpc_address="127.0.0.1:0", tls_cert=pki / "controlplane.crt")
+    only_cert = ControlPlaneConfig(database=db, grpc_address="127.0.0.1:0", tls_cert=pki / "controlplane.crt")
     with pytest.raises(ConfigError, match="--tls-cert and --tls-key go together"):
         await ControlPlane(only_cert).start()
     assert not db.exists()  # checked before anything was touched
     corrected = ControlPlaneConfig(
-        db_path=db,
+        database=db,
         grpc_address="127.0.0.1:0",
         tls_cert=pki / "controlplane.crt",
         tls_key=pki / "controlplane.key",

@@ -1,27 +1,16 @@
-"""The store's commands and their output, on a real SQLite file."""
+"""The store's commands and their output, on every engine."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from stores import chunk, command, opened_store
+from stores import DiskError, EngineStore, chunk, command, engine_module, opened_store
 
-from controlplane.store import OutputAppend, SqliteStore, StoredOutput
-from controlplane.store.sqlite import commands as sqlite_commands
+from controlplane.store import OutputAppend, StoredOutput
 from controlplane.timeutil import to_ts
 from fleetdeck.v1 import types_pb2 as pb
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with opened_store(tmp_path / "fleet.db") as opened:
-        yield opened
-
-
-async def test_a_command_reads_back_as_inserted_and_updated(store: SqliteStore) -> None:
+async def test_a_command_reads_back_as_inserted_and_updated(store: EngineStore) -> None:
     inserted = command("c1")
     inserted.created_at.CopyFrom(to_ts(1_700_000_000))
     inserted.timeout.FromSeconds(600)
@@ -39,11 +28,11 @@ async def test_a_command_reads_back_as_inserted_and_updated(store: SqliteStore) 
     assert await store.get_command("c1") == inserted
 
 
-async def test_an_unknown_command_is_none(store: SqliteStore) -> None:
+async def test_an_unknown_command_is_none(store: EngineStore) -> None:
     assert await store.get_command("nope") is None
 
 
-async def test_commands_list_newest_first_in_pages(store: SqliteStore) -> None:
+async def test_commands_list_newest_first_in_pages(store: EngineStore) -> None:
     for i in range(5):
         await store.insert_command(command(f"c{i}", host="gpc0" if i % 2 == 0 else "mac1"))
     first = await store.list_commands("", 2, None)
@@ -59,7 +48,7 @@ async def test_commands_list_newest_first_in_pages(store: SqliteStore) -> None:
     assert of_one_host.next_cursor is None
 
 
-async def test_a_full_last_page_has_no_next_page(store: SqliteStore) -> None:
+async def test_a_full_last_page_has_no_next_page(store: EngineStore) -> None:
     for i in range(2):
         await store.insert_command(command(f"c{i}"))
     page = await store.list_commands("", 2, None)
@@ -67,15 +56,15 @@ async def test_a_full_last_page_has_no_next_page(store: SqliteStore) -> None:
     assert page.next_cursor is None
 
 
-async def test_order_continues_after_a_reopen(tmp_path: Path) -> None:
-    async with opened_store(tmp_path / "fleet.db") as store:
+async def test_order_continues_after_a_reopen(database: str) -> None:
+    async with opened_store(database) as store:
         await store.insert_command(command("old"))
-    async with opened_store(tmp_path / "fleet.db") as store:
+    async with opened_store(database) as store:
         await store.insert_command(command("new"))
         assert [c.id for c in (await store.list_commands("", 10, None)).items] == ["new", "old"]
 
 
-async def test_unfinished_commands_are_pending_or_running_oldest_first(store: SqliteStore) -> None:
+async def test_unfinished_commands_are_pending_or_running_oldest_first(store: EngineStore) -> None:
     states = {
         "pending": pb.COMMAND_STATE_PENDING,
         "running": pb.COMMAND_STATE_RUNNING,
@@ -90,7 +79,7 @@ async def test_unfinished_commands_are_pending_or_running_oldest_first(store: Sq
     assert [c.id for c in with_interrupted] == ["pending", "running", "interrupted"]
 
 
-async def test_hosts_and_sequence_numbers_of_known_commands(store: SqliteStore) -> None:
+async def test_hosts_and_sequence_numbers_of_known_commands(store: EngineStore) -> None:
     await store.insert_command(command("c1", host="gpc0"))
     await store.insert_command(command("c2", host="mac1"))
     await store.append_output([OutputAppend("c1", chunk("c1", 4, "x"))])
@@ -100,7 +89,7 @@ async def test_hosts_and_sequence_numbers_of_known_commands(store: SqliteStore) 
     assert await store.max_seqs([]) == {}
 
 
-async def test_output_is_stored_once_and_read_from_a_line_on(store: SqliteStore) -> None:
+async def test_output_is_stored_once_and_read_from_a_line_on(store: EngineStore) -> None:
     await store.insert_command(command("c1"))
     batch = [
         OutputAppend("c1", chunk("c1", 1, "a", "b")),
@@ -116,8 +105,8 @@ async def test_output_is_stored_once_and_read_from_a_line_on(store: SqliteStore)
     assert found is not None and found.output_lines == 4
 
 
-async def test_output_is_capped_keeping_the_tail(tmp_path: Path) -> None:
-    async with opened_store(tmp_path / "cap.db", output_cap_bytes=100) as store:
+async def test_output_is_capped_keeping_the_tail(database: str) -> None:
+    async with opened_store(database, output_cap_bytes=100) as store:
         await store.insert_command(command("c1", state=pb.COMMAND_STATE_RUNNING))
         chunks = [OutputAppend("c1", chunk("c1", i + 1, "x" * 39, first_line=i)) for i in range(5)]
         stored = await store.append_output(chunks)
@@ -132,7 +121,7 @@ async def test_output_is_capped_keeping_the_tail(tmp_path: Path) -> None:
         assert [line.number for line in await store.read_output("c1", 0)] == [3, 4]
 
 
-async def test_a_finished_command_is_stored_with_its_host_in_one_transaction(store: SqliteStore) -> None:
+async def test_a_finished_command_is_stored_with_its_host_in_one_transaction(store: EngineStore) -> None:
     host = pb.Host(name="gpc0", facts=pb.HostFacts(commit="abc"))
     await store.save_hosts([host])
     finished = command("c1", state=pb.COMMAND_STATE_SUCCEEDED)
@@ -158,16 +147,16 @@ async def test_a_finished_command_is_stored_with_its_host_in_one_transaction(sto
 
 
 async def test_a_finish_that_fails_part_way_stores_none_of_it(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: EngineStore, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.save_hosts([pb.Host(name="gpc0")])
     await store.insert_command(command("c1"))
 
     async def disk_error(db: object, host: pb.Host) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
+        raise DiskError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_commands, "write_host_result", disk_error)
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setattr(engine_module(engine, "commands"), "write_host_result", disk_error)
+    with pytest.raises(DiskError):
         await store.finish_command(command("c1", state=pb.COMMAND_STATE_SUCCEEDED), 5, pb.Host(name="gpc0"))
     found = await store.get_command("c1")
     assert found is not None and found.state == pb.COMMAND_STATE_PENDING

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from stores import opened_store
+from stores import EngineStore, opened_store
 
-from controlplane.store import SqliteStore, TokenRecord, UserRecord
+from controlplane.store import TokenRecord, UserRecord
 from fleetdeck.v1 import types_pb2 as pb
 
 FUTURE = time.time() + 3600
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with opened_store(tmp_path / "fleet.db") as opened:
-        yield opened
-
-
-async def test_an_agent_token_is_found_by_its_hash_and_marked_used(store: SqliteStore) -> None:
+async def test_an_agent_token_is_found_by_its_hash_and_marked_used(store: EngineStore) -> None:
     await store.add_token("t1", "gpc0", "a" * 64)
     assert await store.find_token("a" * 64) == TokenRecord(token_id="t1", host="gpc0", revoked=False)
     assert await store.find_token("b" * 64) is None
@@ -33,7 +24,7 @@ async def test_an_agent_token_is_found_by_its_hash_and_marked_used(store: Sqlite
     assert listed.last_used_at.seconds == 1_700_000_000
 
 
-async def test_an_enrollment_token_is_used_up_once(store: SqliteStore) -> None:
+async def test_an_enrollment_token_is_used_up_once(store: EngineStore) -> None:
     await store.add_token("e1", "gpc0", "e" * 64, enrollment=True, expires_at=FUTURE)
     found = await store.find_token("e" * 64)
     assert found == TokenRecord(token_id="e1", host="gpc0", revoked=False, expires_at=FUTURE, enrollment=True)
@@ -43,7 +34,7 @@ async def test_an_enrollment_token_is_used_up_once(store: SqliteStore) -> None:
     assert found is not None and found.revoked
 
 
-async def test_rotation_expires_the_hosts_other_valid_host_tokens(store: SqliteStore) -> None:
+async def test_rotation_expires_the_hosts_other_valid_host_tokens(store: EngineStore) -> None:
     await store.add_token("old", "gpc0", "1" * 64)
     await store.add_token("revoked", "gpc0", "2" * 64)
     await store.revoke_token("revoked")
@@ -61,7 +52,7 @@ async def test_rotation_expires_the_hosts_other_valid_host_tokens(store: SqliteS
     }
 
 
-async def test_agent_tokens_list_newest_first_and_revoke_once(store: SqliteStore) -> None:
+async def test_agent_tokens_list_newest_first_and_revoke_once(store: EngineStore) -> None:
     await store.add_token("t1", "gpc0", "1" * 64)
     await store.add_token("t2", "mac1", "2" * 64)
     assert [t.token_id for t in await store.list_tokens()] == ["t2", "t1"]
@@ -74,7 +65,7 @@ async def test_agent_tokens_list_newest_first_and_revoke_once(store: SqliteStore
     assert not await store.revoke_token("nope")
 
 
-async def test_api_tokens_are_found_until_revoked(store: SqliteStore) -> None:
+async def test_api_tokens_are_found_until_revoked(store: EngineStore) -> None:
     assert await store.count_api_tokens() == 0
     added = await store.add_api_token("k1", "ci", pb.ROLE_OPERATOR, "c" * 64)
     assert (added.token_id, added.name, added.role) == ("k1", "ci", pb.ROLE_OPERATOR)
@@ -88,7 +79,7 @@ async def test_api_tokens_are_found_until_revoked(store: SqliteStore) -> None:
     assert await store.count_api_tokens() == 1  # revoked tokens still count as created
 
 
-async def test_a_new_password_ends_the_users_sessions(store: SqliteStore) -> None:
+async def test_a_new_password_ends_the_users_sessions(store: EngineStore) -> None:
     assert await store.count_users() == 0
     await store.put_user("admin", "hash1", pb.ROLE_ADMIN)
     assert await store.get_user("admin") == UserRecord(password_hash="hash1", role=pb.ROLE_ADMIN)
@@ -103,7 +94,7 @@ async def test_a_new_password_ends_the_users_sessions(store: SqliteStore) -> Non
     assert await store.count_users() == 1
 
 
-async def test_an_expired_session_is_not_found_and_goes_with_the_next_logout(store: SqliteStore) -> None:
+async def test_an_expired_session_is_not_found_and_goes_with_the_next_logout(store: EngineStore) -> None:
     await store.put_user("admin", "hash", pb.ROLE_ADMIN)
     await store.add_web_session("x" * 64, "admin", time.time() - 1)
     await store.add_web_session("y" * 64, "admin", FUTURE)
@@ -114,7 +105,7 @@ async def test_an_expired_session_is_not_found_and_goes_with_the_next_logout(sto
     assert await store.get_web_session("z" * 64) is not None
 
 
-async def test_failed_logins_are_counted_per_client_and_user(store: SqliteStore) -> None:
+async def test_failed_logins_are_counted_per_client_and_user(store: EngineStore) -> None:
     start = time.time()
     await store.record_login_failure("10.0.0.1", "admin", 0.0)
     await store.record_login_failure("10.0.0.1", "admin", 0.0)
@@ -129,11 +120,11 @@ async def test_failed_logins_are_counted_per_client_and_user(store: SqliteStore)
     assert await store.login_failures("10.0.0.2", "admin", 0.0) == []
 
 
-async def test_a_secret_is_made_once_and_kept(tmp_path: Path) -> None:
-    async with opened_store(tmp_path / "fleet.db") as store:
+async def test_a_secret_is_made_once_and_kept(database: str) -> None:
+    async with opened_store(database) as store:
         key = await store.secret("webui-cookie-key")
         assert len(key) == 32
         assert await store.secret("webui-cookie-key") == key
         assert await store.secret("other") != key
-    async with opened_store(tmp_path / "fleet.db") as store:
+    async with opened_store(database) as store:
         assert await store.secret("webui-cookie-key") == key

@@ -1,22 +1,11 @@
-"""The store's hosts, settings and desired state, on a real SQLite file."""
+"""The store's hosts, settings and desired state, on every engine."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from stores import EngineStore, opened_store
 
-import pytest
-from stores import opened_store
-
-from controlplane.store import SqliteStore
 from controlplane.timeutil import to_ts
 from fleetdeck.v1 import types_pb2 as pb
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with opened_store(tmp_path / "fleet.db") as opened:
-        yield opened
 
 
 def _host(name: str = "gpc0") -> pb.Host:
@@ -34,7 +23,7 @@ def _host(name: str = "gpc0") -> pb.Host:
     return host
 
 
-async def test_hosts_read_back_by_name_with_their_override(store: SqliteStore) -> None:
+async def test_hosts_read_back_by_name_with_their_override(store: EngineStore) -> None:
     await store.save_hosts([_host("mac1"), _host("gpc0")])
     override = pb.TestSettingsOverride()
     override.timeout.FromSeconds(45)
@@ -44,7 +33,7 @@ async def test_hosts_read_back_by_name_with_their_override(store: SqliteStore) -
     assert [s.override for s in loaded] == [override, pb.TestSettingsOverride()]
 
 
-async def test_an_unset_last_operation_stays_unset(store: SqliteStore) -> None:
+async def test_an_unset_last_operation_stays_unset(store: EngineStore) -> None:
     host = _host()
     host.ClearField("last_switch")
     await store.save_hosts([host])
@@ -54,7 +43,7 @@ async def test_an_unset_last_operation_stays_unset(store: SqliteStore) -> None:
     assert not loaded.host.HasField("last_rollback")
 
 
-async def test_saving_again_keeps_the_registration_time(store: SqliteStore) -> None:
+async def test_saving_again_keeps_the_registration_time(store: EngineStore) -> None:
     await store.save_hosts([_host()])
     later = _host()
     later.registered_at.CopyFrom(to_ts(1_800_000_000))
@@ -65,7 +54,7 @@ async def test_saving_again_keeps_the_registration_time(store: SqliteStore) -> N
     assert loaded.host.facts.commit == "def"
 
 
-async def test_last_seen_writes_only_last_seen_and_metrics(store: SqliteStore) -> None:
+async def test_last_seen_writes_only_last_seen_and_metrics(store: EngineStore) -> None:
     await store.save_hosts([_host()])
     seen = _host()
     seen.last_seen.CopyFrom(to_ts(1_700_000_500))
@@ -78,7 +67,39 @@ async def test_last_seen_writes_only_last_seen_and_metrics(store: SqliteStore) -
     assert loaded.host.facts.commit == "abc"
 
 
-async def test_an_override_for_an_unknown_host_registers_it(store: SqliteStore) -> None:
+async def test_a_host_saved_twice_in_one_batch_keeps_its_first_registration_and_last_facts(
+    store: EngineStore,
+) -> None:
+    first, second = _host("gpc0"), _host("gpc0")
+    second.registered_at.CopyFrom(to_ts(1_800_000_000))
+    second.facts.commit = "def"
+    await store.save_hosts([first, second])
+    (loaded,) = await store.load_hosts()
+    assert loaded.host.registered_at == to_ts(1_700_000_000)
+    assert loaded.host.facts.commit == "def"
+
+
+async def test_one_last_seen_flush_writes_every_host_and_the_last_word_on_each(store: EngineStore) -> None:
+    await store.save_hosts([_host("gpc0"), _host("mac1")])
+    flush = []
+    for name, when in (
+        ("gpc0", 1_700_000_500),
+        ("mac1", 1_700_000_600),
+        ("gpc0", 1_700_000_700),
+        ("gone", 1),
+    ):
+        host = pb.Host(name=name, last_seen=to_ts(when))
+        host.metrics.cpu_percent = when % 97
+        flush.append(host)
+    await store.save_last_seen(flush)
+    loaded = {s.host.name: s.host for s in await store.load_hosts()}
+    assert sorted(loaded) == ["gpc0", "mac1"]  # a host that is not stored is not made by a flush
+    assert loaded["gpc0"].last_seen == to_ts(1_700_000_700)
+    assert loaded["mac1"].last_seen == to_ts(1_700_000_600)
+    assert loaded["gpc0"].metrics.cpu_percent == 1_700_000_700 % 97 != 1_700_000_500 % 97
+
+
+async def test_an_override_for_an_unknown_host_registers_it(store: EngineStore) -> None:
     override = pb.TestSettingsOverride()
     override.timeout.FromSeconds(10)
     await store.save_host_override("new", override)
@@ -87,7 +108,7 @@ async def test_an_override_for_an_unknown_host_registers_it(store: SqliteStore) 
     assert loaded.override == override
 
 
-async def test_settings_start_at_the_defaults_and_read_back(store: SqliteStore) -> None:
+async def test_settings_start_at_the_defaults_and_read_back(store: EngineStore) -> None:
     defaults = await store.load_settings()
     assert defaults.test_timeout.seconds == 60
     assert defaults.heartbeat_interval.seconds == 5
@@ -101,7 +122,7 @@ async def test_settings_start_at_the_defaults_and_read_back(store: SqliteStore) 
     assert await store.load_settings() == changed
 
 
-async def test_the_desired_state_is_none_until_set(store: SqliteStore) -> None:
+async def test_the_desired_state_is_none_until_set(store: EngineStore) -> None:
     assert await store.load_desired() is None
     desired = pb.DesiredState(
         commit="abc", lock_hash="l1", agent_version="1.0", updated_at=to_ts(1_700_000_000)
@@ -112,10 +133,10 @@ async def test_the_desired_state_is_none_until_set(store: SqliteStore) -> None:
     assert await store.load_desired() == desired
 
 
-async def test_everything_survives_a_reopen(tmp_path: Path) -> None:
-    async with opened_store(tmp_path / "fleet.db") as store:
+async def test_everything_survives_a_reopen(database: str) -> None:
+    async with opened_store(database) as store:
         await store.save_hosts([_host()])
         await store.save_settings(pb.Settings(test_history_limit=7))
-    async with opened_store(tmp_path / "fleet.db") as store:
+    async with opened_store(database) as store:
         assert [s.host for s in await store.load_hosts()] == [_host()]
         assert (await store.load_settings()).test_history_limit == 7

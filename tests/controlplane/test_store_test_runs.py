@@ -1,24 +1,12 @@
-"""The store's test runs and their cases, on a real SQLite file."""
+"""The store's test runs and their cases, on every engine."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from stores import command, opened_store
+from stores import DiskError, EngineStore, command, engine_module
 
-from controlplane.store import SqliteStore
-from controlplane.store.sqlite import test_runs as sqlite_test_runs
 from controlplane.timeutil import to_ts
 from fleetdeck.v1 import types_pb2 as pb
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with opened_store(tmp_path / "fleet.db") as opened:
-        yield opened
 
 
 def _run(run_id: str, state: int = pb.TEST_STATE_PASSED, host: str = "gpc0") -> pb.TestRun:
@@ -42,12 +30,12 @@ def _run(run_id: str, state: int = pb.TEST_STATE_PASSED, host: str = "gpc0") -> 
     return run
 
 
-async def _add(store: SqliteStore, run: pb.TestRun) -> None:
+async def _add(store: EngineStore, run: pb.TestRun) -> None:
     await store.insert_command(command(run.id, host=run.host, operation=pb.OPERATION_TEST))
     await store.put_test_run(run)
 
 
-async def test_a_run_reads_back_with_every_case(store: SqliteStore) -> None:
+async def test_a_run_reads_back_with_every_case(store: EngineStore) -> None:
     run = _run("r1")
     await _add(store, run)
     assert await store.get_test_run("r1") == run
@@ -58,7 +46,7 @@ async def test_a_run_reads_back_with_every_case(store: SqliteStore) -> None:
     assert await store.get_test_run("nope") is None
 
 
-async def test_a_run_stored_again_replaces_its_summary_and_cases(store: SqliteStore) -> None:
+async def test_a_run_stored_again_replaces_its_summary_and_cases(store: EngineStore) -> None:
     await _add(store, _run("r1", pb.TEST_STATE_RUNNING))
     final = _run("r1", pb.TEST_STATE_FAILED)
     del final.cases[0]
@@ -66,7 +54,7 @@ async def test_a_run_stored_again_replaces_its_summary_and_cases(store: SqliteSt
     assert await store.get_test_run("r1") == final
 
 
-async def test_a_run_its_acknowledgement_and_the_hosts_tests_go_together(store: SqliteStore) -> None:
+async def test_a_run_its_acknowledgement_and_the_hosts_tests_go_together(store: EngineStore) -> None:
     host = pb.Host(name="gpc0")
     await store.save_hosts([host])
     await store.insert_command(command("r1", operation=pb.OPERATION_TEST))
@@ -79,22 +67,22 @@ async def test_a_run_its_acknowledgement_and_the_hosts_tests_go_together(store: 
 
 
 async def test_a_run_that_fails_part_way_stores_none_of_it(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: EngineStore, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.save_hosts([pb.Host(name="gpc0")])
     await store.insert_command(command("r1", operation=pb.OPERATION_TEST))
 
     async def disk_error(db: object, host: pb.Host) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
+        raise DiskError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_test_runs, "write_test_status", disk_error)
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setattr(engine_module(engine, "test_runs"), "write_test_status", disk_error)
+    with pytest.raises(DiskError):
         await store.put_test_run(_run("r1"), 9, host=pb.Host(name="gpc0"))
     assert await store.get_test_run("r1") is None
     assert await store.max_seqs(["r1"]) == {"r1": 0}
 
 
-async def test_runs_list_newest_first_in_pages_without_output(store: SqliteStore) -> None:
+async def test_runs_list_newest_first_in_pages_without_output(store: EngineStore) -> None:
     for i in range(3):
         await _add(store, _run(f"r{i}"))
     await _add(store, _run("other", host="mac1"))
@@ -106,13 +94,13 @@ async def test_runs_list_newest_first_in_pages_without_output(store: SqliteStore
     assert second.next_cursor is None
 
 
-async def test_a_run_without_a_command_lists_after_every_command(store: SqliteStore) -> None:
+async def test_a_run_without_a_command_lists_after_every_command(store: EngineStore) -> None:
     await _add(store, _run("r1"))
     await store.put_test_run(_run("orphan"))
     assert [r.id for r in (await store.list_test_runs("gpc0", 10, None)).items] == ["orphan", "r1"]
 
 
-async def test_history_keeps_limit_but_never_latest_pass_or_fail(store: SqliteStore) -> None:
+async def test_history_keeps_limit_but_never_latest_pass_or_fail(store: EngineStore) -> None:
     states = [pb.TEST_STATE_PASSED] + [pb.TEST_STATE_FAILED] * 6
     for i, state in enumerate(states):
         await _add(store, pb.TestRun(id=f"r{i}", host="h", state=state))  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def tls_cp(tmp_path: Path, pki: Path) -> AsyncIterator[ControlPlane]:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         tls_cert=pki / "controlplane.crt",
         tls_key=pki / "controlplane.key",

@@ -1,25 +1,69 @@
-"""A real SQLite store in a temporary directory, and the small rows store tests build on."""
+"""Real stores for the tests, on every engine: `database` is a fresh, empty database (a SQLite file in
+tmp_path, or a database of the session's PostgreSQL cluster) and `store` is a store opened on it; both
+fixtures are parametrized over the engines, so a store test runs once per engine. Also the small rows
+store tests build on."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 
-from controlplane.store import SqliteStore
+import pytest
+
+from controlplane.store import PostgresStore, SqliteStore, make_store
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+ENGINES = ("sqlite", "postgres")
+
+EngineStore = SqliteStore | PostgresStore
+
+
+class DiskError(Exception):
+    """A failure injected into a transaction part way."""
+
+
+def engine_module(engine: str, aggregate: str) -> ModuleType:
+    """An engine's module of one aggregate (where a test injects a failure)."""
+    return importlib.import_module(f"controlplane.store.{engine}.{aggregate}")
+
 
 @asynccontextmanager
-async def opened_store(path: Path, output_cap_bytes: int | None = None) -> AsyncIterator[SqliteStore]:
-    """A store opened on `path` (created and migrated as needed), closed afterwards."""
-    store = SqliteStore(path) if output_cap_bytes is None else SqliteStore(path, output_cap_bytes)
+async def opened_store(
+    location: str | Path, output_cap_bytes: int | None = None
+) -> AsyncIterator[EngineStore]:
+    """A store opened on `location` (created and migrated as needed), closed afterwards."""
+    store = make_store(location) if output_cap_bytes is None else make_store(location, output_cap_bytes)
+    assert isinstance(store, SqliteStore | PostgresStore)
     await store.open()
     try:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine a store test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of the engine: a file path or a postgresql:// URI."""
+    if engine == "sqlite":
+        return str(tmp_path / "fleet.db")
+    return str(request.getfixturevalue("postgres_cluster").new_database())
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[EngineStore]:
+    """A store opened on a fresh database of the engine."""
+    async with opened_store(database) as opened:
+        yield opened
 
 
 def command(

@@ -25,7 +25,7 @@ async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     """A control plane serving gRPC and the web UI on port 0, with its database in tmp_path."""
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         http_address="127.0.0.1:0",
         shutdown_grace_seconds=2.0,

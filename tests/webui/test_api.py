@@ -180,7 +180,7 @@ async def test_command_output_streams_lines_with_stderr_marked_then_ends(
 async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_path: Path) -> None:
     token = "fleetdeck-webui-test-token-" + "x" * 32
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=token
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=token
     )
     async with ControlPlane(config) as cp:
         user = await put_user(cp.grpc_target, token, User("alice", "alice-password-123"))
@@ -197,7 +197,7 @@ async def test_the_web_ui_calls_a_locked_control_plane_with_its_api_token(tmp_pa
 async def test_the_web_ui_verifies_a_control_plane_served_over_tls(tmp_path: Path, self_signed: Path) -> None:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         tls_cert=self_signed / "cert.pem",
         tls_key=self_signed / "key.pem",

@@ -161,13 +161,13 @@ async def test_a_control_plane_restart_recovers_without_a_reload_and_keeps_the_s
     await login(page, cp.http_url, user)
     await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
     await page.evaluate("window.__noReload = true")
-    grpc_port, http_port, db_path = cp.grpc_port, cp.http_port, cp.config.db_path
+    grpc_port, http_port, db_path = cp.grpc_port, cp.http_port, cp.config.database
     await agent.close()
     await cp.stop()
     await expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=db_path,
+        database=db_path,
         grpc_address=f"127.0.0.1:{grpc_port}",
         http_address=f"127.0.0.1:{http_port}",
         shutdown_grace_seconds=2.0,
@@ -290,7 +290,7 @@ async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_contro
         await login(page, url, user)
         await expect(compartment(page, "gpc0", "git")).to_have_attribute("data-status", "error")
         await page.evaluate("window.__sameDocument = true")
-        grpc_port, db_path = cp.grpc_port, cp.config.db_path
+        grpc_port, db_path = cp.grpc_port, cp.config.database
         await agent.close()
         await cp.stop()
         connection = page.locator("#connection")
@@ -298,7 +298,7 @@ async def test_a_standalone_web_ui_shows_the_outage_and_recovers_when_the_contro
         await expect(connection).to_contain_text("unreachable")
         config = ControlPlaneConfig(
             require_api_tokens=False,
-            db_path=db_path,
+            database=db_path,
             grpc_address=f"127.0.0.1:{grpc_port}",
             shutdown_grace_seconds=1,
         )

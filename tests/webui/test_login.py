@@ -105,7 +105,7 @@ async def test_a_login_sets_a_signed_httponly_lax_cookie_and_goes_to_the_dashboa
 async def test_over_tls_the_session_cookie_is_secure(tmp_path: Path, self_signed: Path) -> None:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         http_address="127.0.0.1:0",
         tls_cert=self_signed / "cert.pem",
@@ -349,7 +349,7 @@ async def test_no_password_token_cookie_or_csrf_token_reaches_the_logs(
 async def test_a_web_ui_whose_api_token_is_not_admin_says_so_instead_of_logging_in(tmp_path: Path) -> None:
     admin = "fleetdeck-webui-test-token-" + "x" * 32
     config = ControlPlaneConfig(
-        db_path=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=admin
+        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=True, admin_token=admin
     )
     async with ControlPlane(config) as cp:
         user = await put_user(cp.grpc_target, admin, User("alice", "alice-password-123"))

@@ -91,7 +91,7 @@ async def test_stalled_reader_is_dropped_to_a_snapshot_without_slowing_others(
 async def test_relay_reconnects_after_a_control_plane_restart(tmp_path: Path) -> None:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        db_path=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db",
         grpc_address="127.0.0.1:0",
         shutdown_grace_seconds=0.5,
     )
@@ -108,7 +108,7 @@ async def test_relay_reconnects_after_a_control_plane_restart(tmp_path: Path) ->
         assert isinstance(down, Status) and not down.connected
         restarted = ControlPlaneConfig(
             require_api_tokens=False,
-            db_path=tmp_path / "fleet.db",
+            database=tmp_path / "fleet.db",
             grpc_address=target,
             shutdown_grace_seconds=0.5,
         )

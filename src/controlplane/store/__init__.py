@@ -1,9 +1,11 @@
 """The control plane's persistence: the only package that speaks SQL.
 
 `interface` says what the rest of the control plane may ask (`Store`, one protocol per aggregate);
-`records` holds the named values it answers with besides proto messages; `sqlite` is the engine
-(one writer, write-behind batches formed by the callers, one module per aggregate). Callers type
-against `Store` and only the process that opens the database names the engine (`SqliteStore`).
+`records` holds the named values it answers with besides proto messages; `sqlite` and `postgres`
+are the engines (one writer per process, write-behind batches formed by the callers, one module per
+aggregate), `schema` their shared migrations. Callers type against `Store`; the process that opens
+the database names only its location, and `make_store` picks the engine for it (`location`).
+`copy` moves a whole database from one engine to another.
 """
 
 from .interface import (
@@ -15,6 +17,8 @@ from .interface import (
     Store,
     TestRunStore,
 )
+from .location import is_postgres, make_store, redacted, resolve_location
+from .postgres import PostgresStore
 from .records import (
     OutputAppend,
     Page,
@@ -34,6 +38,7 @@ __all__ = [
     "HostStore",
     "OutputAppend",
     "Page",
+    "PostgresStore",
     "SqliteStore",
     "Store",
     "StoredHost",
@@ -42,4 +47,8 @@ __all__ = [
     "TokenRecord",
     "UserRecord",
     "WebSessionRecord",
+    "is_postgres",
+    "make_store",
+    "redacted",
+    "resolve_location",
 ]

@@ -8,10 +8,12 @@ host's test status) is built from the statement functions those modules export.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..tables import TableSource
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
@@ -47,8 +49,17 @@ class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
 
+    async def table_columns(self, table: str) -> list[str]:
+        """The columns of a table, in their order (a source of `fleetdeck db copy`)."""
+        return await self._db.table_columns(table)
+
+    def table_rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every row of a table, in batches (a source of `fleetdeck db copy`)."""
+        return self._db.table_rows(table, columns)
+
 
 if TYPE_CHECKING:
     _implements: type[Store] = SqliteStore  # mypy checks the engine against the whole contract here
+    _copies_from: type[TableSource] = SqliteStore
 
 __all__ = ["SqliteStore"]

@@ -11,38 +11,13 @@ import aiosqlite
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from ...timeutil import from_ts, to_ts
+from ...timeutil import from_ts
+from ..codec import ms, parse
 from ..records import OutputAppend, Page, StoredOutput
-from .codec import duration, ms, parse
+from ..rows import COMMAND_COLUMNS
+from ..rows import command as command_from_row
 from .database import Database
 from .hosts import write_host_result
-
-_COLUMNS = (
-    "id, host, operation, state, exit_code, created_at, started_at, finished_at, trigger, message, "
-    "timeout_ms, triggered_by, output_lines, truncated_bytes"
-)
-
-
-def _command(r: Sequence[Any]) -> pb.Command:
-    command = pb.Command(
-        id=r[0],
-        host=r[1],
-        operation=r[2],
-        state=r[3],
-        exit_code=r[4],
-        created_at=to_ts(r[5]),
-        trigger=r[8],
-        message=r[9],
-        timeout=duration(r[10]),
-        triggered_by_command_id=r[11],
-        output_lines=r[12],
-        output_truncated_bytes=r[13],
-    )
-    if r[6] is not None:
-        command.started_at.CopyFrom(to_ts(r[6]))
-    if r[7] is not None:
-        command.finished_at.CopyFrom(to_ts(r[7]))
-    return command
 
 
 async def write_command(db: aiosqlite.Connection, command: pb.Command) -> None:
@@ -107,8 +82,8 @@ class SqliteCommands:
                 await write_host_result(db, host)
 
     async def get_command(self, command_id: str) -> pb.Command | None:
-        r = await self._db.one(f"SELECT {_COLUMNS} FROM commands WHERE id = ?", (command_id,))
-        return None if r is None else _command(r)
+        r = await self._db.one(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = ?", (command_id,))
+        return None if r is None else command_from_row(r)
 
     async def list_commands(self, host: str, limit: int, cursor: int | None) -> Page[pb.Command]:
         where: list[str] = []
@@ -119,12 +94,12 @@ class SqliteCommands:
         if cursor is not None:
             where.append("ord < ?")
             args.append(cursor)
-        sql = f"SELECT {_COLUMNS}, ord FROM commands"
+        sql = f"SELECT {COMMAND_COLUMNS}, ord FROM commands"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = await self._db.all(sql + " ORDER BY ord DESC LIMIT ?", [*args, limit + 1])
         more = len(rows) > limit
-        return Page([_command(r) for r in rows[:limit]], rows[limit - 1][14] if more else None)
+        return Page([command_from_row(r) for r in rows[:limit]], rows[limit - 1][14] if more else None)
 
     async def unfinished_commands(
         self, host: str = "", include_interrupted: bool = False
@@ -132,13 +107,13 @@ class SqliteCommands:
         states = [pb.COMMAND_STATE_PENDING, pb.COMMAND_STATE_RUNNING]
         if include_interrupted:
             states.append(pb.COMMAND_STATE_INTERRUPTED)
-        sql = f"SELECT {_COLUMNS} FROM commands WHERE state IN ({','.join('?' * len(states))})"
+        sql = f"SELECT {COMMAND_COLUMNS} FROM commands WHERE state IN ({','.join('?' * len(states))})"
         args: list[Any] = list(states)
         if host:
             sql += " AND host = ?"
             args.append(host)
         rows = await self._db.all(sql + " ORDER BY ord", args)
-        return [_command(r) for r in rows]
+        return [command_from_row(r) for r in rows]
 
     async def command_hosts(self, command_ids: set[str]) -> dict[str, str]:
         if not command_ids:

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from ..interface import VERSION_BLOCK
-from .schema import MIGRATIONS
+from ..schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,10 @@ class Database:
 
     async def _migrate(self) -> None:
         current = await self.schema_version()
-        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             async with self.transaction() as db:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        await db.execute(statement)
+                for statement in statements(migration, "sqlite"):
+                    await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {number}")
             log.info("database %s migrated to schema %d", self.path, number)
 
@@ -135,3 +134,19 @@ class Database:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(reserved),),
             )
+
+    # --- whole tables (for `fleetdeck db copy`) --------------------------------------------------
+
+    async def table_columns(self, table: str) -> list[str]:
+        """The columns of a table, in their order."""
+        return [r[1] for r in await self.all(f"PRAGMA table_info({table})")]
+
+    async def table_rows(
+        self, table: str, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every row of a table, `batch` rows at a time."""
+        async with (self._read_db or self._writer).execute(
+            f"SELECT {', '.join(columns)} FROM {table}"
+        ) as cursor:
+            while rows := await cursor.fetchmany(batch):
+                yield [tuple(r) for r in rows]

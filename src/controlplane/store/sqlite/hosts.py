@@ -10,11 +10,10 @@ import aiosqlite
 from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts, to_ts
+from ..codec import blob, duration, ms
 from ..records import StoredHost
-from .codec import blob, duration, field_blob, ms, parse
+from ..rows import HOST_COLUMNS, host_result_values, host_values, stored_host
 from .database import Database
-
-_LAST_OPERATIONS = ("last_switch", "last_pull", "last_rollback")
 
 
 async def write_host_result(db: aiosqlite.Connection, host: pb.Host) -> None:
@@ -22,13 +21,7 @@ async def write_host_result(db: aiosqlite.Connection, host: pb.Host) -> None:
     await db.execute(
         "UPDATE hosts SET facts=?, test_status=?, last_switch=?, last_pull=?, last_rollback=?, "
         "current_deployment_id=? WHERE name=?",
-        (
-            blob(host.facts),
-            blob(host.test_status),
-            *(field_blob(host, field) for field in _LAST_OPERATIONS),
-            host.current_deployment_id,
-            host.name,
-        ),
+        host_result_values(host),
     )
 
 
@@ -44,45 +37,12 @@ class SqliteHosts:
 
     async def load_hosts(self) -> list[StoredHost]:
         rows = await self._db.all(
-            "SELECT h.name, h.registered_at, h.last_seen, h.facts, h.metrics, h.test_status, "
-            "h.declared_tests, h.last_switch, h.last_pull, h.last_rollback, h.current_deployment_id, "
-            "s.test_settings_override FROM hosts h LEFT JOIN host_settings s ON s.host = h.name "
-            "ORDER BY h.name"
+            f"SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_settings s ON s.host = h.name ORDER BY h.name"
         )
-        hosts = []
-        for r in rows:
-            host = pb.Host(
-                name=r[0],
-                registered_at=to_ts(r[1]),
-                facts=parse(pb.HostFacts, r[3]),
-                metrics=parse(pb.Metrics, r[4]),
-                test_status=parse(pb.TestStatus, r[5]),
-                declared_test_settings=parse(pb.DeclaredTestSettings, r[6]),
-                current_deployment_id=r[10],
-            )
-            if r[2] is not None:
-                host.last_seen.CopyFrom(to_ts(r[2]))
-            for field, data in zip(_LAST_OPERATIONS, (r[7], r[8], r[9]), strict=True):
-                if data:
-                    getattr(host, field).CopyFrom(parse(pb.LastOperation, data))
-            hosts.append(StoredHost(host, parse(pb.TestSettingsOverride, r[11])))
-        return hosts
+        return [stored_host(r) for r in rows]
 
     async def save_hosts(self, hosts: Iterable[pb.Host]) -> None:
-        rows = [
-            (
-                h.name,
-                from_ts(h.registered_at) or time.time(),
-                from_ts(h.last_seen),
-                blob(h.facts),
-                blob(h.metrics),
-                blob(h.test_status),
-                blob(h.declared_test_settings),
-                *(field_blob(h, field) for field in _LAST_OPERATIONS),
-                h.current_deployment_id,
-            )
-            for h in hosts
-        ]
+        rows = [host_values(h) for h in hosts]
         if not rows:
             return
         async with self._db.transaction() as db:

@@ -10,8 +10,8 @@ import aiosqlite
 from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
+from ..codec import duration, ms, parse
 from ..records import Page
-from .codec import duration, ms, parse
 from .commands import command_ord, raise_max_seq
 from .database import Database
 from .hosts import write_test_status

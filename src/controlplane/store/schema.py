@@ -1,12 +1,60 @@
-"""The SQLite schema as an ordered list of migrations; `PRAGMA user_version` counts those applied.
+"""The schema of both engines as one ordered list of migrations: adding a column is one edit here.
+
+Each migration is written once, in the SQL that SQLite ran when it was added; `statements` gives the
+PostgreSQL form by translating the column types (see `_POSTGRES_TYPES`), and a migration whose
+PostgreSQL form needs more than that carries it in `postgres`. SQLite counts the migrations applied
+in `PRAGMA user_version`, PostgreSQL in the `schema_migrations` table.
 
 Append only: a database on disk holds every migration up to its version, so an existing migration is
-never edited (tests/controlplane/data/fleet_schema4.sql is a database written by the first store).
+never edited (tests/controlplane/data/fleet_schema4.sql is a database written by the first store, and
+SQLite keeps each CREATE statement's text, which must stay as it was).
 """
 
-MIGRATIONS: list[str] = [
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema version: its SQL as SQLite runs it, and PostgreSQL's where a translation is not enough."""
+
+    sql: str
+    postgres: str | None = None
+
+
+# SQLite type names -> PostgreSQL's: the same values, and text that sorts and compares bytewise in
+# both engines (SQLite's BINARY collation is PostgreSQL's "C").
+_POSTGRES_TYPES = [
+    (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),
+    (re.compile(r"\bTEXT\b"), 'TEXT COLLATE "C"'),
+]
+
+
+def statements(migration: Migration, dialect: Dialect) -> list[str]:
+    """The statements of one migration in an engine's dialect, in order."""
+    sql = migration.sql
+    if dialect == "postgres":
+        if migration.postgres is not None:
+            sql = migration.postgres
+        else:
+            for pattern, replacement in _POSTGRES_TYPES:
+                sql = pattern.sub(replacement, sql)
+    # SQLite keeps each CREATE statement's text as run, so its statements are passed on untouched.
+    return [statement for statement in sql.split(";") if statement.strip()]
+
+
+MIGRATIONS: list[Migration] = [
     # 1: the whole schema
-    """
+    Migration(
+        """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE hosts (
         name TEXT PRIMARY KEY,
@@ -95,9 +143,11 @@ MIGRATIONS: list[str] = [
         output TEXT NOT NULL,
         PRIMARY KEY (run_id, idx)
     ) WITHOUT ROWID;
-    """,
-    # 2: API tokens with roles
     """
+    ),
+    # 2: API tokens with roles
+    Migration(
+        """
     CREATE TABLE api_tokens (
         token_id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -106,14 +156,18 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL,
         revoked_at REAL
     );
-    """,
-    # 3: enrollment tokens and rotation overlap for agent tokens
     """
+    ),
+    # 3: enrollment tokens and rotation overlap for agent tokens
+    Migration(
+        """
     ALTER TABLE agent_tokens ADD COLUMN expires_at REAL;
     ALTER TABLE agent_tokens ADD COLUMN enrollment INTEGER NOT NULL DEFAULT 0;
-    """,
-    # 4: web users, their sessions, and failed logins (the login limit survives restarts)
     """
+    ),
+    # 4: web users, their sessions, and failed logins (the login limit survives restarts)
+    Migration(
+        """
     CREATE TABLE users (
         username TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -129,5 +183,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE login_failures (client TEXT NOT NULL, username TEXT NOT NULL, failed_at REAL NOT NULL);
     CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
-    """,
+    """
+    ),
 ]
+
+
+def tables() -> list[str]:
+    """Every table, in the order the migrations create them (a table comes after those it references)."""
+    names: list[str] = []
+    for migration in MIGRATIONS:
+        names.extend(re.findall(r"CREATE TABLE (\w+)", migration.sql))
+    return names

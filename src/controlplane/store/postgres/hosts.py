@@ -1,0 +1,137 @@
+"""Hosts, their test settings overrides, the fleet-wide settings and the desired state in PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fleetdeck.v1 import types_pb2 as pb
+
+from ...timeutil import from_ts, to_ts
+from ..codec import blob, duration, ms
+from ..records import StoredHost
+from ..rows import HOST_COLUMNS, host_result_values, host_values, stored_host
+from .database import Connection, Database
+
+
+async def write_host_result(db: Connection, host: pb.Host) -> None:
+    """Inside a transaction: what a finished command changed on a host (facts, Tests, last operations)."""
+    await db.execute(
+        "UPDATE hosts SET facts=$1, test_status=$2, last_switch=$3, last_pull=$4, last_rollback=$5, "
+        "current_deployment_id=$6 WHERE name=$7",
+        *host_result_values(host),
+    )
+
+
+async def write_test_status(db: Connection, host: pb.Host) -> None:
+    """Inside a transaction: a host's test status."""
+    await db.execute("UPDATE hosts SET test_status = $1 WHERE name = $2", blob(host.test_status), host.name)
+
+
+class PostgresHosts:
+    """The host aggregate of `PostgresStore` (methods documented on `HostStore`)."""
+
+    _db: Database
+
+    async def load_hosts(self) -> list[StoredHost]:
+        rows = await self._db.all(
+            f"SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_settings s ON s.host = h.name ORDER BY h.name"
+        )
+        return [stored_host(r) for r in rows]
+
+    async def save_hosts(self, hosts: Iterable[pb.Host]) -> None:
+        latest: dict[str, tuple[Any, ...]] = {}
+        for h in hosts:  # a host given twice: its last facts, its first registration time, as row by row
+            values = host_values(h)
+            first = latest.get(h.name)
+            latest[h.name] = values if first is None else (values[0], first[1], *values[2:])
+        if not latest:
+            return
+        columns = [list(column) for column in zip(*latest.values(), strict=True)]
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO hosts(name, registered_at, last_seen, facts, metrics, test_status, "
+                "declared_tests, last_switch, last_pull, last_rollback, current_deployment_id) "
+                "SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[], $4::bytea[], $5::bytea[], "
+                "$6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::text[]) "
+                "ON CONFLICT(name) DO UPDATE SET "
+                "last_seen=excluded.last_seen, facts=excluded.facts, metrics=excluded.metrics, "
+                "test_status=excluded.test_status, declared_tests=excluded.declared_tests, "
+                "last_switch=excluded.last_switch, last_pull=excluded.last_pull, "
+                "last_rollback=excluded.last_rollback, current_deployment_id=excluded.current_deployment_id",
+                *columns,
+            )
+
+    async def save_last_seen(self, hosts: Iterable[pb.Host]) -> None:
+        latest = {h.name: h for h in hosts}  # a host given twice: the last one wins, as row by row
+        if not latest:
+            return
+        names = list(latest)
+        seen = [from_ts(h.last_seen) for h in latest.values()]
+        metrics = [blob(h.metrics) for h in latest.values()]
+        # The write-behind flush of every connected host: one statement over arrays, not one per host.
+        async with self._db.transaction() as db:
+            await db.execute(
+                "UPDATE hosts SET last_seen = u.last_seen, metrics = u.metrics "
+                "FROM unnest($1::text[], $2::float8[], $3::bytea[]) AS u(name, last_seen, metrics) "
+                "WHERE hosts.name = u.name",
+                names,
+                seen,
+                metrics,
+            )
+
+    async def save_host_override(self, host: str, override: pb.TestSettingsOverride) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO hosts(name, registered_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                host,
+                time.time(),
+            )
+            await db.execute(
+                "INSERT INTO host_settings(host, test_settings_override) VALUES ($1, $2) "
+                "ON CONFLICT(host) DO UPDATE SET test_settings_override = excluded.test_settings_override",
+                host,
+                blob(override),
+            )
+
+    async def load_settings(self) -> pb.Settings:
+        r = await self._db.one(
+            "SELECT test_timeout_ms, heartbeat_interval_ms, test_history_limit, operation_timeout_ms "
+            "FROM settings WHERE id = 1"
+        )
+        return pb.Settings(
+            test_timeout=duration(r[0]),
+            heartbeat_interval=duration(r[1]),
+            test_history_limit=r[2],
+            operation_timeout=duration(r[3]),
+        )
+
+    async def save_settings(self, settings: pb.Settings) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "UPDATE settings SET test_timeout_ms=$1, heartbeat_interval_ms=$2, test_history_limit=$3, "
+                "operation_timeout_ms=$4 WHERE id = 1",
+                ms(settings.test_timeout),
+                ms(settings.heartbeat_interval),
+                settings.test_history_limit,
+                ms(settings.operation_timeout),
+            )
+
+    async def load_desired(self) -> pb.DesiredState | None:
+        r = await self._db.one("SELECT commit_sha, lock_hash, agent_version, updated_at FROM desired_state")
+        if r is None:
+            return None
+        return pb.DesiredState(commit=r[0], lock_hash=r[1], agent_version=r[2], updated_at=to_ts(r[3]))
+
+    async def save_desired(self, desired: pb.DesiredState) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO desired_state VALUES (1, $1, $2, $3, $4) ON CONFLICT(id) DO UPDATE SET "
+                "commit_sha=excluded.commit_sha, lock_hash=excluded.lock_hash, "
+                "agent_version=excluded.agent_version, updated_at=excluded.updated_at",
+                desired.commit,
+                desired.lock_hash,
+                desired.agent_version,
+                from_ts(desired.updated_at),
+            )
