@@ -30,6 +30,8 @@ python3Packages.buildPythonApplication {
     pytest-timeout
     httpx
     grpcio-testing
+    junitparser
+    xmlschema
   ]);
   preCheck = ''
     export HOME=$(mktemp -d)

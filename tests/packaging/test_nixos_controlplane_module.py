@@ -45,7 +45,7 @@ def test_default_runs_as_a_dynamic_user_with_sqlite_in_its_state_directory(nix: 
     assert unit["DynamicUser"] is True
     assert unit["StateDirectory"] == "fleetdeck"
     args = parsed_flags(unit["ExecStart"], Path("/run/credentials/fleetdeck-controlplane.service"))
-    assert args.db == Path("/var/lib/fleetdeck/fleetdeck.db")
+    assert args.db == "/var/lib/fleetdeck/fleetdeck.db"
     assert (args.grpc, args.http) == ("127.0.0.1:50051", "127.0.0.1:8080")
     assert (args.tls_cert, args.tls_key, args.agent_ca, args.admin_token_file) == (None, None, None, None)
     assert unit["LoadCredential"] == []
