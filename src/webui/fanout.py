@@ -83,7 +83,10 @@ class Viewer:
         self._wake.set()
 
     def offer_status(self, frame: bytes) -> None:
-        """Queue a status frame: it goes out even while the start waits for the fleet."""
+        """Queue a status frame: it goes out even while the start waits for the fleet (a start that
+        can be served now carries the current status itself)."""
+        if self._start is not None and self._fanout.ready:
+            return
         if not self._drained and len(self._frames) < self._limit:
             self._frames.append(frame)
             self._wake.set()
@@ -118,7 +121,9 @@ class Viewer:
 class Fanout:
     """One WatchFleet subscription for the whole web UI process, relayed to every browser's Viewer."""
 
-    def __init__(self, stub: fleet_grpc.FleetServiceAsyncStub, *, history: int = HISTORY) -> None:
+    def __init__(self, stub: fleet_grpc.FleetServiceAsyncStub | None, *, history: int = HISTORY) -> None:
+        """Subscribes through `stub` once the first browser attaches; with None it relays only what
+        is handed to `apply` (a fan-out fed by hand, as the tests and the bench do)."""
         self._stub = stub
         self._hosts: dict[str, dict[str, Any]] = {}
         self._host_json: dict[str, str] = {}
@@ -176,7 +181,7 @@ class Fanout:
     @contextlib.contextmanager
     def viewer(self, from_version: int, limit: int) -> Iterator[Viewer]:
         """A browser attached from `from_version` while open (starting the subscription if need be)."""
-        if self._task is None:
+        if self._task is None and self._stub is not None:
             self._task = asyncio.create_task(self._run(), name="webui-fanout")
         viewer = Viewer(self, from_version, limit)
         self._viewers.add(viewer)
@@ -195,6 +200,7 @@ class Fanout:
             await task
 
     async def _run(self) -> None:
+        assert self._stub is not None
         while True:
             async with FleetWatch(self._stub, self.version, limit=UPSTREAM_LIMIT) as watch:
                 while not isinstance(item := await watch.get(), Drain):
