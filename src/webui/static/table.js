@@ -157,12 +157,22 @@ function spacer(id) {
   return row;
 }
 
+// Where the table body starts on the page and how far the page is scrolled, read only when the
+// layout is settled anyway (a frame, a resize, the snapshot): a change never forces a layout.
+const geometry = { bodyTop: 0, scrollY: 0, viewport: 900 };
+
+export function measureGeometry() {
+  const body = document.getElementById("host-rows");
+  geometry.scrollY = window.scrollY;
+  geometry.bodyTop = body.getBoundingClientRect().top + geometry.scrollY;
+  geometry.viewport = window.innerHeight;
+}
+
 function visibleRange() {
   if (order.length <= ALL_ROWS_UP_TO) return [0, order.length];
-  const body = document.getElementById("host-rows");
-  const top = body.getBoundingClientRect().top;
-  const first = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
-  const count = Math.ceil(window.innerHeight / rowHeight) + 2 * OVERSCAN;
+  const offset = geometry.scrollY - geometry.bodyTop;
+  const first = Math.max(0, Math.floor(offset / rowHeight) - OVERSCAN);
+  const count = Math.ceil(geometry.viewport / rowHeight) + 2 * OVERSCAN;
   return [Math.min(first, Math.max(0, order.length - count)), Math.min(order.length, first + count)];
 }
 
@@ -199,11 +209,15 @@ function paint() {
   }
   setSpacer(head, from);
   setSpacer(tail, order.length - to);
-  const measured = wanted.length ? rows.get(wanted[0]).offsetHeight : 0;
+}
+
+// The real height of a row, once rows exist (the spacers stand in for rows of that height).
+function measureRows() {
+  const first = rows.values().next().value;
+  const measured = first ? first.offsetHeight : 0;
   if (measured > 0 && Math.abs(measured - rowHeight) > 1) {
     rowHeight = measured;
-    setSpacer(head, from);
-    setSpacer(tail, order.length - to);
+    paint();
   }
   document.getElementById("empty").hidden = state.hosts.size > 0;
   document.getElementById("no-match").hidden = state.hosts.size === 0 || order.length > 0;
@@ -216,6 +230,7 @@ export function schedulePaint() {
   paintQueued = true;
   requestAnimationFrame(() => {
     paintQueued = false;
+    measureGeometry();
     paint();
   });
 }
@@ -253,7 +268,9 @@ export function renderAll() {
   for (const [name, row] of rows) {
     if (state.hosts.has(name)) updateRow(row, state.hosts.get(name));
   }
+  measureGeometry();
   paint();
+  measureRows();
   renderSummary();
 }
 
