@@ -221,6 +221,7 @@ class Viewer:
     got: dict[int, tuple[float, float]] = field(default_factory=dict)
     """Sequence number -> (send time, latency) of every change received."""
     errors: int = 0
+    why: str = ""
     live: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -246,8 +247,9 @@ async def follow(client: Any, url: str, headers: dict[str, str], viewer: Viewer,
                             viewer.got[int(note[1])] = (sent, received - sent)
                     if stop.is_set():
                         return
-        except Exception:  # a refused or dropped stream is counted and retried
+        except Exception as exc:  # a refused or dropped stream is counted and retried
             viewer.errors += 1
+            viewer.why = f"{type(exc).__name__}: {exc}"
             await asyncio.sleep(0.5)
 
 
@@ -334,6 +336,9 @@ async def fan_out(args: argparse.Namespace) -> None:
             await asyncio.sleep(1.0)  # what was sent in the window has a second to arrive
             stop.set()
         report(sides, args, window_start, window_end)
+        for side in sides:
+            if whys := {v.why for v in side.viewers if v.why}:
+                print(f"  {side.name} stream errors: {'; '.join(sorted(whys))[:300]}")
     finally:
         for task in tasks:
             task.cancel()
@@ -408,16 +413,24 @@ async def page_figures(args: argparse.Namespace) -> None:
     changes = fanout.opening(100)
 
     upstream, upstream_port = await start_child("upstream", "--hosts", "1", "--rate", "0.001")
-    webui, webui_port = await start_child("webui", "--upstream", f"127.0.0.1:{upstream_port}")
+    env = dict(os.environ)
+    if args.webui_path:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(args.webui_path) / "src"), env.get("PYTHONPATH", "")])
+    webui, webui_port = await start_child("webui", "--upstream", f"127.0.0.1:{upstream_port}", env=env)
     base = f"http://127.0.0.1:{webui_port}"
     served = 0
+    fulfilled = 0.0
 
     async def route(request_route: Any) -> None:
-        nonlocal served
+        nonlocal served, fulfilled
         served += 1
         body = opening if served == 1 else changes if served == 2 else b"retry: 600000\r\n\r\n"
+        if served == 1:
+            fulfilled = time.monotonic()
         await request_route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
 
+    # The page's own measures where it has them (not before this change: then only the outside view).
+    marks = not args.webui_path
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
@@ -431,32 +444,44 @@ async def page_figures(args: argparse.Namespace) -> None:
             await page.route("**/events*", route)
             await page.goto(base + "/")
             await page.wait_for_function(
-                f"() => performance.getEntriesByName('fleetdeck:host').length >= {args.page_changes}",
-                timeout=60_000,
+                f"() => document.getElementById('summary').textContent.startsWith('{args.page_hosts} hosts')",
+                timeout=120_000,
+                polling=10,
             )
-            measures = await page.evaluate(
-                """names => Object.fromEntries(names.map(n => [n, performance.getEntriesByName(`fleetdeck:${n}`).map(e => e.duration)]))""",
-                ["snapshot", "snapshot-painted", "host"],
-            )
+            outside = (time.monotonic() - fulfilled) * 1000
+            measures: dict[str, list[float]] = {}
+            if marks:
+                await page.wait_for_function(
+                    f"() => performance.getEntriesByName('fleetdeck:host').length >= {args.page_changes}",
+                    timeout=60_000,
+                )
+                measures = await page.evaluate(
+                    """names => Object.fromEntries(names.map(n => [n, performance.getEntriesByName(`fleetdeck:${n}`).map(e => e.duration)]))""",
+                    ["snapshot", "snapshot-painted", "host"],
+                )
             rows = await page.locator("tr.host-row").count()
             await browser.close()
     finally:
         for process in (webui, upstream):
             process.terminate()
             await process.wait()
-    host = measures["host"]
     print(
-        f"Page in Chromium: {args.page_hosts} hosts ({len(opening) / 1e6:.1f} MB snapshot), {len(host)} changes"
-    )
-    print(f"  first snapshot applied (parse + table)    {measures['snapshot'][0]:8.0f} ms")
-    print(
-        f"  first snapshot painted                    {measures['snapshot-painted'][0]:8.0f} ms   (budget 1000 ms)"
+        f"Page in Chromium: {args.page_hosts} hosts ({len(opening) / 1e6:.1f} MB snapshot), {args.page_changes} changes"
     )
     print(
-        f"  change applied p50 / max                  {statistics.median(host):8.1f} / {max(host):.1f} ms"
-        "   (budget 16 ms)"
+        f"  snapshot handed to the page -> summary shows it  {outside:8.0f} ms   (seen from outside, 10 ms polling)"
     )
-    print(f"  rows in the DOM                           {rows:8d}")
+    if measures:
+        host = measures["host"]
+        print(f"  first snapshot applied (parse + table)           {measures['snapshot'][0]:8.0f} ms")
+        print(
+            f"  first snapshot painted                           {measures['snapshot-painted'][0]:8.0f} ms   (budget 1000 ms)"
+        )
+        print(
+            f"  change applied p50 / max                         {statistics.median(host):8.1f} / {max(host):.1f} ms"
+            "   (budget 16 ms)"
+        )
+    print(f"  rows in the DOM                                  {rows:8d}")
 
 
 def main(argv: list[str] | None = None) -> int:
