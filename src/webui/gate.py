@@ -106,8 +106,15 @@ class SessionCache:
         if asking is None:
             asking = asyncio.ensure_future(self._ask(stub, token, key))
             self._asking[key] = asking
-            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+            asking.add_done_callback(lambda done: self._asked(key, done))
         return await asyncio.shield(asking)
+
+    def _asked(self, key: str, done: asyncio.Future[fleet_pb.WebSession]) -> None:
+        """The call is over: the next check after the answer expires asks again. Its failure was
+        raised to every waiter; taking it here keeps an unawaited one from being logged as lost."""
+        self._asking.pop(key, None)
+        if not done.cancelled():
+            done.exception()
 
     async def _ask(self, stub: fleet_grpc.FleetServiceAsyncStub, token: str, key: str) -> fleet_pb.WebSession:
         asked = time.monotonic()
