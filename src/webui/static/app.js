@@ -6,7 +6,7 @@ import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
 import { rememberCommand, state } from "./state.js";
-import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint } from "./table.js";
+import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint, shownHosts } from "./table.js";
 import { toast } from "./toasts.js";
 import { view } from "./view.js";
 
@@ -147,7 +147,7 @@ function onSelect(event) {
     if (box.checked) state.selected.add(box.dataset.select);
     else state.selected.delete(box.dataset.select);
   } else if (event.target.id === "select-all") {
-    state.selected = event.target.checked ? new Set(state.hosts.keys()) : new Set();
+    state.selected = event.target.checked ? new Set(shownHosts()) : new Set();
   }
   renderSelection();
 }

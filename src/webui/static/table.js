@@ -223,6 +223,11 @@ function measureRows() {
   document.getElementById("no-match").hidden = state.hosts.size === 0 || order.length > 0;
 }
 
+// The names shown now (filter applied), in order: "select all" selects these.
+export function shownHosts() {
+  return [...order];
+}
+
 let paintQueued = false;
 
 export function schedulePaint() {
