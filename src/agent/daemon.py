@@ -13,12 +13,12 @@ import grpc
 from google.protobuf import duration_pb2
 
 from agent import facts
-from agent.commands import DEFAULT_TEST_TIMEOUT, Executor
 from agent.config import AgentConfig, ConfigError
-from agent.connection import Stream, StreamEnded, describe, now, run_stream
+from agent.executor import DEFAULT_TEST_TIMEOUT, Executor
 from agent.journal import Journal
 from agent.metrics import MetricsReader
 from agent.outbox import Entry, Outbox
+from agent.stream import Stream, StreamEnded, describe, now, run_stream
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)

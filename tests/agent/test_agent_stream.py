@@ -9,8 +9,8 @@ import pytest
 from agent_e2e import World
 
 from agent.config import load_config
-from agent.connection import describe, run_stream
 from agent.daemon import Agent
+from agent.stream import describe, run_stream
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 
 

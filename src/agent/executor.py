@@ -1,4 +1,4 @@
-"""Commands: the closed set of operations mapped to local argv, one at a time, reported via the outbox."""
+"""The executor: runs the closed set of operations as local argv, one at a time, reported via the outbox."""
 
 from __future__ import annotations
 
