@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 import pytest
-from agent_e2e import World
+from agent_world import World
 
 from agent.config import load_config
 from agent.daemon import Agent
