@@ -16,6 +16,7 @@ from typing import IO
 
 from agent.lines import read_lines
 from agent.outbox import Line
+from fleetdeck.tasks import cancel_and_wait, spawn
 from fleetdeck.v1 import types_pb2
 
 logger = logging.getLogger(__name__)
@@ -182,8 +183,11 @@ async def run_process(
     stopped: StopReason | None = None
     try:
         pumps = [
-            asyncio.ensure_future(_pump(popen.stdout, types_pb2.OUTPUT_STREAM_STDOUT, on_line)),
-            asyncio.ensure_future(_pump(popen.stderr, types_pb2.OUTPUT_STREAM_STDERR, on_line)),
+            spawn(_pump(pipe, stream, on_line), name=f"pump-{popen.pid}-{stream}", logger=logger)
+            for pipe, stream in (
+                (popen.stdout, types_pb2.OUTPUT_STREAM_STDOUT),
+                (popen.stderr, types_pb2.OUTPUT_STREAM_STDERR),
+            )
         ]
         try:
             stopped = await _wait_or_stop(popen, stop, deadline)
@@ -197,8 +201,9 @@ async def run_process(
                 logger.warning("output of process %d still open after it ended; closing", popen.pid)
         finally:
             for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+                pump.cancel()  # both now: a caller cancelled meanwhile stops waiting after the first
+            for pump in pumps:
+                await cancel_and_wait(pump)
     finally:
         for pipe in (popen.stdout, popen.stderr):
             if pipe is not None:
