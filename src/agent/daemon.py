@@ -19,7 +19,7 @@ from agent.metrics import MetricsReader
 from agent.outbox import Entry, Outbox
 from agent.stream import Stream, now, run_stream
 from agent.stream_end import StreamEnded, classify
-from fleetdeck.tasks import cancel_and_wait, spawn
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ class Agent:
     async def run(self) -> None:
         """Recover, then stay connected until stop(); a switch/rollback running then outlives us."""
         await self.executor.recover()
-        loop_task = spawn(self._connect_loop(), name="connect", logger=logger)
+        loop_task = spawn_logged(self._connect_loop(), name="connect", logger=logger)
         try:
             await self._stopping.wait()
         finally:

@@ -21,7 +21,7 @@ from agent.outbox import Entry, Line, Outbox
 from agent.outcome import Outcome, command_finished, outcome_of_run, status_of
 from agent.process import ProcessResult, StopReason, kill_group, pid_alive, run_process, wait_exit
 from agent.testsuite import SuiteRun, discover, no_tests_message
-from fleetdeck.tasks import cancel_and_wait, spawn
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,9 @@ class Executor:
             return
         running = Running(rc.command_id, rc.operation, time.time())
         self._set_running(running)
-        running.task = spawn(self._command(rc, running), name=f"command-{rc.command_id}", logger=logger)
+        running.task = spawn_logged(
+            self._command(rc, running), name=f"command-{rc.command_id}", logger=logger
+        )
 
     def _set_running(self, running: Running | None) -> None:
         self.running = running
@@ -371,7 +373,9 @@ class Executor:
         logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
         running = Running(entry.command_id, entry.operation, entry.started_at)
         self._set_running(running)
-        running.task = spawn(self._follow(entry, running), name=f"adopted-{entry.command_id}", logger=logger)
+        running.task = spawn_logged(
+            self._follow(entry, running), name=f"adopted-{entry.command_id}", logger=logger
+        )
 
     async def _follow(self, entry: JournalEntry, running: Running) -> None:
         self.outbox.add_output(

@@ -1,53 +1,64 @@
-"""Background tasks done one way: spawn them so failures are logged, cancel them and wait."""
+"""Two asyncio habits shared by the agent and the control plane: cancel-and-wait, spawn-and-log.
+
+`contextlib.suppress(CancelledError)` after `task.cancel()` also swallows the *caller's* own
+cancellation; `cancel_and_wait` never does. A task started with a bare `create_task` fails silently;
+`spawn_logged` logs its failure once, where it happens.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel `task` and wait until it has ended; never swallows the caller's own cancellation.
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel the tasks and wait until each has ended.
 
-    The task's CancelledError stays here. An exception it ended with is not raised here either: it
-    is the task's failure, not the caller's (spawn() logs it; asyncio reports any other unretrieved
-    one). When the calling task is itself being cancelled, that cancellation goes on up.
+    The tasks' own ending (cancelled, finished or failed) is absorbed: whoever supervises a task
+    reports its failure (see `spawn_logged`). A cancellation of the caller while it waits is never
+    absorbed: it propagates, and the tasks are still cancelled.
     """
-    if task is None:
-        return
-    task.cancel()
-    await asyncio.wait({task})  # a cancellation of the caller interrupts this wait and goes on up
-    current = asyncio.current_task()
-    if current is not None and current.cancelling():
-        # Cancelled while the task was finishing (or before): swallowing that is the bug we avoid.
-        raise asyncio.CancelledError
+    pending = [t for t in tasks if t is not None]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in pending:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not warn that it never was
 
 
-def spawn(
-    coro: Coroutine[Any, Any, Any],
+def spawn_logged(
+    coro: Coroutine[Any, Any, T],
     *,
     name: str,
-    tasks: set[asyncio.Task[Any]] | None = None,
-    logger: logging.Logger,
-) -> asyncio.Task[Any]:
-    """Start `coro` as a task; its failure is logged with a traceback, never lost.
+    logger: logging.Logger | None = None,
+    keep: set[asyncio.Task[Any]] | None = None,
+) -> asyncio.Task[T]:
+    """Start `coro` as a task named `name`; log its failure (not its cancellation) when it ends.
 
-    With `tasks`, the set holds a strong reference until the task ends (the loop keeps only a weak one).
+    With `keep`, the task is held in that set while it runs (asyncio keeps only weak references to
+    tasks) and removed when it ends.
     """
     task = asyncio.create_task(coro, name=name)
-    if tasks is not None:
-        tasks.add(task)
+    target = logger or _log
 
-    def done(ended: asyncio.Task[Any]) -> None:
-        if tasks is not None:
-            tasks.discard(ended)
-        if ended.cancelled():
+    def done(finished: asyncio.Task[T]) -> None:
+        if keep is not None:
+            keep.discard(finished)
+        if finished.cancelled():
             return
-        error = ended.exception()
+        error = finished.exception()
         if error is not None:
-            logger.error("task %s failed", ended.get_name(), exc_info=error)
+            target.error("background task %s failed", finished.get_name(), exc_info=error)
 
+    if keep is not None:
+        keep.add(task)
     task.add_done_callback(done)
     return task
