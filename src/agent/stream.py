@@ -84,26 +84,27 @@ async def _write(call: grpc.aio.StreamStreamCall, message: agent_service_pb2.Con
     return True
 
 
+async def _next_messages(stream: Stream, outbox: Outbox) -> list[agent_service_pb2.ConnectRequest]:
+    """What to write next: a queued control message, else whichever of control or outbox comes first."""
+    if not stream.queue.empty():
+        return [stream.queue.get_nowait()]
+    control = asyncio.ensure_future(stream.queue.get())
+    entry = asyncio.ensure_future(outbox.next_request())
+    try:
+        await asyncio.wait({control, entry}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (control, entry):
+            if not task.done():
+                task.cancel()
+    return [task.result() for task in (control, entry) if task.done() and not task.cancelled()]
+
+
 async def _writer(call: grpc.aio.StreamStreamCall, stream: Stream, outbox: Outbox) -> None:
     # One write at a time; control messages first so heartbeats never wait behind queued output.
     while True:
-        if not stream.queue.empty():
-            if not await _write(call, stream.queue.get_nowait()):
-                break
-            continue
-        control = asyncio.ensure_future(stream.queue.get())
-        entry = asyncio.ensure_future(outbox.next_request())
-        try:
-            await asyncio.wait({control, entry}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (control, entry):
-                if not task.done():
-                    task.cancel()
-        if control.done() and not control.cancelled() and not await _write(call, control.result()):
-            break
-        if entry.done() and not entry.cancelled() and not await _write(call, entry.result()):
-            break
-    await asyncio.Future()  # the stream has ended: the reader reads why and ends the task group
+        for message in await _next_messages(stream, outbox):
+            if not await _write(call, message):
+                await asyncio.Future()  # the RPC has ended: the reader reads why and ends the group
 
 
 async def _heartbeats(link: AgentLink, stream: Stream) -> None:
@@ -162,9 +163,8 @@ async def run_stream(
         stub = agent_service_pb2_grpc.AgentServiceStub(channel)
         call = stub.Connect(metadata=(("authorization", f"Bearer {token}"),))
         try:
-            await _write(
-                call, agent_service_pb2.ConnectRequest(hello=await link.hello())
-            )  # else read says why
+            hello = agent_service_pb2.ConnectRequest(hello=await link.hello())
+            await _write(call, hello)  # when the RPC has ended already, the read below says why
             try:
                 async with asyncio.timeout(WELCOME_TIMEOUT_SECONDS):
                     first = await call.read()
