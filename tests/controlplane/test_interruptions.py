@@ -1,4 +1,5 @@
-"""Regressions found in review: no acknowledged gap, no stuck host, no stuck blue, no hidden interruption."""
+"""Work cut off midway — a failed write, a stream that ends, a restart — leaves nothing acknowledged lost,
+no host busy, no Tests blue and no switch looking finished."""
 
 from __future__ import annotations
 
