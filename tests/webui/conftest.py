@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from browser import Chromium
+from pki import make_self_signed
 from playwright.async_api import Page, async_playwright
 from scripted_agent import ScriptedAgent, create_token
 from webui_support import Connect, User, put_user
@@ -31,17 +31,10 @@ async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
         yield plane
 
 
-OPENSSL_SELF_SIGNED = [
-    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
-    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"),
-]
-
-
 @pytest.fixture
 def self_signed(tmp_path: Path) -> Path:
     """A directory with cert.pem and key.pem for 127.0.0.1."""
-    subprocess.run(OPENSSL_SELF_SIGNED, cwd=tmp_path, check=True, capture_output=True, timeout=30)
-    return tmp_path
+    return make_self_signed(tmp_path)
 
 
 @pytest.fixture
