@@ -1,4 +1,4 @@
-"""Throw-away certificates for TLS tests, made with the openssl command: a CA with leaves, or one self-signed."""
+"""Throw-away certificates for TLS tests, made with openssl: a CA and its leaves, or a self-signed one."""
 
 from __future__ import annotations
 
