@@ -43,7 +43,7 @@ BIN = Path(sys.executable).parent
 TIMEOUT = 30.0
 
 SHELL = {"sh", "bash", "shell"}
-NOT_COMMANDS = {"toml", "text", "json", "proto", "python"}
+NOT_COMMANDS = {"toml", "text", "json", "proto"}
 
 NOT_RUN = {
     (
@@ -86,7 +86,8 @@ class Block:
         return f"{self.document}:{self.line}"
 
 
-FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+# A fence may be indented (inside a list item); its lines are then indented as much.
+FENCE = re.compile(r"^( *)```([^\n`]*)\n(.*?)^\1```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
 def blocks_of(document: str) -> list[Block]:
@@ -94,9 +95,11 @@ def blocks_of(document: str) -> list[Block]:
     text = (ROOT / document).read_text()
     found = []
     for match in FENCE.finditer(text):
-        language, *options = match[1].split() or [""]
+        indent, info, body = match[1], match[2], match[3]
+        language, *options = info.split() or [""]
+        body = "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True))
         line = text.count("\n", 0, match.start()) + 2
-        found.append(Block(document, line, language, tuple(options), match[2]))
+        found.append(Block(document, line, language, tuple(options), body))
     return found
 
 
