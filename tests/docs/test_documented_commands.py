@@ -43,7 +43,7 @@ BIN = Path(sys.executable).parent
 TIMEOUT = 30.0
 
 SHELL = {"sh", "bash", "shell"}
-NOT_COMMANDS = {"toml", "text", "json", "proto"}
+NOT_COMMANDS = {"toml", "text", "json", "proto", "nix"}
 
 NOT_RUN = {
     (
