@@ -7,14 +7,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from scripted_agent import COMMIT, LOCK, ScriptedAgent
+from scripted_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
-__all__ = ["COMMIT", "LOCK", "ScriptedAgent"]  # test files once imported these from here
+__all__ = ["COMMIT", "LOCK", "TIMEOUT", "ScriptedAgent"]  # test files import these from here too
 
 # What these agents' heartbeats report; their hello reports no test status, so the first heartbeat
 # is a visible change.
