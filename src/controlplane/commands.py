@@ -16,7 +16,7 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
+from . import case_history, history, policy
 from . import test_status as tests
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, HostState
@@ -265,7 +265,8 @@ class Commands:
             run.trigger = found.trigger
             run.triggered_by_command_id = found.triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
-        await self.store.put_test_run(run, report.seq, host=state.host)
+        summaries = await history.classify(self.store, run)
+        await self.store.put_test_run(run, report.seq, host=state.host, summaries=summaries)
         if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
         spawn_logged(
@@ -312,7 +313,7 @@ class Commands:
         self._publish(command)
         self.followers.finish(command)
         if failed_run is not None:
-            self._announce_failure(state, failed_run)
+            await self._announce_failure(state, failed_run)
         if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
             try:
                 await self.start(
@@ -342,12 +343,10 @@ class Commands:
             reason=command.message or f"exit {command.exit_code}",
         )
 
-    def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
-        failed = [
-            c.name
-            for c in run.cases
-            if c.outcome in (pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_TIMED_OUT, pb.TEST_OUTCOME_ERROR)
-        ]
+    async def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
+        cases = await history.failed_cases(self.store, run)
+        offer = case_history.offer(cases, run.generation)
+        failed = [c.name for c in cases]
         name = state.host.name
         message = f"Tests failed on {name}"
         if failed:
@@ -361,6 +360,9 @@ class Commands:
                     message=message,
                     rollback_available=state.online,
                     generation=run.generation,
+                    cases=cases,
+                    offered_operations=offer.operations,
+                    advice=offer.advice,
                 )
             )
         )

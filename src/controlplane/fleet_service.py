@@ -12,9 +12,10 @@ from typing import Any
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
+from . import history, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
@@ -161,6 +162,31 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if run is None:
             raise NotFound(f"no test run with id {request.run_id}")
         return fleet_pb.GetTestRunResponse(run=run)
+
+    async def ListCaseResults(
+        self, request: history_pb.ListCaseResultsRequest, context: Any
+    ) -> history_pb.ListCaseResultsResponse:
+        self.fleet.state(request.host)
+        limit = page_size(request.page_size, default=50, maximum=500)
+        page, summary = await history.case_results(
+            self.store, request.host, request.name, limit, decode_page_token(request.page_token)
+        )
+        response = history_pb.ListCaseResultsResponse(results=page.items, summary=summary)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
+        return response
+
+    async def ListCaseSummaries(
+        self, request: history_pb.ListCaseSummariesRequest, context: Any
+    ) -> history_pb.ListCaseSummariesResponse:
+        self.fleet.state(request.host)
+        summaries = await self.store.case_summaries(request.host)
+        return history_pb.ListCaseSummariesResponse(summaries=summaries.values())
+
+    async def ListFailingCases(
+        self, request: history_pb.ListFailingCasesRequest, context: Any
+    ) -> history_pb.ListFailingCasesResponse:
+        return history_pb.ListFailingCasesResponse(cases=await history.failing_cases(self.store))
 
     async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any

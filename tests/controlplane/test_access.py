@@ -31,6 +31,9 @@ VIEWER = {
     "GetTestRun",
     "GetSettings",
     "GetDesiredState",
+    "ListCaseResults",
+    "ListCaseSummaries",
+    "ListFailingCases",
 }
 OPERATOR = {"RunOperation", "CancelCommand"}
 ADMIN = {

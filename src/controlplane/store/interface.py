@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
@@ -116,9 +117,16 @@ class CommandStore(Protocol):
 class TestRunStore(Protocol):
     """Test runs and their cases (a run's id is the id of the TEST command that ran it)."""
 
-    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+    async def put_test_run(
+        self,
+        run: pb.TestRun,
+        seq: int = 0,
+        host: pb.Host | None = None,
+        summaries: Sequence[history_pb.CaseSummary] = (),
+    ) -> None:
         """Store (or replace) a run and its cases in one transaction, with the command's acknowledged
-        `seq` (when not 0) and the host's test status (when a host is given)."""
+        `seq` (when not 0), the host's test status (when a host is given) and the case summaries the
+        run changed."""
         ...
 
     async def get_test_run(self, run_id: str, with_output: bool = True) -> pb.TestRun | None:
@@ -132,6 +140,29 @@ class TestRunStore(Protocol):
     async def prune_test_runs(self, host: str, keep: int) -> int:
         """Delete a host's runs beyond the newest `keep`, never its latest passing or failing run;
         returns how many were deleted."""
+        ...
+
+
+class CaseHistoryStore(Protocol):
+    """A case's results across a host's retained runs, and its summary, which outlives retention."""
+
+    async def case_summaries(self, host: str, names: Sequence[str] = ()) -> dict[str, history_pb.CaseSummary]:
+        """The summaries of a host's cases by name (only `names` when given; with none, every case
+        and its retained counts)."""
+        ...
+
+    async def case_summary(self, host: str, name: str) -> history_pb.CaseSummary | None:
+        """One case's summary with its retained counts, or None when the host never ran it."""
+        ...
+
+    async def list_case_results(
+        self, host: str, name: str, limit: int, cursor: int | None
+    ) -> Page[history_pb.CaseResult]:
+        """One case's results on a host, newest first, `limit` to a page."""
+        ...
+
+    async def failing_case_summaries(self) -> list[history_pb.CaseSummary]:
+        """Every (host, case) summary whose latest result failed, by case name and host."""
         ...
 
 
@@ -242,7 +273,7 @@ class CredentialStore(Protocol):
         ...
 
 
-class Store(HostStore, CommandStore, TestRunStore, CredentialStore, Protocol):
+class Store(HostStore, CommandStore, TestRunStore, CaseHistoryStore, CredentialStore, Protocol):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
     async def open(self) -> None:

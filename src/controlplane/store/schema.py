@@ -185,6 +185,24 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
     """
     ),
+    # 5: per-case history: each case result's classification, JUnit sub-cases and message (its
+    # generation, commit, trigger and time are its run's), and a summary per (host, case) that
+    # outlives retention
+    Migration(
+        """
+    ALTER TABLE test_cases ADD COLUMN classification INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE test_cases ADD COLUMN message TEXT NOT NULL DEFAULT '';
+    ALTER TABLE test_cases ADD COLUMN sub_cases BLOB;
+    CREATE TABLE case_summaries (
+        host TEXT NOT NULL,
+        name TEXT NOT NULL,
+        failing INTEGER NOT NULL,
+        summary BLOB NOT NULL,
+        PRIMARY KEY (host, name)
+    );
+    CREATE INDEX idx_case_summaries_failing ON case_summaries(failing, name);
+    """
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
+from fleetdeck.v1 import history_pb2 as _history_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -88,6 +89,12 @@ class FleetServiceStub:
     """End a web session."""
     PutUser: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -149,6 +156,12 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """End a web session."""
     PutUser: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]  # type: ignore[assignment]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]  # type: ignore[assignment]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]  # type: ignore[assignment]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _aio.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]  # type: ignore[assignment]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -357,5 +370,29 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_fleet_service_pb2.PutUserResponse, _abc.Awaitable[_fleet_service_pb2.PutUserResponse]]:
         """Create a web user, or set an existing user's password and role."""
+
+    @_abc_1.abstractmethod
+    def ListCaseResults(
+        self,
+        request: _history_pb2.ListCaseResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseResultsResponse, _abc.Awaitable[_history_pb2.ListCaseResultsResponse]]:
+        """One case's results on one host, newest first, with its summary ("failing since")."""
+
+    @_abc_1.abstractmethod
+    def ListCaseSummaries(
+        self,
+        request: _history_pb2.ListCaseSummariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseSummariesResponse, _abc.Awaitable[_history_pb2.ListCaseSummariesResponse]]:
+        """The summary of every case a host ever ran, by name."""
+
+    @_abc_1.abstractmethod
+    def ListFailingCases(
+        self,
+        request: _history_pb2.ListFailingCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListFailingCasesResponse, _abc.Awaitable[_history_pb2.ListFailingCasesResponse]]:
+        """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
