@@ -201,8 +201,9 @@ def offer(cases: Sequence[history_pb.FailedCase], generation: str) -> Offer:
     if older:
         return Offer(
             (pb.OPERATION_ROLLBACK, pb.OPERATION_TEST),
-            f"{_join(older)} already failed before this generation: a rollback may not fix "
-            f"{'it' if len(older) == 1 else 'them'}",
+            f"{_join(older)} {'was' if len(older) == 1 else 'were'} not broken by this deployment "
+            f"(failing since {'it' if len(older) == 1 else 'they'} appeared or since an earlier generation): "
+            "a rollback may not fix it",
         )
     return Offer((pb.OPERATION_ROLLBACK, pb.OPERATION_TEST), "")
 

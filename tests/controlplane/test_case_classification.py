@@ -118,7 +118,11 @@ def _failed(name: str, classification: int) -> history_pb.FailedCase:
         ([_failed("Gpu", REGRESSION), _failed("Dns", FLAKY)], pb.OPERATION_ROLLBACK, "Gpu passed on the"),
         ([_failed("Gpu", FLAKY)], pb.OPERATION_TEST, "Gpu is flaky on system-42"),
         ([_failed("Gpu", FLAKY), _failed("Dns", FLAKY)], pb.OPERATION_TEST, "Gpu, Dns are flaky"),
-        ([_failed("Gpu", FLAKY), _failed("Dns", BROKEN)], pb.OPERATION_ROLLBACK, "Dns already failed"),
+        (
+            [_failed("Gpu", FLAKY), _failed("Dns", BROKEN)],
+            pb.OPERATION_ROLLBACK,
+            "Dns was not broken by this deployment",
+        ),
         ([_failed("Gpu", FAILING)], pb.OPERATION_ROLLBACK, "a rollback may not fix it"),
         ([], pb.OPERATION_ROLLBACK, ""),
     ],
