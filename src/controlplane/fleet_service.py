@@ -13,6 +13,7 @@ from typing import Any
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from . import history, policy
@@ -22,6 +23,7 @@ from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
+from .notifier import Notifier
 from .output import OutputFollowers
 from .paging import decode_page_token, encode_page_token, page_size
 from .timeutil import now_ts, to_ts
@@ -49,8 +51,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         tokens: AgentTokens,
         api_tokens: ApiTokens,
         accounts: Accounts,
+        notifier: Notifier,
     ) -> None:
         self.accounts = accounts
+        self.notifier = notifier
         self.fleet = fleet
         self.store = fleet.store
         self.commands = commands
@@ -187,6 +191,28 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self, request: history_pb.ListFailingCasesRequest, context: Any
     ) -> history_pb.ListFailingCasesResponse:
         return history_pb.ListFailingCasesResponse(cases=await history.failing_cases(self.store))
+
+    async def CreateWebhook(
+        self, request: notifications_pb.CreateWebhookRequest, context: Any
+    ) -> notifications_pb.CreateWebhookResponse:
+        webhook, secret = await self.notifier.create(request.url, request.events, request.format)
+        return notifications_pb.CreateWebhookResponse(webhook=webhook, secret=secret)
+
+    async def ListWebhooks(
+        self, request: notifications_pb.ListWebhooksRequest, context: Any
+    ) -> notifications_pb.ListWebhooksResponse:
+        return notifications_pb.ListWebhooksResponse(webhooks=await self.store.list_webhooks())
+
+    async def DeleteWebhook(
+        self, request: notifications_pb.DeleteWebhookRequest, context: Any
+    ) -> notifications_pb.DeleteWebhookResponse:
+        await self.notifier.delete(request.id)
+        return notifications_pb.DeleteWebhookResponse()
+
+    async def TestWebhook(
+        self, request: notifications_pb.TestWebhookRequest, context: Any
+    ) -> notifications_pb.TestWebhookResponse:
+        return notifications_pb.TestWebhookResponse(event_id=await self.notifier.test(request.id))
 
     async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any

@@ -51,6 +51,10 @@ ADMIN = {
     "GetWebSession",
     "Logout",
     "PutUser",
+    "CreateWebhook",
+    "ListWebhooks",
+    "DeleteWebhook",
+    "TestWebhook",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},

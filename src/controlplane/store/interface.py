@@ -12,9 +12,12 @@ from typing import Protocol
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
+    Notification,
+    OutboxItem,
     OutputAppend,
     Page,
     StoredHost,
@@ -75,8 +78,15 @@ class CommandStore(Protocol):
         """Persist a command's state, times, exit code and message."""
         ...
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
-        """Record a result in one transaction: the command, its acknowledged `seq` and the host's facts."""
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
+        """Record a result in one transaction: the command, its acknowledged `seq`, the host's facts
+        and the notifications it causes (queued for every subscribed webhook)."""
         ...
 
     async def get_command(self, command_id: str) -> pb.Command | None:
@@ -163,6 +173,49 @@ class CaseHistoryStore(Protocol):
 
     async def failing_case_summaries(self) -> list[history_pb.CaseSummary]:
         """Every (host, case) summary whose latest result failed, by case name and host."""
+        ...
+
+
+class NotificationStore(Protocol):
+    """Webhook subscriptions and the durable outbox of their notifications."""
+
+    async def add_webhook(self, webhook: notifications_pb.Webhook, secret: str, events_mask: int) -> None:
+        """Store a subscription; `events_mask` has bit (1 << event) set per event (0: every event)."""
+        ...
+
+    async def list_webhooks(self) -> list[notifications_pb.Webhook]:
+        """Subscriptions, oldest first, with their last delivery and pending count, without secrets."""
+        ...
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        """Remove a subscription and its queued notifications; False when there is none."""
+        ...
+
+    async def enqueue_notifications(self, notifications: Sequence[Notification], now: float) -> None:
+        """Queue notifications for their subscribers in one transaction (an event id queues once)."""
+        ...
+
+    async def cancel_notifications(self, host: str, event: int) -> int:
+        """Drop a host's queued notifications of one event not attempted yet; how many."""
+        ...
+
+    async def due_notifications(self, now: float, limit: int) -> list[OutboxItem]:
+        """Pending deliveries due at `now`, oldest first."""
+        ...
+
+    async def next_notification_at(self) -> float | None:
+        """When the next pending delivery is due; None when nothing is pending."""
+        ...
+
+    async def record_delivery(
+        self, webhook_id: str, delivery: notifications_pb.WebhookDelivery, retry_at: float | None, now: float
+    ) -> None:
+        """Record an attempt: delivered, to be retried at `retry_at`, or given up (None and not
+        delivered); it becomes the subscription's last delivery in the same transaction."""
+        ...
+
+    async def prune_notifications(self, before: float) -> int:
+        """Forget delivered and given-up notifications finished before `before`; how many."""
         ...
 
 
@@ -273,7 +326,9 @@ class CredentialStore(Protocol):
         ...
 
 
-class Store(HostStore, CommandStore, TestRunStore, CaseHistoryStore, CredentialStore, Protocol):
+class Store(
+    HostStore, CommandStore, TestRunStore, CaseHistoryStore, NotificationStore, CredentialStore, Protocol
+):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
     async def open(self) -> None:

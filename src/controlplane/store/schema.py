@@ -203,6 +203,33 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_case_summaries_failing ON case_summaries(failing, name);
     """
     ),
+    # 6: webhook subscriptions and the durable outbox of their notifications (one row per event and
+    # subscription: the event id deduplicates; state 0 pending, 1 delivered, 2 given up)
+    Migration(
+        """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        events_mask INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        webhook BLOB NOT NULL,
+        last_delivery BLOB
+    );
+    CREATE TABLE notification_outbox (
+        event_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        state INTEGER NOT NULL,
+        PRIMARY KEY (event_id, webhook_id)
+    );
+    CREATE INDEX idx_notification_outbox_due ON notification_outbox(state, next_attempt_at);
+    """
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 import datetime
 
 from fleetdeck.v1 import history_pb2 as _history_pb2
+from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
 from fleetdeck.v1 import options_pb2 as _options_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2
 from google.protobuf import duration_pb2 as _duration_pb2

@@ -27,12 +27,18 @@ from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
+from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
 from .test_runs import PostgresTestRuns
 
 
 class PostgresStore(
-    PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresCaseHistory, PostgresCredentials
+    PostgresHosts,
+    PostgresCommands,
+    PostgresTestRuns,
+    PostgresCaseHistory,
+    PostgresNotifications,
+    PostgresCredentials,
 ):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 

@@ -19,10 +19,13 @@ from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
 from .hosts import SqliteHosts
+from .notifications import SqliteNotifications
 from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCaseHistory, SqliteCredentials):
+class SqliteStore(
+    SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCaseHistory, SqliteNotifications, SqliteCredentials
+):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
