@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fleetdeck.history import classification_name as classification_name
+from fleetdeck.history import failing_since as failing_since
 from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -121,21 +123,6 @@ def classify_run(
         if after is not None:
             current[case.name] = changed[case.name] = after
     return list(changed.values())
-
-
-def failing_since(summary: history_pb.CaseSummary) -> str:
-    """'failing since system-41, 3 runs', or '' while the case passes."""
-    if not summary.failing_runs:
-        return ""
-    runs = "1 run" if summary.failing_runs == 1 else f"{summary.failing_runs} runs"
-    return f"failing since {summary.failing_since_generation or 'an unknown generation'}, {runs}"
-
-
-def classification_name(classification: int) -> str:
-    """'flaky', 'regression', …; '' when unclassified."""
-    if classification == pb.CASE_CLASSIFICATION_UNSPECIFIED:
-        return ""
-    return pb.CaseClassification.Name(classification).removeprefix("CASE_CLASSIFICATION_").lower()
 
 
 def output_head(output: str, lines: int = OUTPUT_HEAD_LINES) -> str:

@@ -6,8 +6,10 @@ line and the classifications read back through the API."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from agent_e2e import COMMAND_TIMEOUT, World
+from fleetdeck_cli import fleetdeck
 
 from controlplane.case_history import failing_since
 from fleetdeck.v1 import fleet_service_pb2, history_pb2, types_pb2
@@ -112,3 +114,39 @@ async def test_a_case_flips_across_three_generations(world: World) -> None:
         ("Dns", ["gpc0"], True),
         ("Gpu", ["gpc0"], True),
     ]
+
+    # The CLI tells the same story.
+    target = world.cp.grpc_target
+    runs = await fleetdeck("test-runs", "gpc0", target=target)
+    assert runs.code == 0, runs.err
+    newest = runs.out.splitlines()[1].rstrip()
+    assert newest.endswith("1 failing, 1 broken"), newest
+    shown = await fleetdeck("test-run", response.results[0].run_id, target=target)
+    assert shown.code == 1
+    gpu_row = next(line for line in shown.out.splitlines() if line.startswith("Gpu "))
+    assert gpu_row.split()[:3] == ["Gpu", "failed", "failing"]
+    assert "--- Gpu (failing) ---" in shown.out
+    assert "Gpu on gpc0: failing since system-2, 2 runs; last passed on system-2 at " in shown.out
+    assert "2/5 passed (40%) of the retained runs" in shown.out
+    as_json = json.loads(
+        (await fleetdeck("test-run", response.results[0].run_id, "-o", "json", target=target)).out
+    )
+    assert [c["classification"] for c in as_json["run"]["cases"]] == [
+        "CASE_CLASSIFICATION_FAILING",
+        "CASE_CLASSIFICATION_BROKEN",
+    ]
+    history = await fleetdeck("case-history", "gpc0", "Gpu", target=target)
+    assert history.code == 1  # it fails now
+    assert history.out.splitlines()[0].startswith("Gpu on gpc0: failing since system-2, 2 runs")
+    assert [line.split()[1:4] for line in history.out.splitlines()[2:]] == [
+        ["failed", "failing", "system-3"],
+        ["failed", "flaky", "system-2"],
+        ["passed", "flaky", "system-2"],
+        ["failed", "regression", "system-2"],
+        ["passed", "passed", "system-1"],
+    ]
+    fleet_view = await fleetdeck("failing-cases", target=target)
+    assert fleet_view.code == 1
+    assert fleet_view.out.splitlines()[1].split()[:4] == ["Dns", "1", "yes", "gpc0"]
+    unknown = await fleetdeck("case-history", "gpc0", "Nope", target=target)
+    assert unknown.code == 3 and "no results of a case named 'Nope'" in unknown.err

@@ -191,3 +191,41 @@ async def test_a_webhook_must_be_an_http_url_and_exist(world: World) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call(notifications_pb.DeleteWebhookRequest(id="wh_nope"))  # type: ignore[operator]
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_webhook_verbs(world: World) -> None:
+    from fleetdeck_cli import fleetdeck
+
+    target = world.cp.grpc_target
+    async with webhook_receiver() as receiver:
+        added = await fleetdeck(
+            "webhook", "add", receiver.url, "--event", "tests_failed", "--format", "slack", target=target
+        )
+        assert added.code == 0, added.err
+        secret, note = added.out.splitlines()[:2]
+        assert secret.startswith("whsec_") and "shown only once" in note
+        webhook_id = note.split()[1].rstrip(":")
+        listed = await fleetdeck("webhook", "list", target=target)
+        assert listed.out.splitlines()[1].split()[:5] == [
+            webhook_id,
+            receiver.url,
+            "slack",
+            "tests",
+            "failed",
+        ]
+        as_json = json.loads((await fleetdeck("webhook", "list", "-o", "json", target=target)).out)
+        assert as_json["webhooks"][0]["events"] == ["NOTIFICATION_EVENT_TESTS_FAILED"]
+        assert "secret" not in json.dumps(as_json)
+
+        tested = await fleetdeck("webhook", "test", webhook_id, target=target)
+        assert tested.code == 0 and tested.out.startswith("queued test notification test:")
+        request = await receiver.next_delivered()
+        assert notifications.verify(secret, request.headers["x-fleetdeck-signature"], request.body)
+        assert json.loads(request.body)["text"] == f"*Test notification for webhook {webhook_id}*"
+
+        removed = await fleetdeck("webhook", "remove", webhook_id, target=target)
+        assert removed.code == 0 and removed.out.strip() == f"removed webhook {webhook_id}"
+        again = await fleetdeck("webhook", "remove", webhook_id, target=target)
+        assert again.code == 3 and f"no webhook with id {webhook_id}" in again.err
+        bad = await fleetdeck("webhook", "add", "ftp://nowhere", target=target)
+        assert bad.code == 2 or "http:// or https://" in bad.err

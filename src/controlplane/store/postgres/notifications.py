@@ -21,7 +21,7 @@ async def enqueue(db: Connection, notifications: Sequence[Notification], now: fl
         await db.execute(
             "INSERT INTO notification_outbox(event_id, webhook_id, event, host, payload, created_at, "
             "attempts, next_attempt_at, state) SELECT $1, id, $2, $3, $4, $5, 0, $6, 0 FROM webhooks "
-            "WHERE (events_mask = 0 OR (events_mask & $7) != 0) AND ($8 = '' OR id = $8) "
+            "WHERE ($8 = '' AND (events_mask = 0 OR (events_mask & $7) != 0)) OR id = $8 "
             "ON CONFLICT (event_id, webhook_id) DO NOTHING",
             n.event_id,
             n.event,

@@ -23,7 +23,7 @@ async def enqueue(db: aiosqlite.Connection, notifications: Sequence[Notification
         await db.execute(
             "INSERT INTO notification_outbox(event_id, webhook_id, event, host, payload, created_at, "
             "attempts, next_attempt_at, state) SELECT ?, id, ?, ?, ?, ?, 0, ?, 0 FROM webhooks "
-            "WHERE (events_mask = 0 OR (events_mask & ?) != 0) AND (? = '' OR id = ?) "
+            "WHERE (? = '' AND (events_mask = 0 OR (events_mask & ?) != 0)) OR id = ? "
             "ON CONFLICT (event_id, webhook_id) DO NOTHING",
             (
                 n.event_id,
@@ -32,8 +32,8 @@ async def enqueue(db: aiosqlite.Connection, notifications: Sequence[Notification
                 n.payload,
                 now,
                 n.not_before,
-                1 << n.event,
                 n.webhook_id,
+                1 << n.event,
                 n.webhook_id,
             ),
         )
