@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from agent_e2e import COMMAND_TIMEOUT, World
+from agent_world import COMMAND_TIMEOUT, World
 from fleetdeck_cli import fleetdeck
 
 from controlplane.case_history import failing_since

@@ -3,7 +3,7 @@ sub-cases; a malformed or oversized report is a clear case error and the run goe
 
 from __future__ import annotations
 
-from agent_e2e import World
+from agent_world import World
 
 from agent import junit
 from fleetdeck.v1 import types_pb2

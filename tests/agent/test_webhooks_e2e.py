@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from agent_e2e import Fleet, World, control_plane_config
+from agent_world import Fleet, World, control_plane_config
 from webhook_receiver import Receiver, webhook_receiver
 
 from controlplane import notifications
