@@ -7,13 +7,13 @@ timed out, errored) count; a case that was not run changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fleetdeck.history import classification_name as classification_name
 from fleetdeck.history import failing_since as failing_since
+from fleetdeck.history import offer as offer
 from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -152,49 +152,6 @@ def failed_cases(
     return cases
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """What to offer after a failed run, the recommended operation first, and why."""
-
-    operations: tuple[pb.Operation, ...]
-    advice: str
-
-
-def offer(cases: Sequence[history_pb.FailedCase], generation: str) -> Offer:
-    """A regression offers the rollback first; a run whose every failure is flaky offers a new run first."""
-    names = {
-        c: [f.name for f in cases if f.classification == c] for c in set(f.classification for f in cases)
-    }
-    regressions = names.get(pb.CASE_CLASSIFICATION_REGRESSION, [])
-    flaky = names.get(pb.CASE_CLASSIFICATION_FLAKY, [])
-    on = f" on {generation}" if generation else ""
-    if regressions:
-        return Offer(
-            (pb.OPERATION_ROLLBACK, pb.OPERATION_TEST),
-            f"{_join(regressions)} passed on the previous generation and fail{_s(regressions)}{on}: "
-            "this deployment broke it; roll back",
-        )
-    if cases and len(flaky) == len(cases):
-        return Offer(
-            (pb.OPERATION_TEST, pb.OPERATION_ROLLBACK),
-            f"{_join(flaky)} {'is' if len(flaky) == 1 else 'are'} flaky{on} (passed and failed on this "
-            "generation): run the tests again before rolling back",
-        )
-    older = [
-        f.name
-        for f in cases
-        if f.classification in (pb.CASE_CLASSIFICATION_BROKEN, pb.CASE_CLASSIFICATION_FAILING)
-    ]
-    if older:
-        return Offer(
-            (pb.OPERATION_ROLLBACK, pb.OPERATION_TEST),
-            f"{_join(older)} {'was' if len(older) == 1 else 'were'} not broken by this deployment "
-            f"(failing since {'it' if len(older) == 1 else 'they'} appeared or since an earlier generation): "
-            "a rollback may not fix it",
-        )
-    return Offer((pb.OPERATION_ROLLBACK, pb.OPERATION_TEST), "")
-
-
 def failing_cases(summaries: Iterable[history_pb.CaseSummary]) -> list[history_pb.FailingCase]:
     """Group the fleet's failing case summaries by case: most hosts first, then by name."""
     by_name: dict[str, list[history_pb.CaseSummary]] = {}
@@ -210,11 +167,3 @@ def failing_cases(summaries: Iterable[history_pb.CaseSummary]) -> list[history_p
         )
     result.sort(key=lambda f: (-len(f.hosts), f.name))
     return result
-
-
-def _join(names: Sequence[str]) -> str:
-    return ", ".join(names)
-
-
-def _s(names: Sequence[str]) -> str:
-    return "s" if len(names) == 1 else ""

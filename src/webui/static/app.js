@@ -61,8 +61,14 @@ const handlers = {
   },
   tests_failed(failed) {
     const actions = [{ label: "View results", onClick: () => openPopup(failed.host, "tests", { runId: failed.run_id }) }];
-    if (failed.rollback_available) actions.push({ label: "Rollback", primary: true, onClick: () => runOperation([failed.host], "rollback") });
-    toast(failed.message || `Tests failed on ${failed.host}`, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
+    // The control plane's order: a regression offers the rollback first, a flaky failure a new run.
+    const offered = (failed.offered_operations || []).map(operation);
+    const runAgainFirst = offered[0] === "test";
+    const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
+    const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
+    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    const text = failed.message || `Tests failed on ${failed.host}`;
+    toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },
   status(status) {
     if (status.connected) setConnection("live", "Live");
