@@ -121,3 +121,32 @@ async def test_a_flaky_failure_offers_to_run_again_first_and_says_why(
     await popup.get_by_role("button", name="Run again").click()
     again = await agent.next_command()
     assert again.operation == pb.OPERATION_TEST
+
+
+async def test_the_failing_cases_section_counts_cases_and_hosts(
+    cp: ControlPlane, fleet: fleet_grpc.FleetServiceAsyncStub, connect: Connect, page: Page, user: User
+) -> None:
+    gpc0 = await connect("gpc0")
+    web1 = await connect("web1")
+    await set_desired(fleet)
+    await login(page, cp.http_url, user)
+    section = page.locator("#failing-cases")
+    await expect(section).to_be_hidden()
+
+    await _run(fleet, gpc0, 1, gpu=False, dns=False)
+    await _run(fleet, web1, 1, gpu=True, dns=False)
+    await expect(section).to_be_visible(timeout=5 * SECOND)
+    await expect(page.locator("#failing-count")).to_have_text("2 cases on 2 hosts")
+    dns = section.locator('[data-failing-case="dns"]')
+    await expect(section.locator("[data-failing-case]")).to_have_text(
+        [re.compile("^dns"), re.compile("^gpu")]
+    )
+    await expect(dns.locator(".failing__meta")).to_have_text("2 hosts · same commit everywhere")
+    await expect(dns.locator("[data-failing-host]")).to_have_text(
+        ["gpc0 · since system-1-link", "web1 · since system-1-link"]
+    )
+
+    await _run(fleet, gpc0, 1, gpu=True, dns=True)  # gpc0 passes again
+    await expect(page.locator("#failing-count")).to_have_text("1 case on 1 host", timeout=5 * SECOND)
+    await dns.locator('[data-failing-host="web1"]').click()
+    await expect(page.locator("#popup h2")).to_have_text("web1 - Test Results")

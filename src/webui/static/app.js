@@ -2,6 +2,7 @@
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
 import { operation } from "./dom.js";
+import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
@@ -31,12 +32,15 @@ const handlers = {
   snapshot(data) {
     state.hosts = new Map((data.hosts || []).map((h) => [h.name, h]));
     renderAll();
+    for (const host of state.hosts.values()) noteHost(host);
+    refreshFailingCases();
     for (const name of state.hosts.keys()) refreshPopup(name);
     setConnection("live", "Live");
   },
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
@@ -232,6 +236,7 @@ function start() {
   document.getElementById("log-close").addEventListener("click", closePanel);
   document.getElementById("log-stop").addEventListener("click", () => stopCurrent().catch((e) => toast(e.message, { tone: "error" })));
   initPopups();
+  initFailingCases();
   initTooltips();
   renderSelection();
   initView();
