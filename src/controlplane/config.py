@@ -82,8 +82,12 @@ def problems(config: ControlPlaneConfig) -> list[str]:
         found.append("--agent-grpc needs --agent-ca: the CA that signs the agents' certificates")
     if config.admin_password is not None and len(config.admin_password) < MIN_PASSWORD_LENGTH:
         found.append(f"the first admin's password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if config.webhook_retry_seconds <= 0 or config.host_offline_grace_seconds < 0:
-        found.append("the webhook retry delay must be positive and the offline grace period not negative")
+    if config.webhook_retry_seconds <= 0:
+        found.append("the webhook retry delay must be more than 0 seconds")
+    if config.host_offline_grace_seconds < 0:
+        found.append("--host-offline-grace cannot be negative")
+    if config.public_url and not config.public_url.startswith(("http://", "https://")):
+        found.append(f"--public-url {config.public_url!r} must start with http:// or https://")
     if config.shutdown_grace_seconds < 0:
         found.append("the shutdown grace period cannot be negative")
     if config.output_cap_bytes <= 0 or config.max_concurrent_rpcs <= 0:
