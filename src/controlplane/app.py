@@ -33,6 +33,7 @@ from .hub import Hub
 from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
+from .notifier import Notifier
 from .output import OutputFollowers
 from .store import Store, make_store, redacted
 
@@ -62,6 +63,7 @@ class ControlPlane:
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
+        self.notifier: Notifier | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
         self.tokens = AgentTokens(self.store)
@@ -153,6 +155,15 @@ class ControlPlane:
         await self.commands.interrupt_all_unfinished()
         self.ingest = Ingest(self.store, self.commands, self.followers)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
+        self.notifier = Notifier(
+            self.store,
+            self.hub,
+            link_base=self.config.public_url,
+            backoff_seconds=self.config.webhook_retry_seconds,
+            offline_grace_seconds=self.config.host_offline_grace_seconds,
+        )
+        self.commands.notifier = self.notifier
+        undo.push_async_callback(self.notifier.stop)
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
 
     def _bind(self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None) -> socket.socket | None:
@@ -200,6 +211,7 @@ class ControlPlane:
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         """AgentService and FleetService, wired to the domain objects the load phase built."""
         assert self.fleet is not None and self.commands is not None and self.ingest is not None
+        assert self.notifier is not None
         agents = AgentService(
             self.fleet,
             self.commands,
@@ -208,7 +220,13 @@ class ControlPlane:
             require_client_cert=self.config.agent_ca is not None,
         )
         fleet_service = FleetService(
-            self.fleet, self.commands, self.followers, self.tokens, self.api_tokens, self.accounts
+            self.fleet,
+            self.commands,
+            self.followers,
+            self.tokens,
+            self.api_tokens,
+            self.accounts,
+            self.notifier,
         )
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
@@ -233,6 +251,10 @@ class ControlPlane:
         assert self.fleet is not None and self.ingest is not None and self._server is not None
         await self.fleet.start()
         await self.ingest.start()
+        assert self.notifier is not None
+        if not self.notifier.link_base and self.config.http_address is not None:
+            self.notifier.link_base = self.http_url
+        await self.notifier.start(self.fleet.snapshot)
         await self._server.start()
         self._grpc_started = True
         if http_socket is not None:

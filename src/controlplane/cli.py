@@ -52,6 +52,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mutual-TLS address for agents (with --agent-ca)",
     )
     parser.add_argument(
+        "--public-url",
+        default=env("FLEETDECK_PUBLIC_URL", ""),
+        help="the page's address as people reach it, for the links in webhook notifications "
+        "(default: the --http address)",
+    )
+    parser.add_argument(
+        "--host-offline-grace",
+        type=float,
+        default=float(env("FLEETDECK_HOST_OFFLINE_GRACE", "300")),
+        metavar="SECONDS",
+        help="how long a host must stay offline before host_offline is notified (default: 300)",
+    )
+    parser.add_argument(
         "--admin-token-file",
         type=Path,
         default=env("FLEETDECK_ADMIN_TOKEN_FILE"),
@@ -92,6 +105,8 @@ def _config(args: argparse.Namespace) -> ControlPlaneConfig:
         tls_key=args.tls_key,
         agent_ca=args.agent_ca,
         agent_grpc_address=args.agent_grpc,
+        public_url=args.public_url,
+        host_offline_grace_seconds=args.host_offline_grace,
     )
 
 

@@ -16,10 +16,11 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
+from . import case_history, history, policy
 from . import test_status as tests
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, HostState
+from .notifier import Notifier
 from .output import OutputFollowers
 from .timeutil import now_ts
 
@@ -50,6 +51,7 @@ class Commands:
         self.followers = followers
         self._background: set[asyncio.Task[None]] = set()
         self._stored_runs: dict[str, pb.TestRun] = {}  # stored, awaiting their command's end
+        self.notifier: Notifier | None = None  # queues webhook notifications with command results
 
     # --- API side ------------------------------------------------------------------------------
 
@@ -265,7 +267,8 @@ class Commands:
             run.trigger = found.trigger
             run.triggered_by_command_id = found.triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
-        await self.store.put_test_run(run, report.seq, host=state.host)
+        summaries = await history.classify(self.store, run)
+        await self.store.put_test_run(run, report.seq, host=state.host, summaries=summaries)
         if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
         spawn_logged(
@@ -290,16 +293,26 @@ class Commands:
         command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
         host = state.host
         event: tests.Event | None = None
-        failed_run = None
+        run: pb.TestRun | None = None
+        announcement = None
         if command.operation == pb.OPERATION_TEST:
             run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
                 command.id, with_output=False
             )
             event = self._test_ended(state, command, run, finished.facts)
             if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
-                failed_run = event.run  # announced once Tests are red and a rollback can start
+                announcement = await self._failure(state, event.run)  # sent once a rollback can start
+        notices = []
+        if self.notifier is not None:
+            verdict = event.run if isinstance(event, tests.RunStored) else None
+            notices = await self.notifier.for_finished_command(
+                command,
+                verdict,
+                announcement,
+                (finished.facts if finished.facts.ByteSize() else host.facts).generation,
+            )
         self.fleet.command_finished(state, command, finished.facts, event)
-        await self.store.finish_command(command, finished.seq, host)
+        await self.store.finish_command(command, finished.seq, host, notices)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
             command.id,
@@ -311,8 +324,12 @@ class Commands:
         self.fleet.changed(state, durable=True)
         self._publish(command)
         self.followers.finish(command)
-        if failed_run is not None:
-            self._announce_failure(state, failed_run)
+        if notices and self.notifier is not None:
+            self.notifier.wake()
+        if announcement is not None:
+            announcement.rollback_available = state.online
+            self.fleet.hub.publish(fleet_pb.WatchFleetResponse(tests_failed=announcement))
+            log.info("%s", announcement.message)
         if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
             try:
                 await self.start(
@@ -344,29 +361,25 @@ class Commands:
             reason=command.message or f"exit {command.exit_code}",
         )
 
-    def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
-        failed = [
-            c.name
-            for c in run.cases
-            if c.outcome in (pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_TIMED_OUT, pb.TEST_OUTCOME_ERROR)
-        ]
-        name = state.host.name
-        message = f"Tests failed on {name}"
+    async def _failure(self, state: HostState, run: pb.TestRun) -> fleet_pb.TestsFailed:
+        """What a failed run announces: its failing cases, how each reads, and what to offer first."""
+        with_output = await self.store.get_test_run(run.id) or run  # the first output lines go along
+        cases = await history.failed_cases(self.store, with_output)
+        offer = case_history.offer(cases, run.generation)
+        failed = [c.name for c in cases]
+        message = f"Tests failed on {state.host.name}"
         if failed:
             message += ": " + ", ".join(failed)
-        self.fleet.hub.publish(
-            fleet_pb.WatchFleetResponse(
-                tests_failed=fleet_pb.TestsFailed(
-                    host=name,
-                    run_id=run.id,
-                    failed_cases=failed,
-                    message=message,
-                    rollback_available=state.online,
-                    generation=run.generation,
-                )
-            )
+        return fleet_pb.TestsFailed(
+            host=state.host.name,
+            run_id=run.id,
+            failed_cases=failed,
+            message=message,
+            generation=run.generation,
+            cases=cases,
+            offered_operations=offer.operations,
+            advice=offer.advice,
         )
-        log.info("%s", message)
 
     def _publish(self, command: pb.Command) -> None:
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))

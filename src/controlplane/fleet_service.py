@@ -12,15 +12,18 @@ from typing import Any
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
+from . import history, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
+from .notifier import Notifier
 from .output import OutputFollowers, in_messages
 from .paging import decode_page_token, encode_page_token, page_size
 from .timeutil import now_ts, to_ts
@@ -42,8 +45,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         tokens: AgentTokens,
         api_tokens: ApiTokens,
         accounts: Accounts,
+        notifier: Notifier,
     ) -> None:
         self.accounts = accounts
+        self.notifier = notifier
         self.fleet = fleet
         self.store = fleet.store
         self.commands = commands
@@ -155,6 +160,53 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if run is None:
             raise NotFound(f"no test run with id {request.run_id}")
         return fleet_pb.GetTestRunResponse(run=run)
+
+    async def ListCaseResults(
+        self, request: history_pb.ListCaseResultsRequest, context: Any
+    ) -> history_pb.ListCaseResultsResponse:
+        self.fleet.state(request.host)
+        limit = page_size(request.page_size, default=50, maximum=500)
+        page, summary = await history.case_results(
+            self.store, request.host, request.name, limit, decode_page_token(request.page_token)
+        )
+        response = history_pb.ListCaseResultsResponse(results=page.items, summary=summary)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
+        return response
+
+    async def ListCaseSummaries(
+        self, request: history_pb.ListCaseSummariesRequest, context: Any
+    ) -> history_pb.ListCaseSummariesResponse:
+        self.fleet.state(request.host)
+        summaries = await self.store.case_summaries(request.host)
+        return history_pb.ListCaseSummariesResponse(summaries=summaries.values())
+
+    async def ListFailingCases(
+        self, request: history_pb.ListFailingCasesRequest, context: Any
+    ) -> history_pb.ListFailingCasesResponse:
+        return history_pb.ListFailingCasesResponse(cases=await history.failing_cases(self.store))
+
+    async def CreateWebhook(
+        self, request: notifications_pb.CreateWebhookRequest, context: Any
+    ) -> notifications_pb.CreateWebhookResponse:
+        webhook, secret = await self.notifier.create(request.url, request.events, request.format)
+        return notifications_pb.CreateWebhookResponse(webhook=webhook, secret=secret)
+
+    async def ListWebhooks(
+        self, request: notifications_pb.ListWebhooksRequest, context: Any
+    ) -> notifications_pb.ListWebhooksResponse:
+        return notifications_pb.ListWebhooksResponse(webhooks=await self.store.list_webhooks())
+
+    async def DeleteWebhook(
+        self, request: notifications_pb.DeleteWebhookRequest, context: Any
+    ) -> notifications_pb.DeleteWebhookResponse:
+        await self.notifier.delete(request.id)
+        return notifications_pb.DeleteWebhookResponse()
+
+    async def TestWebhook(
+        self, request: notifications_pb.TestWebhookRequest, context: Any
+    ) -> notifications_pb.TestWebhookResponse:
+        return notifications_pb.TestWebhookResponse(event_id=await self.notifier.test(request.id))
 
     async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any

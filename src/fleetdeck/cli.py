@@ -9,7 +9,15 @@ import sys
 
 import click
 
-from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits
+from fleetdeck import (
+    admin,
+    commands_fleet,
+    commands_history,
+    commands_ops,
+    commands_tests,
+    commands_webhooks,
+    exits,
+)
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
@@ -93,6 +101,9 @@ for _command in (
     commands_fleet.host_settings,
     admin.token,
     admin.api_token,
+    commands_history.case_history,
+    commands_history.failing_cases,
+    commands_webhooks.webhook,
 ):
     root.add_command(_command)
 

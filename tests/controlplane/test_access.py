@@ -31,6 +31,9 @@ VIEWER = {
     "GetTestRun",
     "GetSettings",
     "GetDesiredState",
+    "ListCaseResults",
+    "ListCaseSummaries",
+    "ListFailingCases",
 }
 OPERATOR = {"RunOperation", "CancelCommand"}
 ADMIN = {
@@ -48,6 +51,10 @@ ADMIN = {
     "GetWebSession",
     "Logout",
     "PutUser",
+    "CreateWebhook",
+    "ListWebhooks",
+    "DeleteWebhook",
+    "TestWebhook",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},

@@ -20,6 +20,8 @@ from .interface import (
 from .location import is_postgres, make_store, redacted, resolve_location
 from .postgres import PostgresStore
 from .records import (
+    Notification,
+    OutboxItem,
     OutputAppend,
     Page,
     StoredHost,
@@ -36,6 +38,8 @@ __all__ = [
     "CommandStore",
     "CredentialStore",
     "HostStore",
+    "Notification",
+    "OutboxItem",
     "OutputAppend",
     "Page",
     "PostgresStore",

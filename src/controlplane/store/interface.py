@@ -11,9 +11,13 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
+    Notification,
+    OutboxItem,
     OutputAppend,
     Page,
     StoredHost,
@@ -74,8 +78,15 @@ class CommandStore(Protocol):
         """Persist a command's state, times, exit code and message."""
         ...
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
-        """Record a result in one transaction: the command, its acknowledged `seq` and the host's facts."""
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
+        """Record a result in one transaction: the command, its acknowledged `seq`, the host's facts
+        and the notifications it causes (queued for every subscribed webhook)."""
         ...
 
     async def get_command(self, command_id: str) -> pb.Command | None:
@@ -116,9 +127,16 @@ class CommandStore(Protocol):
 class TestRunStore(Protocol):
     """Test runs and their cases (a run's id is the id of the TEST command that ran it)."""
 
-    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+    async def put_test_run(
+        self,
+        run: pb.TestRun,
+        seq: int = 0,
+        host: pb.Host | None = None,
+        summaries: Sequence[history_pb.CaseSummary] = (),
+    ) -> None:
         """Store (or replace) a run and its cases in one transaction, with the command's acknowledged
-        `seq` (when not 0) and the host's test status (when a host is given)."""
+        `seq` (when not 0), the host's test status (when a host is given) and the case summaries the
+        run changed."""
         ...
 
     async def get_test_run(self, run_id: str, with_output: bool = True) -> pb.TestRun | None:
@@ -132,6 +150,72 @@ class TestRunStore(Protocol):
     async def prune_test_runs(self, host: str, keep: int) -> int:
         """Delete a host's runs beyond the newest `keep`, never its latest passing or failing run;
         returns how many were deleted."""
+        ...
+
+
+class CaseHistoryStore(Protocol):
+    """A case's results across a host's retained runs, and its summary, which outlives retention."""
+
+    async def case_summaries(self, host: str, names: Sequence[str] = ()) -> dict[str, history_pb.CaseSummary]:
+        """The summaries of a host's cases by name (only `names` when given; with none, every case
+        and its retained counts)."""
+        ...
+
+    async def case_summary(self, host: str, name: str) -> history_pb.CaseSummary | None:
+        """One case's summary with its retained counts, or None when the host never ran it."""
+        ...
+
+    async def list_case_results(
+        self, host: str, name: str, limit: int, cursor: int | None
+    ) -> Page[history_pb.CaseResult]:
+        """One case's results on a host, newest first, `limit` to a page."""
+        ...
+
+    async def failing_case_summaries(self) -> list[history_pb.CaseSummary]:
+        """Every (host, case) summary whose latest result failed, by case name and host."""
+        ...
+
+
+class NotificationStore(Protocol):
+    """Webhook subscriptions and the durable outbox of their notifications."""
+
+    async def add_webhook(self, webhook: notifications_pb.Webhook, secret: str, events_mask: int) -> None:
+        """Store a subscription; `events_mask` has bit (1 << event) set per event (0: every event)."""
+        ...
+
+    async def list_webhooks(self) -> list[notifications_pb.Webhook]:
+        """Subscriptions, oldest first, with their last delivery and pending count, without secrets."""
+        ...
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        """Remove a subscription and its queued notifications; False when there is none."""
+        ...
+
+    async def enqueue_notifications(self, notifications: Sequence[Notification], now: float) -> None:
+        """Queue notifications for their subscribers in one transaction (an event id queues once)."""
+        ...
+
+    async def cancel_notifications(self, host: str, event: int) -> int:
+        """Drop a host's queued notifications of one event not attempted yet; how many."""
+        ...
+
+    async def due_notifications(self, now: float, limit: int) -> list[OutboxItem]:
+        """Pending deliveries due at `now`, oldest first."""
+        ...
+
+    async def next_notification_at(self) -> float | None:
+        """When the next pending delivery is due; None when nothing is pending."""
+        ...
+
+    async def record_delivery(
+        self, webhook_id: str, delivery: notifications_pb.WebhookDelivery, retry_at: float | None, now: float
+    ) -> None:
+        """Record an attempt: delivered, to be retried at `retry_at`, or given up (None and not
+        delivered); it becomes the subscription's last delivery in the same transaction."""
+        ...
+
+    async def prune_notifications(self, before: float) -> int:
+        """Forget delivered and given-up notifications finished before `before`; how many."""
         ...
 
 
@@ -242,7 +326,9 @@ class CredentialStore(Protocol):
         ...
 
 
-class Store(HostStore, CommandStore, TestRunStore, CredentialStore, Protocol):
+class Store(
+    HostStore, CommandStore, TestRunStore, CaseHistoryStore, NotificationStore, CredentialStore, Protocol
+):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
     async def open(self) -> None:

@@ -185,6 +185,51 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
     """
     ),
+    # 5: per-case history: each case result's classification, JUnit sub-cases and message (its
+    # generation, commit, trigger and time are its run's), and a summary per (host, case) that
+    # outlives retention
+    Migration(
+        """
+    ALTER TABLE test_cases ADD COLUMN classification INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE test_cases ADD COLUMN message TEXT NOT NULL DEFAULT '';
+    ALTER TABLE test_cases ADD COLUMN sub_cases BLOB;
+    CREATE TABLE case_summaries (
+        host TEXT NOT NULL,
+        name TEXT NOT NULL,
+        failing INTEGER NOT NULL,
+        summary BLOB NOT NULL,
+        PRIMARY KEY (host, name)
+    );
+    CREATE INDEX idx_case_summaries_failing ON case_summaries(failing, name);
+    """
+    ),
+    # 6: webhook subscriptions and the durable outbox of their notifications (one row per event and
+    # subscription: the event id deduplicates; state 0 pending, 1 delivered, 2 given up)
+    Migration(
+        """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        events_mask INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        webhook BLOB NOT NULL,
+        last_delivery BLOB
+    );
+    CREATE TABLE notification_outbox (
+        event_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        state INTEGER NOT NULL,
+        PRIMARY KEY (event_id, webhook_id)
+    );
+    CREATE INDEX idx_notification_outbox_due ON notification_outbox(state, next_attempt_at);
+    """
+    ),
 ]
 
 

@@ -5,6 +5,8 @@ isort:skip_file
 
 from collections import abc as _abc
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
+from fleetdeck.v1 import history_pb2 as _history_pb2
+from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -88,6 +90,20 @@ class FleetServiceStub:
     """End a web session."""
     PutUser: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.CreateWebhookRequest, _notifications_pb2.CreateWebhookResponse]
+    """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.ListWebhooksRequest, _notifications_pb2.ListWebhooksResponse]
+    """The webhook subscriptions with their last delivery, without secrets."""
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.DeleteWebhookRequest, _notifications_pb2.DeleteWebhookResponse]
+    """Remove a webhook subscription; its undelivered notifications are dropped."""
+    TestWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]
+    """Queue a "test" notification to one subscription (delivered like any other)."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -149,6 +165,20 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """End a web session."""
     PutUser: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]  # type: ignore[assignment]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]  # type: ignore[assignment]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]  # type: ignore[assignment]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _aio.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]  # type: ignore[assignment]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.CreateWebhookRequest, _notifications_pb2.CreateWebhookResponse]  # type: ignore[assignment]
+    """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_notifications_pb2.ListWebhooksRequest, _notifications_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    """The webhook subscriptions with their last delivery, without secrets."""
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.DeleteWebhookRequest, _notifications_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    """Remove a webhook subscription; its undelivered notifications are dropped."""
+    TestWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]  # type: ignore[assignment]
+    """Queue a "test" notification to one subscription (delivered like any other)."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -357,5 +387,61 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_fleet_service_pb2.PutUserResponse, _abc.Awaitable[_fleet_service_pb2.PutUserResponse]]:
         """Create a web user, or set an existing user's password and role."""
+
+    @_abc_1.abstractmethod
+    def ListCaseResults(
+        self,
+        request: _history_pb2.ListCaseResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseResultsResponse, _abc.Awaitable[_history_pb2.ListCaseResultsResponse]]:
+        """One case's results on one host, newest first, with its summary ("failing since")."""
+
+    @_abc_1.abstractmethod
+    def ListCaseSummaries(
+        self,
+        request: _history_pb2.ListCaseSummariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseSummariesResponse, _abc.Awaitable[_history_pb2.ListCaseSummariesResponse]]:
+        """The summary of every case a host ever ran, by name."""
+
+    @_abc_1.abstractmethod
+    def ListFailingCases(
+        self,
+        request: _history_pb2.ListFailingCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListFailingCasesResponse, _abc.Awaitable[_history_pb2.ListFailingCasesResponse]]:
+        """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _notifications_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.CreateWebhookResponse, _abc.Awaitable[_notifications_pb2.CreateWebhookResponse]]:
+        """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _notifications_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.ListWebhooksResponse, _abc.Awaitable[_notifications_pb2.ListWebhooksResponse]]:
+        """The webhook subscriptions with their last delivery, without secrets."""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _notifications_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.DeleteWebhookResponse, _abc.Awaitable[_notifications_pb2.DeleteWebhookResponse]]:
+        """Remove a webhook subscription; its undelivered notifications are dropped."""
+
+    @_abc_1.abstractmethod
+    def TestWebhook(
+        self,
+        request: _notifications_pb2.TestWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.TestWebhookResponse, _abc.Awaitable[_notifications_pb2.TestWebhookResponse]]:
+        """Queue a "test" notification to one subscription (delivered like any other)."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -88,6 +88,15 @@ class OutputStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_STREAM_STDOUT: _ClassVar[OutputStream]
     OUTPUT_STREAM_STDERR: _ClassVar[OutputStream]
     OUTPUT_STREAM_SYSTEM: _ClassVar[OutputStream]
+
+class CaseClassification(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CASE_CLASSIFICATION_UNSPECIFIED: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_PASSED: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_FLAKY: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_REGRESSION: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_BROKEN: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_FAILING: _ClassVar[CaseClassification]
 COMPARTMENT_KIND_UNSPECIFIED: CompartmentKind
 COMPARTMENT_KIND_AGENT: CompartmentKind
 COMPARTMENT_KIND_GIT: CompartmentKind
@@ -139,6 +148,12 @@ OUTPUT_STREAM_UNSPECIFIED: OutputStream
 OUTPUT_STREAM_STDOUT: OutputStream
 OUTPUT_STREAM_STDERR: OutputStream
 OUTPUT_STREAM_SYSTEM: OutputStream
+CASE_CLASSIFICATION_UNSPECIFIED: CaseClassification
+CASE_CLASSIFICATION_PASSED: CaseClassification
+CASE_CLASSIFICATION_FLAKY: CaseClassification
+CASE_CLASSIFICATION_REGRESSION: CaseClassification
+CASE_CLASSIFICATION_BROKEN: CaseClassification
+CASE_CLASSIFICATION_FAILING: CaseClassification
 
 class Compartment(_message.Message):
     __slots__ = ("kind", "status", "message", "since")
@@ -247,20 +262,26 @@ class TestStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[TestState, str]] = ..., passed: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., current_case: _Optional[str] = ..., last_run_id: _Optional[str] = ..., last_run_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[str] = ..., message: _Optional[str] = ..., defined_cases: _Optional[int] = ..., deployment_id: _Optional[str] = ..., verdict: _Optional[_Union[TestState, str]] = ...) -> None: ...
 
 class TestCaseResult(_message.Message):
-    __slots__ = ("name", "outcome", "duration", "output", "exit_code", "file")
+    __slots__ = ("name", "outcome", "duration", "output", "exit_code", "file", "classification", "sub_cases", "message")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SUB_CASES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     outcome: TestOutcome
     duration: _duration_pb2.Duration
     output: str
     exit_code: int
     file: str
-    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output: _Optional[str] = ..., exit_code: _Optional[int] = ..., file: _Optional[str] = ...) -> None: ...
+    classification: CaseClassification
+    sub_cases: _containers.RepeatedCompositeFieldContainer[TestSubCase]
+    message: str
+    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output: _Optional[str] = ..., exit_code: _Optional[int] = ..., file: _Optional[str] = ..., classification: _Optional[_Union[CaseClassification, str]] = ..., sub_cases: _Optional[_Iterable[_Union[TestSubCase, _Mapping]]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TestRun(_message.Message):
     __slots__ = ("id", "host", "trigger", "generation", "state", "started_at", "finished_at", "exit_code", "passed", "failed", "total", "duration", "cases", "commit", "triggered_by_command_id", "deployment_id")
@@ -419,3 +440,17 @@ class Host(_message.Message):
     last_rollback: LastOperation
     current_deployment_id: str
     def __init__(self, name: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., facts: _Optional[_Union[HostFacts, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., compartments: _Optional[_Iterable[_Union[Compartment, _Mapping]]] = ..., test_status: _Optional[_Union[TestStatus, _Mapping]] = ..., running_command_id: _Optional[str] = ..., running_operation: _Optional[_Union[Operation, str]] = ..., last_switch: _Optional[_Union[LastOperation, _Mapping]] = ..., last_pull: _Optional[_Union[LastOperation, _Mapping]] = ..., test_settings: _Optional[_Union[TestSettings, _Mapping]] = ..., test_settings_override: _Optional[_Union[TestSettingsOverride, _Mapping]] = ..., declared_test_settings: _Optional[_Union[DeclaredTestSettings, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_rollback: _Optional[_Union[LastOperation, _Mapping]] = ..., current_deployment_id: _Optional[str] = ...) -> None: ...
+
+class TestSubCase(_message.Message):
+    __slots__ = ("name", "classname", "outcome", "duration", "message")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLASSNAME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    classname: str
+    outcome: TestOutcome
+    duration: _duration_pb2.Duration
+    message: str
+    def __init__(self, name: _Optional[str] = ..., classname: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...

@@ -2,6 +2,7 @@
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
 import { operation } from "./dom.js";
+import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
@@ -31,12 +32,15 @@ const handlers = {
   snapshot(data) {
     state.hosts = new Map((data.hosts || []).map((h) => [h.name, h]));
     renderAll();
+    for (const host of state.hosts.values()) noteHost(host);
+    refreshFailingCases();
     for (const name of state.hosts.keys()) refreshPopup(name);
     setConnection("live", "Live");
   },
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
@@ -53,8 +57,14 @@ const handlers = {
   },
   tests_failed(failed) {
     const actions = [{ label: "View results", onClick: () => openPopup(failed.host, "tests", { runId: failed.run_id }) }];
-    if (failed.rollback_available) actions.push({ label: "Rollback", primary: true, onClick: () => runOperation([failed.host], "rollback") });
-    toast(failed.message || `Tests failed on ${failed.host}`, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
+    // The control plane's order: a regression offers the rollback first, a flaky failure a new run.
+    const offered = (failed.offered_operations || []).map(operation);
+    const runAgainFirst = offered[0] === "test";
+    const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
+    const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
+    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    const text = failed.message || `Tests failed on ${failed.host}`;
+    toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },
   status(status) {
     if (status.connected) setConnection("live", "Live");
@@ -218,6 +228,7 @@ function start() {
   document.getElementById("log-close").addEventListener("click", closePanel);
   document.getElementById("log-stop").addEventListener("click", () => stopCurrent().catch((e) => toast(e.message, { tone: "error" })));
   initPopups();
+  initFailingCases();
   initTooltips();
   renderSelection();
   initView();

@@ -22,15 +22,24 @@ from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource, TableTarget
+from .case_history import PostgresCaseHistory
 from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
+from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
 from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresCredentials):
+class PostgresStore(
+    PostgresHosts,
+    PostgresCommands,
+    PostgresTestRuns,
+    PostgresCaseHistory,
+    PostgresNotifications,
+    PostgresCredentials,
+):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

@@ -12,11 +12,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import ms, parse
-from ..records import OutputAppend, Page, StoredOutput
+from ..records import Notification, OutputAppend, Page, StoredOutput
 from ..rows import COMMAND_COLUMNS
 from ..rows import command as command_from_row
 from .database import Connection, Database
 from .hosts import write_host_result
+from .notifications import enqueue
 
 # Drops a command's oldest chunks until what is left fits the cap ($2 is the excess in bytes) and
 # records what was dropped, in one statement.
@@ -84,12 +85,20 @@ class PostgresCommands:
         async with self._db.transaction() as db:
             await write_command(db, command)
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
         async with self._db.transaction() as db:
             await write_command(db, command)
             await raise_max_seq(db, command.id, seq)
             if host is not None:
                 await write_host_result(db, host)
+            if notifications:
+                await enqueue(db, notifications, time.time())
 
     async def get_command(self, command_id: str) -> pb.Command | None:
         r = await self._db.one(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1", (command_id,))

@@ -14,14 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource
+from .case_history import SqliteCaseHistory
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
 from .hosts import SqliteHosts
+from .notifications import SqliteNotifications
 from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials):
+class SqliteStore(
+    SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCaseHistory, SqliteNotifications, SqliteCredentials
+):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

@@ -8,7 +8,7 @@ let
   python3Packages = {
     buildPythonApplication = attrs: attrs;
   } // builtins.listToAttrs (map (name: { inherit name; value = "python3Packages.${name}"; }) [
-    "aiosqlite" "argon2-cffi" "asyncpg" "click" "rich" "junitparser" "xmlschema" "grpcio" "grpcio-health-checking" "grpcio-reflection" "grpcio-testing"
+    "aiosqlite" "argon2-cffi" "asyncpg" "click" "defusedxml" "rich" "junitparser" "xmlschema" "grpcio" "grpcio-health-checking" "grpcio-reflection" "grpcio-testing"
     "httpx" "jinja2" "protobuf" "pytest-asyncio" "pytest-timeout" "pytestCheckHook" "setuptools"
     "sse-starlette" "starlette" "uvicorn"
   ]);
