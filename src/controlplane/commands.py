@@ -56,7 +56,8 @@ class Commands:
     async def run_operation(
         self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
     ) -> list[fleet_pb.OperationResult]:
-        """Start `operation` on each host; FailedPrecondition when every host refused."""
+        """Start `operation` on each host; a host that may not start it (unknown, offline, busy) is a
+        refusal in its result. FailedPrecondition when every host refused (NotFound when none exists)."""
         if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
@@ -65,20 +66,24 @@ class Commands:
             raise InvalidArgument("name at least one host")
         if len(set(hosts)) != len(hosts):
             raise InvalidArgument("a host is named twice; name each host once")
-        states = [self.fleet.state(name) for name in hosts]  # NotFound before anything starts
         results = []
-        for state in states:
-            result = fleet_pb.OperationResult(host=state.host.name)
+        unknown = 0
+        for name in hosts:  # each host refuses on its own: unknown, offline or busy
+            result = fleet_pb.OperationResult(host=name)
             try:
                 command = await self.start(
-                    state, cast(pb.Operation, operation), command_timeout=command_timeout
+                    self.fleet.state(name), cast(pb.Operation, operation), command_timeout=command_timeout
                 )
                 result.command_id = command.id
+            except NotFound as refusal:
+                unknown += 1
+                result.refused_reason = str(refusal)
             except FailedPrecondition as refusal:
                 result.refused_reason = str(refusal)
             results.append(result)
         if all(r.refused_reason for r in results):
-            raise FailedPrecondition("; ".join(r.refused_reason for r in results))
+            error = NotFound if unknown == len(results) else FailedPrecondition
+            raise error("; ".join(r.refused_reason for r in results))
         return results
 
     async def start(
