@@ -36,6 +36,10 @@ FINISHED_STATES = frozenset(
 )
 
 
+AUTO_RUN_REQUESTER = "control plane"
+"""Who requested a test run the control plane started itself after a switch."""
+
+
 def new_command_id() -> str:
     """A fresh, unguessable command id."""
     return uuid.uuid4().hex
@@ -94,6 +98,7 @@ class Commands:
         command_timeout: Duration | None = None,
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
+        requested_by: str = "",
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
         reason = policy.refusal_reason(self.fleet.view_of(state), operation)
@@ -118,6 +123,7 @@ class Commands:
             trigger=trigger,
             timeout=timeout,
             triggered_by_command_id=triggered_by,
+            requested_by=requested_by,
         )
         # Reserve the host before the first await, so two concurrent calls cannot both start.
         self.fleet.reserve(state, command)
@@ -304,6 +310,9 @@ class Commands:
             if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
                 failed_run = event.run  # announced once Tests are red and a rollback can start
         self.fleet.command_finished(state, command, finished.facts, event)
+        command.no_test_run_reason = policy.no_test_run_reason(
+            self.fleet.view_of(state), command.operation, command.state
+        )
         await self.store.finish_command(command, finished.seq, host)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
@@ -314,17 +323,25 @@ class Commands:
             command.exit_code,
         )
         self.fleet.changed(state, durable=True)
-        self._publish(command)
+        if not command.no_test_run_reason:
+            # The test command names its trigger when stored: from then on the switch names its run.
+            try:
+                test = await self.start(
+                    state,
+                    pb.OPERATION_TEST,
+                    trigger=pb.TEST_TRIGGER_AFTER_SWITCH,
+                    triggered_by=command.id,
+                    requested_by=AUTO_RUN_REQUESTER,
+                )
+                command.triggered_test_command_id = test.id
+            except FailedPrecondition as refusal:
+                log.info("tests not started after switch on %s: %s", host.name, refusal)
+                command.no_test_run_reason = pb.NO_TEST_RUN_REASON_HOST_UNAVAILABLE
+                await self.store.update_command(command)
+        self._publish(command)  # with its test run, or why none follows: watchers need not guess
         self.followers.finish(command)
         if failed_run is not None:
             self._announce_failure(state, failed_run)
-        if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
-            try:
-                await self.start(
-                    state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id
-                )
-            except FailedPrecondition as refusal:
-                log.info("tests not started after switch on %s: %s", host.name, refusal)
         return command
 
     # --- helpers -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fleetdeck.v1 import command_watch_pb2 as watch_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
@@ -18,6 +19,7 @@ from . import policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .command_verdict import watch_command
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
@@ -281,3 +283,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         await self.accounts.put_user(request.username, request.password, request.role)
         log.info("web user %s set (%s)", request.username, pb.Role.Name(request.role))
         return fleet_pb.PutUserResponse(username=request.username, role=request.role)
+
+    async def WatchCommand(
+        self, request: watch_pb.WatchCommandRequest, context: Any
+    ) -> AsyncIterator[watch_pb.WatchCommandResponse]:
+        async for response in watch_command(self.fleet, self.commands, request.command_id):
+            yield response

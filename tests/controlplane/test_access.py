@@ -31,6 +31,7 @@ VIEWER = {
     "GetTestRun",
     "GetSettings",
     "GetDesiredState",
+    "WatchCommand",
 }
 OPERATOR = {"RunOperation", "CancelCommand"}
 DEPLOYER = {"SetDesiredState"}

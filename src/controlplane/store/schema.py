@@ -185,6 +185,17 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
     """
     ),
+    # 5: commands: who requested them, why no test run followed; a switch finds its test run by index
+    # (commands from before are marked "not recorded", so no watcher waits for a run that never comes)
+    Migration(
+        """
+    ALTER TABLE commands ADD COLUMN no_test_reason INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+    CREATE INDEX idx_commands_triggered_by ON commands(triggered_by) WHERE triggered_by <> '';
+    UPDATE commands SET no_test_reason = 6
+        WHERE NOT EXISTS (SELECT 1 FROM commands t WHERE t.triggered_by = commands.id);
+    """
+    ),
 ]
 
 

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from fleetdeck.v1 import command_watch_pb2 as fleetdeck_dot_v1_dot_command__watch__pb2
 from fleetdeck.v1 import fleet_service_pb2 as fleetdeck_dot_v1_dot_fleet__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -159,6 +160,11 @@ class FleetServiceStub:
                 '/fleetdeck.v1.FleetService/PutUser',
                 request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
+                _registered_method=True)
+        self.WatchCommand = channel.unary_stream(
+                '/fleetdeck.v1.FleetService/WatchCommand',
+                request_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
                 _registered_method=True)
 
 
@@ -344,6 +350,14 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCommand(self, request, context):
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -471,6 +485,11 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.PutUser,
                     request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.SerializeToString,
+            ),
+            'WatchCommand': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCommand,
+                    request_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1149,6 +1168,33 @@ class FleetService:
             '/fleetdeck.v1.FleetService/PutUser',
             fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
             fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/WatchCommand',
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
             options,
             channel_credentials,
             insecure,

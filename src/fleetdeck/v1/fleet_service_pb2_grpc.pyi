@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
 from grpc import aio as _aio
 import abc as _abc_1
@@ -88,6 +89,10 @@ class FleetServiceStub:
     """End a web session."""
     PutUser: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]
     """Create a web user, or set an existing user's password and role."""
+    WatchCommand: _grpc.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -149,6 +154,10 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """End a web session."""
     PutUser: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]  # type: ignore[assignment]
     """Create a web user, or set an existing user's password and role."""
+    WatchCommand: _aio.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]  # type: ignore[assignment]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -357,5 +366,15 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_fleet_service_pb2.PutUserResponse, _abc.Awaitable[_fleet_service_pb2.PutUserResponse]]:
         """Create a web user, or set an existing user's password and role."""
+
+    @_abc_1.abstractmethod
+    def WatchCommand(
+        self,
+        request: _command_watch_pb2.WatchCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_command_watch_pb2.WatchCommandResponse], _abc.AsyncIterator[_command_watch_pb2.WatchCommandResponse]]:
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
