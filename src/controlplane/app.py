@@ -22,6 +22,7 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
+from .audit import AuditInterceptor, AuditLog
 from .commands import Commands
 from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
 from .config import ControlPlaneConfig as ControlPlaneConfig
@@ -168,6 +169,7 @@ class ControlPlane:
             interceptors=[
                 ErrorInterceptor(),  # first: it maps what the access check refuses too
                 *([AccessInterceptor(self.api_tokens)] if config.require_api_tokens else []),
+                AuditInterceptor(AuditLog(self.store, self.api_tokens.internal_token)),  # after access
             ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

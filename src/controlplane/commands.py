@@ -58,7 +58,12 @@ class Commands:
     # --- API side ------------------------------------------------------------------------------
 
     async def run_operation(
-        self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
+        self,
+        hosts: Sequence[str],
+        operation: int,
+        command_timeout: Duration | None = None,
+        *,
+        requested_by: str = "",
     ) -> list[fleet_pb.OperationResult]:
         """Start `operation` on each host; a host that may not start it (unknown, offline, busy) is a
         refusal in its result. FailedPrecondition when every host refused (NotFound when none exists)."""
@@ -76,7 +81,10 @@ class Commands:
             result = fleet_pb.OperationResult(host=name)
             try:
                 command = await self.start(
-                    self.fleet.state(name), cast(pb.Operation, operation), command_timeout=command_timeout
+                    self.fleet.state(name),
+                    cast(pb.Operation, operation),
+                    command_timeout=command_timeout,
+                    requested_by=requested_by,
                 )
                 result.command_id = command.id
             except NotFound as refusal:

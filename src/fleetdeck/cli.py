@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits
+from fleetdeck import admin, commands_audit, commands_fleet, commands_ops, commands_tests, exits
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
@@ -93,6 +93,7 @@ for _command in (
     commands_fleet.host_settings,
     admin.token,
     admin.api_token,
+    commands_audit.audit,
 ):
     root.add_command(_command)
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fleetdeck.client import ON_BEHALF_OF
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import sse
 from webui.client import DEADLINE_SECONDS
@@ -109,4 +110,5 @@ class SessionGate:
             return JSONResponse({"error": BAD_CSRF}, status_code=403)
         request.state.web_session = answer.session
         request.state.session_token = token
+        ON_BEHALF_OF.set(answer.session.username)  # the audit log names the user, not the web UI
         return None

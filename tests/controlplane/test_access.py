@@ -11,9 +11,11 @@ from google.protobuf import symbol_database
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from controlplane.audit import AUDITED
 from fleetdeck.client import aio_channel
 from fleetdeck.roles import allows, declared_role, rank, required_role, role_name
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
@@ -49,6 +51,7 @@ ADMIN = {
     "GetWebSession",
     "Logout",
     "PutUser",
+    "ListAuditEvents",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},
@@ -69,6 +72,13 @@ async def secured(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     )
     async with ControlPlane(config) as plane:
         yield plane
+
+
+async def _audit_count(target: str) -> int:
+    async with aio_channel(target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        listed = await fleet.ListAuditEvents(audit_pb.ListAuditEventsRequest(page_size=1000), timeout=5)
+    return len(listed.events)
 
 
 async def _call(target: str, token: str | None, method_name: str) -> grpc.StatusCode:
@@ -172,6 +182,7 @@ async def test_every_rpc_checks_the_role(secured, method_name) -> None:
         agent = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
     needed = ROLE_OF[method_name]
     for role, token in ((pb.ROLE_VIEWER, viewer), (pb.ROLE_OPERATOR, operator), (pb.ROLE_DEPLOYER, deployer)):
+        before = await _audit_count(secured.grpc_target)
         code = await _call(secured.grpc_target, token, method_name)
         if rank(role) < rank(needed):
             assert code == grpc.StatusCode.PERMISSION_DENIED, (method_name, role)
@@ -180,6 +191,9 @@ async def test_every_rpc_checks_the_role(secured, method_name) -> None:
                 method_name,
                 role,
             )
+        # A state change that happened leaves exactly one audit event; a refused or failed call none.
+        changed = code == grpc.StatusCode.OK and method_name in AUDITED
+        assert await _audit_count(secured.grpc_target) == before + changed, (method_name, role, code)
     assert await _call(secured.grpc_target, agent, method_name) == grpc.StatusCode.PERMISSION_DENIED
 
 

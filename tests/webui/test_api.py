@@ -341,3 +341,27 @@ async def test_an_unknown_api_route_answers_json(cp: ControlPlane, user: User) -
     assert response.status_code == 404
     assert response.json() == {"error": "there is no API route GET /api/nosuch"}
     assert page.status_code == 404 and page.text == "Not Found"
+
+
+async def test_the_web_ui_runs_operations_as_its_logged_in_user(
+    cp: ControlPlane, connect: Connect, user: User, fleet: fleet_grpc.FleetServiceAsyncStub
+) -> None:
+    from fleetdeck.v1 import audit_pb2, fleet_service_pb2
+
+    agent = await connect("gpc0")
+    async with logged_in(cp.http_url, user) as http:
+        started = await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "pull"})
+        assert started.status_code == 200, started.text
+        command_id = started.json()["results"][0]["command_id"]
+        listed = await http.get("/api/hosts/gpc0/commands")
+    await agent.next_command()
+    assert listed.json()["commands"][0]["requested_by"] == "user alice"
+    audit = await fleet.ListAuditEvents(audit_pb2.ListAuditEventsRequest(host="gpc0"), timeout=TIMEOUT)
+    (event,) = [e for e in audit.events if e.action == "RunOperation"]
+    assert event.actor == "user alice" and f"gpc0 -> command {command_id}" in event.detail
+    got = await fleet.GetCommand(fleet_service_pb2.GetCommandRequest(command_id=command_id), timeout=TIMEOUT)
+    assert got.command.requested_by == "user alice"
+    logins = await fleet.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(actor="user alice"), timeout=TIMEOUT
+    )
+    assert "Login" in [e.action for e in logins.events]

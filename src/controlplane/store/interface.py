@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
+    AuditQuery,
     OutputAppend,
     Page,
     StoredHost,
@@ -242,7 +244,21 @@ class CredentialStore(Protocol):
         ...
 
 
-class Store(HostStore, CommandStore, TestRunStore, CredentialStore, Protocol):
+class AuditStore(Protocol):
+    """The audit log: append-only, nothing in it is ever changed or deleted."""
+
+    async def append_audit_event(self, event: audit_pb.AuditEvent) -> audit_pb.AuditEvent:
+        """Store an event (its `time` set); returns it with its `sequence`."""
+        ...
+
+    async def list_audit_events(
+        self, query: AuditQuery, limit: int, cursor: int | None
+    ) -> Page[audit_pb.AuditEvent]:
+        """Events matching `query`, newest first, `limit` to a page."""
+        ...
+
+
+class Store(HostStore, CommandStore, TestRunStore, CredentialStore, AuditStore, Protocol):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
     async def open(self) -> None:

@@ -71,3 +71,13 @@ class WebSessionRecord:
     username: str
     role: int  # a fleetdeck.v1.Role value
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit events to list: every given condition must hold."""
+
+    host: str = ""
+    actor: str = ""
+    since: float | None = None  # at or after (Unix seconds)
+    until: float | None = None  # before

@@ -9,7 +9,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ..timeutil import from_ts, to_ts
 from .codec import blob, duration, field_blob, parse
-from .records import StoredHost
+from .records import AuditQuery, StoredHost
 
 
 class Row(Protocol):
@@ -107,3 +107,26 @@ def host_result_values(host: pb.Host) -> tuple[Any, ...]:
         host.current_deployment_id,
         host.name,
     )
+
+
+def audit_where(query: AuditQuery, cursor: int | None, mark: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (with `mark` as each parameter: "?" for SQLite, "$" for numbered PostgreSQL
+    ones) and its arguments for listing audit events."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return "?" if mark == "?" else f"${len(args)}"
+
+    if query.host:
+        where.append(f"seq IN (SELECT seq FROM audit_hosts WHERE host = {param(query.host)})")
+    if query.actor:
+        where.append(f"actor = {param(query.actor)}")
+    if query.since is not None:
+        where.append(f"at >= {param(query.since)}")
+    if query.until is not None:
+        where.append(f"at < {param(query.until)}")
+    if cursor is not None:
+        where.append(f"seq < {param(cursor)}")
+    return (" WHERE " + " AND ".join(where)) if where else "", args

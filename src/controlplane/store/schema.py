@@ -196,6 +196,24 @@ MIGRATIONS: list[Migration] = [
         WHERE NOT EXISTS (SELECT 1 FROM commands t WHERE t.triggered_by = commands.id);
     """
     ),
+    # 6: the audit log (append-only): one row per event, its hosts in a table of their own for the filter
+    Migration(
+        """
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        event BLOB NOT NULL
+    );
+    CREATE INDEX idx_audit_events_at ON audit_events(at);
+    CREATE INDEX idx_audit_events_actor ON audit_events(actor, seq);
+    CREATE TABLE audit_hosts (
+        host TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events(seq),
+        PRIMARY KEY (host, seq)
+    ) WITHOUT ROWID;
+    """
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 import datetime
 
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
 from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import options_pb2 as _options_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from fleetdeck.v1 import audit_pb2 as fleetdeck_dot_v1_dot_audit__pb2
 from fleetdeck.v1 import command_watch_pb2 as fleetdeck_dot_v1_dot_command__watch__pb2
 from fleetdeck.v1 import fleet_service_pb2 as fleetdeck_dot_v1_dot_fleet__service__pb2
 
@@ -165,6 +166,11 @@ class FleetServiceStub:
                 '/fleetdeck.v1.FleetService/WatchCommand',
                 request_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListAuditEvents',
+                request_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
 
 
@@ -358,6 +364,13 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -490,6 +503,11 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.WatchCommand,
                     request_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1195,6 +1213,33 @@ class FleetService:
             '/fleetdeck.v1.FleetService/WatchCommand',
             fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
             fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListAuditEvents',
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
 from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
 from grpc import aio as _aio
@@ -93,6 +94,8 @@ class FleetServiceStub:
     """A command's state changes, then those of the test run it triggers, ending with the verdict: the
     command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
     """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -158,6 +161,8 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """A command's state changes, then those of the test run it triggers, ending with the verdict: the
     command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
     """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -376,5 +381,13 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         """A command's state changes, then those of the test run it triggers, ending with the verdict: the
         command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
         """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _audit_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.ListAuditEventsResponse, _abc.Awaitable[_audit_pb2.ListAuditEventsResponse]]:
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource, TableTarget
+from .audit import PostgresAudit
 from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database
@@ -30,7 +31,7 @@ from .tables import load_tables, table_columns, table_rows
 from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresCredentials):
+class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresCredentials, PostgresAudit):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

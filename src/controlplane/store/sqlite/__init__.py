@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource
+from .audit import SqliteAudit
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
@@ -21,7 +22,7 @@ from .hosts import SqliteHosts
 from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials):
+class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials, SqliteAudit):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
