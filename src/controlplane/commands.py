@@ -287,6 +287,7 @@ class Commands:
         await self.store.put_test_run(run, report.seq, host=state.host)
         if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
+            self.fleet.counts.test_run_stored(run)
         spawn_logged(
             self._prune(state.host.name),
             name=f"prune-test-runs-{state.host.name}",
@@ -397,6 +398,8 @@ class Commands:
         log.info("%s", message)
 
     def _publish(self, command: pb.Command) -> None:
+        if command.state in FINISHED_STATES or command.state == pb.COMMAND_STATE_INTERRUPTED:
+            self.fleet.counts.command_ended(command)
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
 
     async def _prune(self, host: str) -> None:

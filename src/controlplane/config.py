@@ -34,6 +34,8 @@ class ControlPlaneConfig:
     # (mutual TLS, a certificate is required there) with a certificate naming their host.
     agent_ca: Path | None = None
     agent_grpc_address: str | None = None
+    # Serve /metrics here without credentials (for a scraper in a trusted network).
+    metrics_address: str | None = None
 
 
 class ConfigError(StartFailed):
@@ -56,6 +58,7 @@ def problems(config: ControlPlaneConfig) -> list[str]:
         "--grpc": config.grpc_address,
         "--http": config.http_address,
         "--agent-grpc": config.agent_grpc_address,
+        "--metrics": config.metrics_address,
     }
     for flag, address in addresses.items():
         if address is not None and split_address(address) is None:

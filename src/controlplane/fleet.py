@@ -26,6 +26,7 @@ from . import compartments, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
 from .errors import NotFound, Unauthenticated
 from .hub import Hub
+from .metrics import Counts
 from .store import VERSION_BLOCK, Store
 from .timeutil import now_ts
 
@@ -86,6 +87,7 @@ class Fleet:
         self._seen_unreported: set[str] = set()  # hosts heard from since watchers last got their time
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
+        self.counts = Counts()  # what happened, for the metrics; bumped where it happens
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -187,6 +189,7 @@ class Fleet:
 
     def heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
         """A heartbeat: the hot path. One that changes nothing visible publishes nothing."""
+        self.counts.heartbeats += 1
         self.heard_from(state)
         host = state.host
         host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time

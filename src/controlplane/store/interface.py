@@ -7,7 +7,7 @@ record from `records.py`. Every write is durable when its coroutine returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from fleetdeck.v1 import audit_pb2 as audit_pb
@@ -275,4 +275,8 @@ class Store(HostStore, CommandStore, TestRunStore, CredentialStore, AuditStore, 
 
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
+        ...
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
         ...

@@ -8,7 +8,7 @@ host's test status) is built from the statement functions those modules export.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,10 @@ class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
+        self._db.write_observers.append(observer)
 
     async def table_columns(self, table: str) -> list[str]:
         """The columns of a table, in their order (a source of `fleetdeck db copy`)."""
