@@ -188,5 +188,5 @@ class SessionGate:
             return JSONResponse({"error": BAD_CSRF}, status_code=403)
         request.state.web_session = session
         request.state.session_token = token
-        ON_BEHALF_OF.set(answer.session.username)  # the audit log names the user, not the web UI
+        ON_BEHALF_OF.set(session.username)  # the audit log names the user, not the web UI
         return None

@@ -75,7 +75,8 @@ async def test_a_switch_is_watched_through_its_test_run_to_the_verdict(connect, 
     # The link is durable: read back, and watched again after the fact, the verdict is the same.
     stored = (await fleet.GetCommand(fleet_pb.GetCommandRequest(command_id=switch_id))).command
     assert stored.triggered_test_command_id == test_id
-    assert stored.requested_by == "" and found.test_command.requested_by == "control plane"
+    assert stored.requested_by == "anonymous"  # no API tokens required here
+    assert found.test_command.requested_by == "control plane"
     again = fleet.WatchCommand(watch_pb.WatchCommandRequest(command_id=switch_id))
     states, later = await _to_verdict(again)
     assert states == [(switch_id, pb.COMMAND_STATE_SUCCEEDED), (test_id, pb.COMMAND_STATE_FAILED)]
