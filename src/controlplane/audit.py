@@ -26,7 +26,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .agent_tokens import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
 from .credentials import bearer_token, token_hash
-from .errors import FleetError, ResourceExhausted, Unauthenticated
+from .errors import ResourceExhausted, Unauthenticated
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -204,8 +204,6 @@ class AuditInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     await audit.record(
                         actor, "LoginFailed", Entry(f"{describe(request, None).detail}: {error}")
                     )
-                raise
-            except FleetError:
                 raise
             finally:
                 _ACTOR.reset(reset)

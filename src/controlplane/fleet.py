@@ -58,6 +58,7 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
+    statuses: tuple[tuple[int, int], ...] = ()  # (kind, status) of each compartment as last computed
 
     @property
     def online(self) -> bool:
@@ -97,7 +98,9 @@ class Fleet:
             state = HostState(host=stored.host, override=stored.override)
             self.hosts[stored.host.name] = state
             self._refresh_settings(state)
-            state.published = self._fingerprint(self.view_of(state))
+            view = self.view_of(state)
+            state.published = self._fingerprint(view)
+            state.statuses = tuple((c.kind, c.status) for c in view.compartments)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -372,6 +375,7 @@ class Fleet:
             self._unsaved.add(state.host.name)
         self._refresh_settings(state)
         view = self.view_of(state)  # computed once: compared, then published as is
+        state.statuses = tuple((c.kind, c.status) for c in view.compartments)  # for the metrics
         fingerprint = self._fingerprint(view)
         if fingerprint != state.published:
             state.published = fingerprint

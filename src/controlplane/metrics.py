@@ -113,11 +113,9 @@ class FleetMetrics(Collector):
         )
         by_status: collections.Counter[tuple[int, int]] = collections.Counter()
         connected = 0
-        for host_state in list(self.fleet.hosts.values()):
-            view = self.fleet.view_of(host_state)
-            connected += view.online
-            for compartment in view.compartments:
-                by_status[(compartment.kind, compartment.status)] += 1
+        for host_state in list(self.fleet.hosts.values()):  # as last computed: no compartment math here
+            connected += host_state.online
+            by_status.update(host_state.statuses)
         for kind in pb.CompartmentKind.values():
             for status in pb.CompartmentStatus.values():
                 if kind and status:
