@@ -38,7 +38,9 @@ def _state(command: pb.Command) -> str:
 def _tests(test: pb.Command, run: pb.TestRun | None) -> str:
     if run is None:
         return f"the test run ended without results ({_state(test)})"
-    word = "passed" if run.state == pb.TEST_STATE_PASSED else "failed"
+    word = {pb.TEST_STATE_PASSED: "passed", pb.TEST_STATE_CANCELLED: "were cancelled"}.get(
+        run.state, "failed"
+    )
     return f"tests {word}: {run.passed}/{run.total} passed"
 
 

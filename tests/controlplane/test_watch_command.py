@@ -163,6 +163,12 @@ PASSED = pb.TestRun(id="t", state=pb.TEST_STATE_PASSED, passed=2, total=2)
         ),
         (TEST_DONE, None, PASSED, "test succeeded on gpc0; tests passed: 2/2 passed"),
         (
+            pb.Command(id="t", host="gpc0", operation=pb.OPERATION_TEST, state=pb.COMMAND_STATE_CANCELLED),
+            None,
+            pb.TestRun(id="t", state=pb.TEST_STATE_CANCELLED, passed=1, total=3),
+            "test cancelled on gpc0; tests were cancelled: 1/3 passed",
+        ),
+        (
             pb.Command(
                 host="gpc0",
                 operation=pb.OPERATION_SWITCH,
