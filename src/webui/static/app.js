@@ -41,14 +41,6 @@ const handlers = {
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
   },
-  hosts_seen(batch) {
-    for (const seen of batch.hosts || []) {
-      const host = state.hosts.get(seen.host);
-      if (!host) continue;
-      host.last_seen = seen.last_seen; // neither order nor filter depends on it
-    }
-    ageRows();
-  },
   command(command) {
     rememberCommand(command);
     onCommand(command);
@@ -78,7 +70,7 @@ const MEASURES_KEPT = 200;
 let measures = 0;
 
 function measure(name, started) {
-  if (name !== "snapshot" && name !== "host" && name !== "hosts_seen") return;
+  if (name !== "snapshot" && name !== "host") return;
   if (++measures > MEASURES_KEPT) {
     performance.clearMeasures();
     measures = 0;

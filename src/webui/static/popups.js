@@ -194,7 +194,7 @@ function renderCompartment(host, kind) {
       ["Reported version", f.agent_version, "mono"],
       ["Expected version", desired.agent_version || "the control plane's own version", "mono"],
       ["OS", f.os],
-      ["Connected", host.online ? `online · seen ${ago(host.last_seen)}` : `offline · last seen ${ago(host.last_seen)}`],
+      ["Connected", host.online ? "online" : `offline · last seen ${ago(host.last_seen)}`],
       ["Registered", ago(host.registered_at)],
     ];
     if (st === "outdated") fixes.push(el("p", { class: "hint", text: "Update the fleetdeck package on the host; the agent reports its new version when it reconnects." }));
