@@ -37,6 +37,10 @@ FINISHED_STATES = frozenset(
 )
 
 
+AUTO_RUN_REQUESTER = "control plane"
+"""Who requested a test run the control plane started itself after a switch."""
+
+
 def new_command_id() -> str:
     """A fresh, unguessable command id."""
     return uuid.uuid4().hex
@@ -56,9 +60,15 @@ class Commands:
     # --- API side ------------------------------------------------------------------------------
 
     async def run_operation(
-        self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
+        self,
+        hosts: Sequence[str],
+        operation: int,
+        command_timeout: Duration | None = None,
+        *,
+        requested_by: str = "",
     ) -> list[fleet_pb.OperationResult]:
-        """Start `operation` on each host; FailedPrecondition when every host refused."""
+        """Start `operation` on each host; a host that may not start it (unknown, offline, busy) is a
+        refusal in its result. FailedPrecondition when every host refused (NotFound when none exists)."""
         if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
@@ -67,20 +77,27 @@ class Commands:
             raise InvalidArgument("name at least one host")
         if len(set(hosts)) != len(hosts):
             raise InvalidArgument("a host is named twice; name each host once")
-        states = [self.fleet.state(name) for name in hosts]  # NotFound before anything starts
         results = []
-        for state in states:
-            result = fleet_pb.OperationResult(host=state.host.name)
+        unknown = 0
+        for name in hosts:  # each host refuses on its own: unknown, offline or busy
+            result = fleet_pb.OperationResult(host=name)
             try:
                 command = await self.start(
-                    state, cast(pb.Operation, operation), command_timeout=command_timeout
+                    self.fleet.state(name),
+                    cast(pb.Operation, operation),
+                    command_timeout=command_timeout,
+                    requested_by=requested_by,
                 )
                 result.command_id = command.id
+            except NotFound as refusal:
+                unknown += 1
+                result.refused_reason = str(refusal)
             except FailedPrecondition as refusal:
                 result.refused_reason = str(refusal)
             results.append(result)
         if all(r.refused_reason for r in results):
-            raise FailedPrecondition("; ".join(r.refused_reason for r in results))
+            error = NotFound if unknown == len(results) else FailedPrecondition
+            raise error("; ".join(r.refused_reason for r in results))
         return results
 
     async def start(
@@ -91,6 +108,7 @@ class Commands:
         command_timeout: Duration | None = None,
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
+        requested_by: str = "",
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
         reason = policy.refusal_reason(self.fleet.view_of(state), operation)
@@ -115,6 +133,7 @@ class Commands:
             trigger=trigger,
             timeout=timeout,
             triggered_by_command_id=triggered_by,
+            requested_by=requested_by,
         )
         # Reserve the host before the first await, so two concurrent calls cannot both start.
         self.fleet.reserve(state, command)
@@ -271,6 +290,7 @@ class Commands:
         await self.store.put_test_run(run, report.seq, host=state.host, summaries=summaries)
         if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
+            self.fleet.counts.test_run_stored(run)
         spawn_logged(
             self._prune(state.host.name),
             name=f"prune-test-runs-{state.host.name}",
@@ -312,6 +332,9 @@ class Commands:
                 (finished.facts if finished.facts.ByteSize() else host.facts).generation,
             )
         self.fleet.command_finished(state, command, finished.facts, event)
+        command.no_test_run_reason = policy.no_test_run_reason(
+            self.fleet.view_of(state), command.operation, command.state
+        )
         await self.store.finish_command(command, finished.seq, host, notices)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
@@ -322,7 +345,22 @@ class Commands:
             command.exit_code,
         )
         self.fleet.changed(state, durable=True)
-        self._publish(command)
+        if not command.no_test_run_reason:
+            # The test command names its trigger when stored: from then on the switch names its run.
+            try:
+                test = await self.start(
+                    state,
+                    pb.OPERATION_TEST,
+                    trigger=pb.TEST_TRIGGER_AFTER_SWITCH,
+                    triggered_by=command.id,
+                    requested_by=AUTO_RUN_REQUESTER,
+                )
+                command.triggered_test_command_id = test.id
+            except FailedPrecondition as refusal:
+                log.info("tests not started after switch on %s: %s", host.name, refusal)
+                command.no_test_run_reason = pb.NO_TEST_RUN_REASON_HOST_UNAVAILABLE
+                await self.store.update_command(command)
+        self._publish(command)  # with its test run, or why none follows: watchers need not guess
         self.followers.finish(command)
         if notices and self.notifier is not None:
             self.notifier.wake()
@@ -330,13 +368,6 @@ class Commands:
             announcement.rollback_available = state.online
             self.fleet.hub.publish(fleet_pb.WatchFleetResponse(tests_failed=announcement))
             log.info("%s", announcement.message)
-        if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
-            try:
-                await self.start(
-                    state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id
-                )
-            except FailedPrecondition as refusal:
-                log.info("tests not started after switch on %s: %s", host.name, refusal)
         return command
 
     # --- helpers -------------------------------------------------------------------------------
@@ -382,6 +413,8 @@ class Commands:
         )
 
     def _publish(self, command: pb.Command) -> None:
+        if command.state in FINISHED_STATES or command.state == pb.COMMAND_STATE_INTERRUPTED:
+            self.fleet.counts.command_ended(command)
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
 
     async def _prune(self, host: str) -> None:

@@ -40,6 +40,8 @@ class ControlPlaneConfig:
     public_url: str = ""
     webhook_retry_seconds: float = 5.0
     host_offline_grace_seconds: float = 300.0
+    # Serve /metrics here without credentials (for a scraper in a trusted network).
+    metrics_address: str | None = None
 
 
 class ConfigError(StartFailed):
@@ -62,6 +64,7 @@ def problems(config: ControlPlaneConfig) -> list[str]:
         "--grpc": config.grpc_address,
         "--http": config.http_address,
         "--agent-grpc": config.agent_grpc_address,
+        "--metrics": config.metrics_address,
     }
     for flag, address in addresses.items():
         if address is not None and split_address(address) is None:

@@ -28,6 +28,7 @@ from . import compartments, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
 from .errors import NotFound, Unauthenticated
 from .hub import Hub
+from .metrics import Counts
 from .store import VERSION_BLOCK, Store
 from .timeutil import now_ts
 
@@ -58,6 +59,7 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
+    statuses: tuple[tuple[int, int], ...] = ()  # (kind, status) of each compartment as last computed
 
     @property
     def online(self) -> bool:
@@ -85,6 +87,7 @@ class Fleet:
         self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
+        self.counts = Counts()  # what happened, for the metrics; bumped where it happens
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -94,7 +97,9 @@ class Fleet:
             state = HostState(host=stored.host, override=stored.override)
             self.hosts[stored.host.name] = state
             self._refresh_settings(state)
-            state.published = self._fingerprint(self.view_of(state))
+            view = self.view_of(state)
+            state.published = self._fingerprint(view)
+            state.statuses = tuple((c.kind, c.status) for c in view.compartments)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -185,6 +190,7 @@ class Fleet:
 
     def heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
         """A heartbeat: the hot path. One that changes nothing visible publishes nothing."""
+        self.counts.heartbeats += 1
         self.heard_from(state)
         host = state.host
         host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time
@@ -367,6 +373,7 @@ class Fleet:
             self._unsaved.add(state.host.name)
         self._refresh_settings(state)
         view = self.view_of(state)  # computed once: compared, then published as is
+        state.statuses = tuple((c.kind, c.status) for c in view.compartments)  # for the metrics
         fingerprint = self._fingerprint(view)
         if fingerprint != state.published:
             state.published = fingerprint

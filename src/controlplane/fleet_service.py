@@ -10,6 +10,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fleetdeck.v1 import audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as watch_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import history_pb2 as history_pb
@@ -20,13 +22,16 @@ from . import history, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .audit import current_actor
+from .command_verdict import watch_command
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
 from .notifier import Notifier
 from .output import OutputFollowers, in_messages
 from .paging import decode_page_token, encode_page_token, page_size
-from .timeutil import now_ts, to_ts
+from .store import AuditQuery
+from .timeutil import from_ts, now_ts, to_ts
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,9 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         timeout = request.timeout if request.HasField("timeout") else None
         if timeout is not None:
             policy.at_least(timeout, "timeout")
-        results = await self.commands.run_operation(list(request.hosts), request.operation, timeout)
+        results = await self.commands.run_operation(
+            list(request.hosts), request.operation, timeout, requested_by=current_actor()
+        )
         return fleet_pb.RunOperationResponse(results=results)
 
     async def CancelCommand(
@@ -327,3 +334,25 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         await self.accounts.put_user(request.username, request.password, request.role)
         log.info("web user %s set (%s)", request.username, pb.Role.Name(request.role))
         return fleet_pb.PutUserResponse(username=request.username, role=request.role)
+
+    async def WatchCommand(
+        self, request: watch_pb.WatchCommandRequest, context: Any
+    ) -> AsyncIterator[watch_pb.WatchCommandResponse]:
+        async for response in watch_command(self.fleet, self.commands, request.command_id):
+            yield response
+
+    async def ListAuditEvents(
+        self, request: audit_pb2.ListAuditEventsRequest, context: Any
+    ) -> audit_pb2.ListAuditEventsResponse:
+        query = AuditQuery(
+            host=request.host,
+            actor=request.actor,
+            since=from_ts(request.since) if request.HasField("since") else None,
+            until=from_ts(request.until) if request.HasField("until") else None,
+        )
+        limit = page_size(request.page_size, default=100, maximum=1000)
+        page = await self.store.list_audit_events(query, limit, decode_page_token(request.page_token))
+        response = audit_pb2.ListAuditEventsResponse(events=page.items)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
+        return response

@@ -11,6 +11,7 @@ import click
 
 from fleetdeck import (
     admin,
+    commands_audit,
     commands_fleet,
     commands_history,
     commands_ops,
@@ -104,6 +105,7 @@ for _command in (
     commands_history.case_history,
     commands_history.failing_cases,
     commands_webhooks.webhook,
+    commands_audit.audit,
 ):
     root.add_command(_command)
 

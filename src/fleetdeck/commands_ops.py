@@ -85,6 +85,9 @@ async def _wait_host(
                 elif command.id != command_id:
                     out.print(f"{label or command.host}: tests started after the switch (run {command.id})")
         outputs.put_nowait(None)
+        decided = watch.verdicts.get(command_id)
+        if decided is not None and decided.no_test_run_reason:
+            verdict.no_test_run = decided.message.split("no test run follows: ", 1)[-1]
         if printer is not None:
             await printer
     finally:
@@ -132,6 +135,7 @@ async def _run(
     wait: bool,
     follow: bool,
     command_timeout: float | None,
+    wait_timeout: float | None = None,
 ) -> int:
     request = fleet_pb.RunOperationRequest(hosts=list(hosts), operation=operations.BY_NAME[operation])
     if command_timeout is not None:
@@ -162,7 +166,15 @@ async def _run(
                 out.print(f"{result.host}: {operation} started (command {result.command_id})", markup=False)
             label = result.host if several else ""
             waits.append(_wait_host(stub, watch, verdict, result.command_id, follow, out, label))
-        await asyncio.gather(*waits)
+        try:
+            async with asyncio.timeout(wait_timeout):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            raise exits.CliError(
+                f"gave up waiting for the verdict after {wait_timeout:g} s; the commands go on "
+                "(see `fleetdeck commands`)",
+                exits.FAILED,
+            ) from None
     if opts.json:
         print_json({"results": [v.to_dict() for v in verdicts]})
     else:
@@ -176,15 +188,38 @@ async def _run(
 @click.option("--wait", is_flag=True, help="wait for the command and the test run a switch triggers")
 @click.option("--follow", "-f", is_flag=True, help="print the output live while waiting (implies --wait)")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="command timeout in seconds")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="with --wait: give up waiting after this many seconds (exit 1; the commands go on)",
+)
 @common_options()
-def run(operation: str, hosts: tuple[str, ...], wait: bool, follow: bool, timeout: float | None) -> int:
+def run(
+    operation: str,
+    hosts: tuple[str, ...],
+    wait: bool,
+    follow: bool,
+    timeout: float | None,
+    wait_timeout: float | None,
+) -> int:
     """Run OPERATION (pull, switch, test, rollback) on one or more HOSTS.
 
     With --wait, wait for the verdict: the command, and after a switch the test run it triggers; print
     the test cases and exit 1 if the operation or the tests failed (3 if a host refused). With several
     hosts, a summary table with one row per host.
     """
-    return call(lambda stub, opts: _run(stub, opts, operation, hosts, wait or follow, follow, timeout))
+    return call(
+        lambda stub, opts: _run(
+            stub,
+            opts,
+            operation,
+            hosts,
+            wait or follow or wait_timeout is not None,
+            follow,
+            timeout,
+            wait_timeout,
+        )
+    )
 
 
 async def _logs(stub: Stub, opts: Options, command_id: str, follow: bool) -> int:

@@ -8,10 +8,11 @@ from typing import Any
 
 from google.protobuf import duration_pb2, field_mask_pb2
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetdeck.history import run_offer
+from fleetdeck.junit import junit_xml
 from fleetdeck.operations import operation_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -140,6 +141,19 @@ async def list_failing_cases(request: Request) -> JSONResponse:
     return JSONResponse(to_dict(response))
 
 
+@calls("GetTestRun")
+async def get_test_run_junit(request: Request) -> Response:
+    """One test run as JUnit XML, as a download (the same document as `fleetdeck test-run --junit`)."""
+    message = fleet_pb.GetTestRunRequest(run_id=request.path_params["run_id"])
+    response = await _stub(request).GetTestRun(message, timeout=DEADLINE_SECONDS)
+    name = f"{response.run.host}-{response.run.id}.xml"
+    return Response(
+        junit_xml(response.run),
+        media_type="application/xml",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @calls("UpdateHostSettings")
 async def update_host_settings(request: Request) -> JSONResponse:
     """Override a host's test settings; only the fields present in the body change (null clears)."""
@@ -207,6 +221,7 @@ routes = [
     Route("/api/commands/{command_id}", get_command),
     Route("/api/commands/{command_id}/cancel", cancel_command, methods=["POST"]),
     Route("/api/test-runs/{run_id}", get_test_run),
+    Route("/api/test-runs/{run_id}/junit.xml", get_test_run_junit),
     Route("/api/settings", get_settings),
     Route("/api/settings", update_settings, methods=["PATCH"]),
 ]

@@ -11,6 +11,7 @@ the database names only its location, and `make_store` picks the engine for it (
 from .interface import (
     OUTPUT_CAP_BYTES,
     VERSION_BLOCK,
+    AuditStore,
     CommandStore,
     CredentialStore,
     HostStore,
@@ -20,6 +21,7 @@ from .interface import (
 from .location import is_postgres, make_store, redacted, resolve_location
 from .postgres import PostgresStore
 from .records import (
+    AuditQuery,
     Notification,
     OutboxItem,
     OutputAppend,
@@ -35,6 +37,8 @@ from .sqlite import SqliteStore
 __all__ = [
     "OUTPUT_CAP_BYTES",
     "VERSION_BLOCK",
+    "AuditQuery",
+    "AuditStore",
     "CommandStore",
     "CredentialStore",
     "HostStore",

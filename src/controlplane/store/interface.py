@@ -7,15 +7,17 @@ record from `records.py`. Every write is durable when its coroutine returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
+    AuditQuery,
     Notification,
     OutboxItem,
     OutputAppend,
@@ -326,8 +328,29 @@ class CredentialStore(Protocol):
         ...
 
 
+class AuditStore(Protocol):
+    """The audit log: append-only, nothing in it is ever changed or deleted."""
+
+    async def append_audit_event(self, event: audit_pb.AuditEvent) -> audit_pb.AuditEvent:
+        """Store an event (its `time` set); returns it with its `sequence`."""
+        ...
+
+    async def list_audit_events(
+        self, query: AuditQuery, limit: int, cursor: int | None
+    ) -> Page[audit_pb.AuditEvent]:
+        """Events matching `query`, newest first, `limit` to a page."""
+        ...
+
+
 class Store(
-    HostStore, CommandStore, TestRunStore, CaseHistoryStore, NotificationStore, CredentialStore, Protocol
+    HostStore,
+    CommandStore,
+    TestRunStore,
+    CaseHistoryStore,
+    NotificationStore,
+    CredentialStore,
+    AuditStore,
+    Protocol,
 ):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
@@ -345,4 +368,8 @@ class Store(
 
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
+        ...
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
         ...

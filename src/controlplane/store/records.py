@@ -96,3 +96,13 @@ class OutboxItem:
     event: int  # a fleetdeck.v1.NotificationEvent value
     payload: bytes
     attempts: int  # made so far
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit events to list: every given condition must hold."""
+
+    host: str = ""
+    actor: str = ""
+    since: float | None = None  # at or after (Unix seconds)
+    until: float | None = None  # before

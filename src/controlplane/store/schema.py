@@ -230,6 +230,35 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_notification_outbox_due ON notification_outbox(state, next_attempt_at);
     """
     ),
+    # 7: commands: who requested them, why no test run followed; a switch finds its test run by index
+    # (commands from before are marked "not recorded", so no watcher waits for a run that never comes)
+    Migration(
+        """
+    ALTER TABLE commands ADD COLUMN no_test_reason INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+    CREATE INDEX idx_commands_triggered_by ON commands(triggered_by) WHERE triggered_by <> '';
+    UPDATE commands SET no_test_reason = 6
+        WHERE NOT EXISTS (SELECT 1 FROM commands t WHERE t.triggered_by = commands.id);
+    """
+    ),
+    # 8: the audit log (append-only): one row per event, its hosts in a table of their own for the filter
+    Migration(
+        """
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        event BLOB NOT NULL
+    );
+    CREATE INDEX idx_audit_events_at ON audit_events(at);
+    CREATE INDEX idx_audit_events_actor ON audit_events(actor, seq);
+    CREATE TABLE audit_hosts (
+        host TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events(seq),
+        PRIMARY KEY (host, seq)
+    ) WITHOUT ROWID;
+    """
+    ),
 ]
 
 

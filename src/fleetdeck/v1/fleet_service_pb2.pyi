@@ -2,6 +2,8 @@ import datetime
 
 from fleetdeck.v1 import history_pb2 as _history_pb2
 from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import options_pb2 as _options_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2
 from google.protobuf import duration_pb2 as _duration_pb2

@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from fleetdeck.v1 import audit_pb2 as fleetdeck_dot_v1_dot_audit__pb2
+from fleetdeck.v1 import command_watch_pb2 as fleetdeck_dot_v1_dot_command__watch__pb2
 from fleetdeck.v1 import fleet_service_pb2 as fleetdeck_dot_v1_dot_fleet__service__pb2
 from fleetdeck.v1 import history_pb2 as fleetdeck_dot_v1_dot_history__pb2
 from fleetdeck.v1 import notifications_pb2 as fleetdeck_dot_v1_dot_notifications__pb2
@@ -196,6 +198,16 @@ class FleetServiceStub:
                 '/fleetdeck.v1.FleetService/TestWebhook',
                 request_serializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.FromString,
+                _registered_method=True)
+        self.WatchCommand = channel.unary_stream(
+                '/fleetdeck.v1.FleetService/WatchCommand',
+                request_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListAuditEvents',
+                request_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
 
 
@@ -430,6 +442,21 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCommand(self, request, context):
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -592,6 +619,16 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.TestWebhook,
                     request_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.SerializeToString,
+            ),
+            'WatchCommand': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCommand,
+                    request_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1459,6 +1496,60 @@ class FleetService:
             '/fleetdeck.v1.FleetService/TestWebhook',
             fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.SerializeToString,
             fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/WatchCommand',
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListAuditEvents',
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,8 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
 from fleetdeck.v1 import history_pb2 as _history_pb2
 from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
@@ -104,6 +106,12 @@ class FleetServiceStub:
     """Remove a webhook subscription; its undelivered notifications are dropped."""
     TestWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]
     """Queue a "test" notification to one subscription (delivered like any other)."""
+    WatchCommand: _grpc.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -179,6 +187,12 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """Remove a webhook subscription; its undelivered notifications are dropped."""
     TestWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]  # type: ignore[assignment]
     """Queue a "test" notification to one subscription (delivered like any other)."""
+    WatchCommand: _aio.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]  # type: ignore[assignment]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -443,5 +457,23 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notifications_pb2.TestWebhookResponse, _abc.Awaitable[_notifications_pb2.TestWebhookResponse]]:
         """Queue a "test" notification to one subscription (delivered like any other)."""
+
+    @_abc_1.abstractmethod
+    def WatchCommand(
+        self,
+        request: _command_watch_pb2.WatchCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_command_watch_pb2.WatchCommandResponse], _abc.AsyncIterator[_command_watch_pb2.WatchCommandResponse]]:
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _audit_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.ListAuditEventsResponse, _abc.Awaitable[_audit_pb2.ListAuditEventsResponse]]:
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

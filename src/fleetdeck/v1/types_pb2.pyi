@@ -54,6 +54,7 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_VIEWER: _ClassVar[Role]
     ROLE_OPERATOR: _ClassVar[Role]
     ROLE_ADMIN: _ClassVar[Role]
+    ROLE_DEPLOYER: _ClassVar[Role]
 
 class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -66,6 +67,16 @@ class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_STATE_TIMED_OUT: _ClassVar[CommandState]
     COMMAND_STATE_INTERRUPTED: _ClassVar[CommandState]
     COMMAND_STATE_REFUSED: _ClassVar[CommandState]
+
+class NoTestRunReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NO_TEST_RUN_REASON_UNSPECIFIED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_TESTS_DISABLED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NO_TESTS_DEFINED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_AUTO_RUN_OFF: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_HOST_UNAVAILABLE: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NOT_RECORDED: _ClassVar[NoTestRunReason]
 
 class TestOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -126,6 +137,7 @@ ROLE_UNSPECIFIED: Role
 ROLE_VIEWER: Role
 ROLE_OPERATOR: Role
 ROLE_ADMIN: Role
+ROLE_DEPLOYER: Role
 COMMAND_STATE_UNSPECIFIED: CommandState
 COMMAND_STATE_PENDING: CommandState
 COMMAND_STATE_RUNNING: CommandState
@@ -135,6 +147,13 @@ COMMAND_STATE_CANCELLED: CommandState
 COMMAND_STATE_TIMED_OUT: CommandState
 COMMAND_STATE_INTERRUPTED: CommandState
 COMMAND_STATE_REFUSED: CommandState
+NO_TEST_RUN_REASON_UNSPECIFIED: NoTestRunReason
+NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: NoTestRunReason
+NO_TEST_RUN_REASON_TESTS_DISABLED: NoTestRunReason
+NO_TEST_RUN_REASON_NO_TESTS_DEFINED: NoTestRunReason
+NO_TEST_RUN_REASON_AUTO_RUN_OFF: NoTestRunReason
+NO_TEST_RUN_REASON_HOST_UNAVAILABLE: NoTestRunReason
+NO_TEST_RUN_REASON_NOT_RECORDED: NoTestRunReason
 TEST_OUTCOME_UNSPECIFIED: TestOutcome
 TEST_OUTCOME_PASSED: TestOutcome
 TEST_OUTCOME_FAILED: TestOutcome
@@ -330,7 +349,7 @@ class OutputLine(_message.Message):
     def __init__(self, number: _Optional[int] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id")
+    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "triggered_test_command_id", "no_test_run_reason", "requested_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
@@ -345,6 +364,9 @@ class Command(_message.Message):
     OUTPUT_TRUNCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     TRIGGERED_BY_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERED_TEST_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NO_TEST_RUN_REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     host: str
     operation: Operation
@@ -359,7 +381,10 @@ class Command(_message.Message):
     output_truncated_bytes: int
     timeout: _duration_pb2.Duration
     triggered_by_command_id: str
-    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ...) -> None: ...
+    triggered_test_command_id: str
+    no_test_run_reason: NoTestRunReason
+    requested_by: str
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., triggered_test_command_id: _Optional[str] = ..., no_test_run_reason: _Optional[_Union[NoTestRunReason, str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class LastOperation(_message.Message):
     __slots__ = ("command_id", "state", "exit_code", "finished_at", "commit", "lock_hash", "generation")

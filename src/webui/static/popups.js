@@ -119,6 +119,7 @@ function renderTests(host) {
     footer.append(button("Test Settings", "settings", { iconName: "settings" }));
   } else {
     footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
+    if (run) footer.append(el("a", { class: "btn", href: `/api/test-runs/${encodeURIComponent(run.id)}/junit.xml`, download: `${host.name}-${run.id}.xml`, "data-junit": run.id, title: "Download this run as JUnit XML" }, "JUnit XML"));
     const blocked = { disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null };
     const rollback = button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", ...blocked });
     // The offer's order is the control plane's: a regression offers the rollback first, a flaky failure a new run.
@@ -300,7 +301,7 @@ export function openHistory(hostName) {
   Promise.all([api.commands(hostName), api.testRuns(hostName)]).then(
     ([commands, testRuns]) => {
       if (!open || open.kind !== "history" || open.host !== hostName) return;
-      const table = el("table", { class: "history" }, el("thead", {}, el("tr", {}, ...["Operation", "State", "Exit", "When", ""].map((t) => el("th", { text: t })))));
+      const table = el("table", { class: "history" }, el("thead", {}, el("tr", {}, ...["Operation", "State", "Exit", "When", "By", ""].map((t) => el("th", { text: t })))));
       const body = el("tbody");
       for (const c of commands.commands || []) {
         const st = commandState(c.state);
@@ -313,6 +314,7 @@ export function openHistory(hostName) {
             el("td", {}, el("span", { class: `state state--${st}`, text: st.replace("_", " ") })),
             el("td", { text: ["succeeded", "failed"].includes(st) ? String(c.exit_code) : "" }),
             el("td", { text: ago(c.finished_at || c.started_at || c.created_at) }),
+            el("td", { class: "history__by", text: c.requested_by || "" }),
             el(
               "td",
               { class: "history__buttons" },

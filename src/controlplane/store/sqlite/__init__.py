@@ -8,12 +8,13 @@ host's test status) is built from the statement functions those modules export.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource
+from .audit import SqliteAudit
 from .case_history import SqliteCaseHistory
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
@@ -24,7 +25,13 @@ from .test_runs import SqliteTestRuns
 
 
 class SqliteStore(
-    SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCaseHistory, SqliteNotifications, SqliteCredentials
+    SqliteHosts,
+    SqliteCommands,
+    SqliteTestRuns,
+    SqliteCaseHistory,
+    SqliteNotifications,
+    SqliteCredentials,
+    SqliteAudit,
 ):
     """The `Store` on one SQLite file."""
 
@@ -52,6 +59,10 @@ class SqliteStore(
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
+        self._db.write_observers.append(observer)
 
     async def table_columns(self, table: str) -> list[str]:
         """The columns of a table, in their order (a source of `fleetdeck db copy`)."""
