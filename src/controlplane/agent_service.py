@@ -15,9 +15,10 @@ from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from .agent_hello import accept_hello
 from .agent_streams import AgentStream
 from .agent_tokens import AgentTokens, check_certificate_names, check_host_name
+from .bounds import check_agent_message
 from .commands import Commands
 from .credentials import bearer_token
-from .errors import Aborted, InvalidArgument, Unavailable
+from .errors import Aborted, FleetError, InvalidArgument, Unavailable
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 
@@ -73,6 +74,10 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
             stream.close(Aborted("the agent's stream broke"))
             return
+        if isinstance(error, FleetError):
+            log.warning("closed the stream of host %s: %s", stream.host, error)
+            stream.close(error)
+            return
         log.error("handling a message of host %s failed", stream.host, exc_info=error)
         stream.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
 
@@ -87,6 +92,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
                 first = await anext(request_iterator)
         except (StopAsyncIteration, TimeoutError) as exc:
             raise InvalidArgument("the stream must start with a hello") from exc
+        check_agent_message(first)
         if first.WhichOneof("message") != "hello":
             raise InvalidArgument(
                 f"the first message must be a hello, not {first.WhichOneof('message') or 'an empty message'}"
@@ -116,6 +122,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         async for message in request_iterator:
             if stream.closed:
                 return  # replaced or failed: nothing more from this stream is stored or acknowledged
+            check_agent_message(message)
             kind = message.WhichOneof("message")
             if kind == "heartbeat":
                 self.fleet.heartbeat(state, message.heartbeat)

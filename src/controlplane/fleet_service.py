@@ -18,6 +18,7 @@ from . import policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .bounds import check_number
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
@@ -103,6 +104,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def StreamCommandOutput(
         self, request: fleet_pb.StreamCommandOutputRequest, context: Any
     ) -> AsyncIterator[fleet_pb.StreamCommandOutputResponse]:
+        check_number(request.from_line, "from_line")
         # Follow before reading, so a finish that lands in between is not missed.
         follower = self.followers.follow(request.command_id) if not request.no_follow else None
         try:

@@ -1,6 +1,64 @@
-"""Limits both ends of a gRPC channel agree on."""
+"""Limits both ends of a gRPC channel agree on, and the one check of a message against them."""
 
 from __future__ import annotations
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """The largest gRPC message the control plane, its clients and agents send or accept."""
+
+MAX_NUMBER = 2**53 - 1
+"""The largest sequence number, line number or count anyone may send: exact in a JSON number (the web
+UI) and in a signed 64-bit column (both store engines)."""
+
+MAX_SECONDS = 253_402_300_799
+"""The last second of year 9999: the end of a protobuf Timestamp's range (and of a Duration's here)."""
+
+_INTEGERS = frozenset(
+    {
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED64,
+    }
+)
+
+
+def problem(message: Message) -> str | None:
+    """What in `message` is out of bounds, in a sentence naming the field; None when all is within."""
+    return _walk(message, message.DESCRIPTOR.name)
+
+
+def _walk(message: Message, path: str) -> str | None:
+    if message.DESCRIPTOR.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
+        seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
+        if not (-MAX_SECONDS <= seconds <= MAX_SECONDS and -1_000_000_000 < nanos < 1_000_000_000):
+            return f"{path} is out of range"
+        return None
+    for field, value in message.ListFields():
+        where = f"{path}.{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            key_field, value_field = field.message_type.fields
+            pairs = [(key_field, k) for k in value] + [(value_field, v) for v in value.values()]
+        elif field.is_repeated:
+            pairs = [(field, v) for v in value]
+        else:
+            pairs = [(field, value)]
+        for item_field, item in pairs:
+            found = _check(item_field, item, where)
+            if found is not None:
+                return found
+    return None
+
+
+def _check(field: FieldDescriptor, value: object, where: str) -> str | None:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        assert isinstance(value, Message)
+        return _walk(value, where)
+    if field.type in _INTEGERS:
+        assert isinstance(value, int)
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            return f"{where} is out of range (at most {MAX_NUMBER})"
+    return None
