@@ -95,10 +95,50 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, 
 Behavior = Callable[..., Any]
 
 
-def _unary(behavior: Behavior, method: str) -> Callable[[Any, Any], Awaitable[Any]]:
+class Undecodable:
+    """Stands for a request whose bytes are not a valid message: the handler refuses it, so that a
+    malformed request is answered INVALID_ARGUMENT instead of gRPC's own UNKNOWN and traceback."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserializer`, answering an Undecodable instead of raising."""
+    if deserializer is None:
+        return None
+    owner = getattr(deserializer, "__self__", None)
+    type_name = getattr(owner, "__name__", "request")
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return Undecodable(type_name)
+
+    return decode
+
+
+def _decoded(request: Any, method: str) -> Any:
+    """`request`, or InvalidArgument (logged in one line) when its bytes were not a valid message."""
+    if isinstance(request, Undecodable):
+        log.warning("%s: refused a request that is not a valid %s message", method, request.type_name)
+        raise InvalidArgument(f"the request is not a valid {request.type_name} message")
+    return request
+
+
+async def _each_decoded(requests: AsyncIterator[Any], method: str) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _decoded(request, method)
+
+
+def _unary(behavior: Behavior, method: str, streaming: bool) -> Callable[[Any, Any], Awaitable[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return await behavior(request, context)
+            checked = _each_decoded(request, method) if streaming else _decoded(request, method)
+            return await behavior(checked, context)
         except Exception as error:
             await _abort(context, error, method)
             raise  # unreachable: _abort raises
@@ -106,9 +146,13 @@ def _unary(behavior: Behavior, method: str) -> Callable[[Any, Any], Awaitable[An
     return call
 
 
-def _streaming(behavior: Behavior, method: str) -> Callable[[Any, Any], AsyncIterator[Any]]:
+def _streaming(behavior: Behavior, method: str, streaming: bool) -> Callable[[Any, Any], AsyncIterator[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        result = behavior(request, context)
+        try:
+            checked = _each_decoded(request, method) if streaming else _decoded(request, method)
+        except Exception as error:
+            await _abort(context, error, method)
+        result = behavior(checked, context)
         try:
             if inspect.isasyncgen(result):
                 async for response in result:
@@ -142,13 +186,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or not method.startswith(self.prefix):
             return handler
         kwargs = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": _lenient(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **kwargs)
+            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method, False), **kwargs)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, method), **kwargs)
+            return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, method, True), **kwargs)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, method), **kwargs)
-        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, method), **kwargs)
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(handler.unary_stream, method, False), **kwargs
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _streaming(handler.stream_stream, method, True), **kwargs
+        )
