@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 import click
 
-from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits
+from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits, logs
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
@@ -45,11 +44,7 @@ PROCESSES = {
 )
 @common_options(root=True)
 def root(log_level: str) -> None:
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(log_level.upper(), stream=sys.stderr)
 
 
 def _process(name: str, module_name: str, help_text: str) -> click.Command:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import grpc
 
+from fleetdeck import logs
 from fleetdeck.v1 import fleet_service_pb2, fleet_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the fleet, run it until Ctrl-C, stop everything; non-zero when it could not start."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.setup(logging.INFO, fmt="%(levelname)s %(name)s: %(message)s")
     keep = args.dir is not None
     base = args.dir.resolve() if keep else Path(tempfile.mkdtemp(prefix="fleetdeck-demo-"))
     base.mkdir(parents=True, exist_ok=True)
