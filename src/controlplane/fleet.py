@@ -24,6 +24,7 @@ from fleetdeck.version import __version__
 
 from . import compartments, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
+from .budgets import FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND, TokenBucket
 from .errors import NotFound, Unauthenticated
 from .hub import Hub
 from .store import VERSION_BLOCK, Store
@@ -57,6 +58,9 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
+    fact_changes: TokenBucket = field(
+        default_factory=lambda: TokenBucket(FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND)
+    )
 
     @property
     def online(self) -> bool:
@@ -190,13 +194,31 @@ class Fleet:
         self.heard_from(state)
         host = state.host
         host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time
-        visible = host.facts != heartbeat.facts
+        visible = host.facts != heartbeat.facts and self._may_change_facts(state)
         if visible:
             host.facts.CopyFrom(heartbeat.facts)
         before = host.test_status.SerializeToString()
         self._report_tests(state, heartbeat.test_status)
         if visible or host.test_status.SerializeToString() != before:
             self.changed(state)
+
+    @staticmethod
+    def _may_change_facts(state: HostState) -> bool:
+        """False while the host changes its facts faster than its budget (logged once per episode)."""
+        was_refusing = state.fact_changes.refusing
+        if state.fact_changes.take(time.monotonic()):
+            if was_refusing:
+                log.info("host %s changes its facts slowly enough again; applying them", state.host.name)
+            return True
+        if not was_refusing:
+            log.warning(
+                "host %s changes its facts more often than %d in a row and one every %.0f s; "
+                "ignoring changes until it slows down",
+                state.host.name,
+                FACT_CHANGES_BURST,
+                1 / FACT_CHANGES_PER_SECOND,
+            )
+        return False
 
     @contextlib.contextmanager
     def storing(self, state: HostState) -> Iterator[None]:

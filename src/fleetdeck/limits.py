@@ -15,6 +15,24 @@ UI) and in a signed 64-bit column (both store engines)."""
 MAX_SECONDS = 253_402_300_799
 """The last second of year 9999: the end of a protobuf Timestamp's range (and of a Duration's here)."""
 
+MAX_TEXT_BYTES = 1024
+"""The longest string (UTF-8 bytes) an agent may send in any field not named in TEXT_BYTES."""
+
+TEXT_BYTES = {
+    "fleetdeck.v1.OutputLine.text": 64 * 1024,  # the agent splits longer lines
+    "fleetdeck.v1.TestCaseResult.output": 512 * 1024,  # the agent keeps about a case's last 64 Ki characters
+    "fleetdeck.v1.CommandFinished.message": 4096,
+    "fleetdeck.v1.CommandRefused.reason": 4096,
+    "fleetdeck.v1.TestStatus.message": 4096,
+}
+"""Fields that may be longer than MAX_TEXT_BYTES, by full field name."""
+
+MAX_ITEMS = 1000
+"""The most entries an agent may send in any repeated field not named in ITEMS."""
+
+ITEMS = {"fleetdeck.v1.TestRun.cases": 10_000}
+"""Repeated fields that may hold more than MAX_ITEMS entries."""
+
 _INTEGERS = frozenset(
     {
         FieldDescriptor.TYPE_INT64,
@@ -43,6 +61,8 @@ def _walk(message: Message, path: str) -> str | None:
             key_field, value_field = field.message_type.fields
             pairs = [(key_field, k) for k in value] + [(value_field, v) for v in value.values()]
         elif field.is_repeated:
+            if len(value) > ITEMS.get(field.full_name, MAX_ITEMS):
+                return f"{where} has more than {ITEMS.get(field.full_name, MAX_ITEMS)} entries"
             pairs = [(field, v) for v in value]
         else:
             pairs = [(field, value)]
@@ -61,4 +81,14 @@ def _check(field: FieldDescriptor, value: object, where: str) -> str | None:
         assert isinstance(value, int)
         if not -MAX_NUMBER <= value <= MAX_NUMBER:
             return f"{where} is out of range (at most {MAX_NUMBER})"
+    elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+        assert isinstance(value, str | bytes)
+        limit = TEXT_BYTES.get(field.full_name, MAX_TEXT_BYTES)
+        # Cheap first: a string is at most 4 bytes a character in UTF-8.
+        if len(value) > limit or (len(value) * 4 > limit and len(_utf8(value)) > limit):
+            return f"{where} is longer than {limit} bytes"
     return None
+
+
+def _utf8(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
