@@ -262,6 +262,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if not await self.store.revoke_api_token(request.token_id):
             raise NotFound(f"no API token with id {request.token_id}")
         token = next(t for t in await self.store.list_api_tokens() if t.token_id == request.token_id)
+        self.api_tokens.revoked(token.token_id)  # its open streams end now
         log.info("revoked API token %s of %s", token.token_id, token.name)
         return fleet_pb.RevokeApiTokenResponse(api_token=token)
 
