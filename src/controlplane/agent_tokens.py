@@ -74,6 +74,10 @@ class AgentTokens:
 
     async def verify(self, token: str, claimed_host: str) -> TokenRecord:
         """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""
+        return check_token_host(await self.find(token), claimed_host)
+
+    async def find(self, token: str) -> TokenRecord:
+        """The token's record; Unauthenticated if unknown, revoked or expired."""
         digest = token_hash(token)
         record = await self.store.find_token(digest)
         # Looked up by its SHA-256: lookup timing can reveal at most a prefix of a hash, never the secret.
@@ -84,11 +88,16 @@ class AgentTokens:
                 "the agent token has expired (an enrollment token's time ran out, or a newer token of "
                 "this host replaced it); use the host's current token"
             )
-        if record.host != claimed_host:
-            raise PermissionDenied(
-                f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
-            )
         return record
+
+
+def check_token_host(record: TokenRecord, claimed_host: str) -> TokenRecord:
+    """`record`, or PermissionDenied when the token belongs to another host."""
+    if record.host != claimed_host:
+        raise PermissionDenied(
+            f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
+        )
+    return record
 
 
 def check_certificate_names(auth_context: dict[str, list[bytes]], host: str) -> None:

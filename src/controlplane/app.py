@@ -19,6 +19,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .access import AccessInterceptor, ApiTokens
 from .accounts import Accounts
+from .agent_admission import AgentAdmission
 from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
@@ -177,6 +178,7 @@ class ControlPlane:
                 ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                *config.budgets.grpc_options(),
             ],
         )
         undo.push_async_callback(self._drain_grpc, server)
@@ -205,6 +207,9 @@ class ControlPlane:
             self.commands,
             self.ingest,
             self.tokens,
+            AgentAdmission(
+                self.config.budgets, self.config.budgets.agent_streams(self.config.max_concurrent_rpcs)
+            ),
             require_client_cert=self.config.agent_ca is not None,
         )
         fleet_service = FleetService(

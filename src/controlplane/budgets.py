@@ -35,3 +35,38 @@ class TokenBucket:
             return True
         self.refusing = True
         return False
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """What one client, one peer or one token may hold of the control plane (see docs/operating.md)."""
+
+    hello_timeout_seconds: float = 10.0
+    """An agent stream that has not said hello by then is closed (INVALID_ARGUMENT)."""
+    handshake_timeout_seconds: float = 10.0
+    """A TCP connection that has not finished its TLS/HTTP/2 handshake by then is closed."""
+    connection_idle_seconds: float = 300.0
+    """A connection with no call open for this long is closed (GOAWAY); clients reconnect on demand."""
+    streams_per_connection: int = 1_000
+    """Concurrent calls one HTTP/2 connection may carry."""
+    api_reserve: int = 1_000
+    """Of the server's concurrent-call limit, kept for FleetService and health: agents never get it."""
+    agent_streams_per_peer: int = 4_096
+    """Agent streams one IP address may hold (a site behind one NAT address counts as one peer)."""
+    agent_streams_per_token: int = 4
+    """Agent streams one token may hold: its current stream and a few replacements in flight."""
+    refusals_log_seconds: float = 10.0
+    """Refused agent streams are logged once, then summed up at most this often."""
+
+    def agent_streams(self, max_concurrent_rpcs: int) -> int:
+        """Agent streams the whole server may hold: the call limit less the API's reserve."""
+        return max(1, max_concurrent_rpcs - min(self.api_reserve, max_concurrent_rpcs // 10))
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """The gRPC server options that enforce the connection budgets."""
+        return [
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_seconds * 1000)),
+            ("grpc.max_connection_idle_ms", int(self.connection_idle_seconds * 1000)),
+            ("grpc.max_concurrent_streams", self.streams_per_connection),
+            ("grpc.http2.max_ping_strikes", 2),  # pings more often than allowed close the connection
+        ]

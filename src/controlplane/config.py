@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .accounts import MIN_PASSWORD_LENGTH
+from .budgets import Budgets
 from .listen import StartFailed, split_address
 
 
@@ -34,6 +35,8 @@ class ControlPlaneConfig:
     # (mutual TLS, a certificate is required there) with a certificate naming their host.
     agent_ca: Path | None = None
     agent_grpc_address: str | None = None
+    # What one client, peer or token may hold: timeouts, per-connection and per-peer limits.
+    budgets: Budgets = field(default_factory=Budgets)
 
 
 class ConfigError(StartFailed):

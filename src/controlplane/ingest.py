@@ -21,6 +21,7 @@ from .commands import Commands
 from .errors import FleetError, InvalidArgument
 from .fleet import HostState
 from .output import OutputFollowers
+from .storage_trouble import trouble
 from .store import OutputAppend, Store
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,9 @@ class Ingest:
         try:
             await self._append(items)
         except Exception as error:
-            if len(items) == 1:
-                self._refuse(items[0], error)
+            if trouble(error) is not None or len(items) == 1:
+                for item in items:
+                    self._refuse(item, error)  # storage trouble: every sender retries later
                 return
             log.warning("storing %d output chunks in one transaction failed; storing each alone", len(items))
             for item in items:
@@ -131,8 +133,9 @@ class Ingest:
         """Close the stream that sent a message that could not be stored, so that its agent resends
         from its first unacknowledged message: nothing later is acknowledged past the gap."""
         host = item.state.host.name
-        if isinstance(error, FleetError):
-            item.stream.close(error)  # storage trouble (UNAVAILABLE): the agent retries later
+        known = error if isinstance(error, FleetError) else trouble(error)
+        if known is not None:
+            item.stream.close(known)  # storage trouble (UNAVAILABLE): the agent retries later
             return
         kind = item.message.WhichOneof("message")
         log.error("storing a %s message of host %s failed; its stream is closed", kind, host, exc_info=error)

@@ -1,0 +1,87 @@
+"""Who may hold an agent stream: a slot of the agents' own budget, per peer and per token.
+
+Checked after the token and before anything else is kept for the stream, so that junk never waits for
+a hello and real agents can never take the slots FleetService and health need.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+
+from .budgets import Budgets
+from .errors import ResourceExhausted
+
+log = logging.getLogger(__name__)
+
+
+def peer_address(peer: str) -> str:
+    """The IP address of a gRPC peer string (`ipv4:10.0.0.1:5000`, `ipv6:[::1]:5000`)."""
+    kind, _, rest = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return rest.rsplit(":", 1)[0]
+    return peer
+
+
+class RefusalLog:
+    """Logs the first refusal, then at most one summary line every `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._since = -float("inf")
+        self._counts: collections.Counter[str] = collections.Counter()
+
+    def refused(self, reason: str, now: float | None = None) -> None:
+        """Note one refused stream."""
+        now = time.monotonic() if now is None else now
+        self._counts[reason] += 1
+        if now - self._since >= self.seconds:
+            total = sum(self._counts.values())
+            summary = "; ".join(f"{n} {why}" for why, n in self._counts.most_common())
+            log.warning("refused %d agent stream(s) (%s)", total, summary)
+            self._counts.clear()
+            self._since = now
+
+
+class AgentAdmission:
+    """Counts open agent streams overall, per peer and per token; `admit` holds one slot."""
+
+    def __init__(self, budgets: Budgets, slots: int) -> None:
+        self.budgets = budgets
+        self.slots = slots
+        self.open = 0
+        self._per_peer: collections.Counter[str] = collections.Counter()
+        self._per_token: collections.Counter[str] = collections.Counter()
+        self.refusals = RefusalLog(budgets.refusals_log_seconds)
+
+    @contextlib.contextmanager
+    def admit(self, peer: str, token_id: str) -> Iterator[None]:
+        """Hold a slot for the stream's lifetime; ResourceExhausted when a budget is spent."""
+        address = peer_address(peer)
+        reason = self._over(address, token_id)
+        if reason is not None:
+            self.refusals.refused(reason)
+            raise ResourceExhausted(f"too many agent streams {reason}; retry later")
+        self.open += 1
+        self._per_peer[address] += 1
+        self._per_token[token_id] += 1
+        try:
+            yield
+        finally:
+            self.open -= 1
+            for counter, key in ((self._per_peer, address), (self._per_token, token_id)):
+                counter[key] -= 1
+                if counter[key] <= 0:
+                    del counter[key]
+
+    def _over(self, address: str, token_id: str) -> str | None:
+        if self.open >= self.slots:
+            return "on this control plane"
+        if self._per_peer[address] >= self.budgets.agent_streams_per_peer:
+            return f"from {address}"
+        if self._per_token[token_id] >= self.budgets.agent_streams_per_token:
+            return "with this token"
+        return None
