@@ -19,7 +19,7 @@ from .agent_tokens import AgentTokens, check_certificate_names, check_host_name,
 from .bounds import check_agent_message
 from .commands import Commands
 from .credentials import bearer_token
-from .errors import Aborted, FleetError, InvalidArgument, Unavailable
+from .errors import Aborted, FleetError, InvalidArgument, Unavailable, storage_trouble
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 from .store import TokenRecord
@@ -83,9 +83,10 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
             stream.close(Aborted("the agent's stream broke"))
             return
-        if isinstance(error, FleetError):
-            log.warning("closed the stream of host %s: %s", stream.host, error)
-            stream.close(error)
+        known = error if isinstance(error, FleetError) else storage_trouble(error)
+        if known is not None:
+            log.warning("closed the stream of host %s: %s", stream.host, known)
+            stream.close(known)
             return
         log.error("handling a message of host %s failed", stream.host, exc_info=error)
         stream.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))

@@ -35,6 +35,7 @@ from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
 from .output import OutputFollowers
+from .storage_health import StorageHealth
 from .store import Store, make_store, redacted
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class ControlPlane:
         self.streams = AgentStreams()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None
+        self.storage: StorageHealth | None = None
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
@@ -152,7 +154,10 @@ class ControlPlane:
         self.commands = Commands(self.fleet, self.followers)
         undo.push_async_callback(self.commands.stop)
         await self.commands.interrupt_all_unfinished()
-        self.ingest = Ingest(self.store, self.commands, self.followers)
+        self.storage = StorageHealth(self._probe_store, self._storage_changed)
+        undo.push_async_callback(self.storage.stop)
+        self.fleet.storage_trouble = self.storage.noticed
+        self.ingest = Ingest(self.store, self.commands, self.followers, self.storage)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
 
@@ -164,10 +169,12 @@ class ControlPlane:
             sock = listening_socket(config.http_address, "serve the web UI")
             undo.callback(sock.close)
             self.http_port = sock.getsockname()[1]
+        storage = self.storage
+        assert storage is not None
         server = grpc.aio.server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
             interceptors=[
-                ErrorInterceptor(),  # first: it maps what the access check refuses too
+                ErrorInterceptor(storage=storage.noticed),  # first: maps what the access check refuses
                 *([AccessInterceptor(self.api_tokens)] if config.require_api_tokens else []),
             ],
             options=[
@@ -310,6 +317,22 @@ class ControlPlane:
         else:
             await server.stop(self.config.shutdown_grace_seconds)
         self._server, self._grpc_started = None, False
+
+    async def _probe_store(self) -> None:
+        """A small write: does the store work again?"""
+        assert self.fleet is not None
+        await self.store.extend_version_reservation(self.fleet.reserved_version)
+
+    async def _storage_changed(self, working: bool) -> None:
+        """The server's overall health follows the store: NOT_SERVING while it cannot write. The
+        services stay SERVING: reads from memory still work, and watchers keep their streams."""
+        if self._running is None and working:
+            return  # stopped or stopping: health says NOT_SERVING already
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
+        await self._set_health("", serving if working else not_serving)
 
     async def _set_health(self, name: str, status: int) -> None:
         result = self._health.set(name, status)

@@ -8,8 +8,10 @@ servicer raises a domain error and never calls `context.abort` itself.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -73,21 +75,65 @@ class ResourceExhausted(FleetError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class StorageUnavailable(Unavailable):
+    """The store cannot work right now (the database is locked, the disk is full): retry later."""
+
+    retry_after = 5
+
+
+DATABASE_LOCKED = "the database is locked by another process; retry shortly"
+DISK_FULL = "the disk holding the database is full; retry once space is freed"
+
+
+def storage_trouble(error: BaseException) -> StorageUnavailable | None:
+    """The storage condition behind `error` (the server's, not the caller's fault), or None."""
+    if isinstance(error, StorageUnavailable):
+        return error
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return StorageUnavailable(DISK_FULL)
+    text = str(error).lower()
+    if isinstance(error, sqlite3.Error):
+        if "locked" in text or "busy" in text:
+            return StorageUnavailable(DATABASE_LOCKED)
+        if "disk is full" in text:
+            return StorageUnavailable(DISK_FULL)
+    name = type(error).__name__  # asyncpg's, without importing the driver here
+    if name == "DiskFullError":
+        return StorageUnavailable(DISK_FULL)
+    if name in ("LockNotAvailableError", "DeadlockDetectedError"):
+        return StorageUnavailable(DATABASE_LOCKED)
+    return None
+
+
 def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The gRPC status code and detail for an exception raised while serving a call."""
     if isinstance(exc, FleetError):
         return exc.grpc_code, str(exc)
+    trouble = storage_trouble(exc)
+    if trouble is not None:
+        return trouble.grpc_code, str(trouble)
     return grpc.StatusCode.INTERNAL, "internal error; see the control plane's log"
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str) -> None:
+StorageWatch = Callable[[BaseException], bool]
+"""Told of an error; True when it was storage trouble (then it was noted, and logged once)."""
+
+
+def _is_storage_trouble(error: BaseException) -> bool:
+    return storage_trouble(error) is not None
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str, storage: StorageWatch
+) -> None:
     """End the call with the status that fits `error` (raises grpc.aio.AbortError)."""
     if isinstance(error, grpc.aio.AbortError):
         raise error  # the call was ended with its status already
-    if not isinstance(error, FleetError):
+    if not isinstance(error, FleetError) and not storage(error):
         log.error("%s failed", method, exc_info=error)
-    elif error.retry_after is not None:
-        context.set_trailing_metadata((("retry-after", str(error.retry_after)),))
+    trouble = error if isinstance(error, FleetError) else storage_trouble(error)
+    if trouble is not None and trouble.retry_after is not None:
+        context.set_trailing_metadata((("retry-after", str(trouble.retry_after)),))
     code, detail = grpc_status(error)
     await context.abort(code, detail)
 
@@ -134,24 +180,28 @@ async def _each_decoded(requests: AsyncIterator[Any], method: str) -> AsyncItera
         yield _decoded(request, method)
 
 
-def _unary(behavior: Behavior, method: str, streaming: bool) -> Callable[[Any, Any], Awaitable[Any]]:
+def _unary(
+    behavior: Behavior, method: str, streaming: bool, storage: StorageWatch
+) -> Callable[[Any, Any], Awaitable[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             checked = _each_decoded(request, method) if streaming else _decoded(request, method)
             return await behavior(checked, context)
         except Exception as error:
-            await _abort(context, error, method)
+            await _abort(context, error, method, storage)
             raise  # unreachable: _abort raises
 
     return call
 
 
-def _streaming(behavior: Behavior, method: str, streaming: bool) -> Callable[[Any, Any], AsyncIterator[Any]]:
+def _streaming(
+    behavior: Behavior, method: str, streaming: bool, storage: StorageWatch
+) -> Callable[[Any, Any], AsyncIterator[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         try:
             checked = _each_decoded(request, method) if streaming else _decoded(request, method)
         except Exception as error:
-            await _abort(context, error, method)
+            await _abort(context, error, method, storage)
         result = behavior(checked, context)
         try:
             if inspect.isasyncgen(result):
@@ -160,7 +210,7 @@ def _streaming(behavior: Behavior, method: str, streaming: bool) -> Callable[[An
             else:
                 await result  # a handler that writes with context.write()
         except Exception as error:
-            await _abort(context, error, method)
+            await _abort(context, error, method, storage)
         finally:
             if inspect.isasyncgen(result):
                 await result.aclose()
@@ -173,8 +223,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     to INTERNAL (logged with its traceback). Put it first, so the calls other interceptors refuse
     go through it too."""
 
-    def __init__(self, prefix: str = "/fleetdeck.") -> None:
+    def __init__(self, prefix: str = "/fleetdeck.", storage: StorageWatch = _is_storage_trouble) -> None:
         self.prefix = prefix
+        self.storage = storage
 
     async def intercept_service(
         self,
@@ -190,13 +241,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method, False), **kwargs)
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary, method, False, self.storage), **kwargs
+            )
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, method, True), **kwargs)
+            return grpc.stream_unary_rpc_method_handler(
+                _unary(handler.stream_unary, method, True, self.storage), **kwargs
+            )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream, method, False), **kwargs
+                _streaming(handler.unary_stream, method, False, self.storage), **kwargs
             )
         return grpc.stream_stream_rpc_method_handler(
-            _streaming(handler.stream_stream, method, True), **kwargs
+            _streaming(handler.stream_stream, method, True, self.storage), **kwargs
         )

@@ -90,6 +90,8 @@ class Fleet:
         self._seen_unreported: set[str] = set()  # hosts heard from since watchers last got their time
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
+        # Told of a failed flush; True when it was storage trouble (reported by StorageHealth, once).
+        self.storage_trouble: Callable[[BaseException], bool] = lambda error: False
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -419,8 +421,9 @@ class Fleet:
                 self.check_liveness(time.monotonic())
                 self.publish_seen(time.monotonic())
                 await self.flush()
-            except Exception:
-                log.exception("fleet housekeeping failed; retrying in a second")
+            except Exception as error:
+                if not self.storage_trouble(error):
+                    log.exception("fleet housekeeping failed; retrying in a second")
 
     async def flush(self) -> None:
         """Write every host changed since the last flush in one transaction."""
@@ -443,6 +446,11 @@ class Fleet:
         if self.hub.version + VERSION_BLOCK // 2 > self._reserved_version:
             self._reserved_version = self.hub.version + VERSION_BLOCK
             await self.store.extend_version_reservation(self._reserved_version)
+
+    @property
+    def reserved_version(self) -> int:
+        """The end of the version block this process may hand out (rewritten as a storage probe)."""
+        return self._reserved_version
 
     def check_liveness(self, now: float) -> None:
         """Mark connected hosts whose heartbeats stopped as offline."""

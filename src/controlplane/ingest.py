@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
@@ -19,12 +21,15 @@ from fleetdeck.v1 import types_pb2 as pb
 from .agent_streams import AgentStream
 from .commands import Commands
 from .errors import FleetError, InvalidArgument
+from .errors import storage_trouble as trouble
 from .fleet import HostState
 from .output import OutputFollowers
-from .storage_trouble import trouble
+from .storage_health import StorageHealth
 from .store import OutputAppend, Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_BATCH = 2_000
 QUEUE_LIMIT = 20_000
@@ -42,8 +47,16 @@ class Item:
 class Ingest:
     """Batches output appends into one transaction, stores results in order, then acknowledges."""
 
-    def __init__(self, store: Store, commands: Commands, followers: OutputFollowers) -> None:
+    def __init__(
+        self,
+        store: Store,
+        commands: Commands,
+        followers: OutputFollowers,
+        storage: StorageHealth | None = None,
+    ) -> None:
         self.store = store
+        self.storage = storage
+        self._retrying = True  # on storage trouble: wait until the store works, then store again
         self.commands = commands
         self.followers = followers
         # Bounded: when storing falls behind, the agents' streams wait (gRPC flow control pushes back
@@ -65,6 +78,7 @@ class Ingest:
         if self._task is not None:
             task, self._task = self._task, None
             await cancel_and_wait(task)
+        self._retrying = False  # at shutdown: storage trouble closes the streams (agents resend)
         while batch := self._drain([]):
             await self._process(batch)
 
@@ -88,10 +102,22 @@ class Ingest:
             await self._store_output(output)
             output = []
             try:
-                await self._store_result(item)
+                await self._stored(self._store_result, item)
             except Exception as error:
                 self._refuse(item, error)
         await self._store_output(output)
+
+    async def _stored(self, step: Callable[[T], Awaitable[None]], what: T) -> None:
+        """Run a store step; on storage trouble, wait until the store works and run it again, so that
+        agents' streams stay open (their output waits, unacknowledged) instead of being reset."""
+        while True:
+            try:
+                await step(what)
+                return
+            except Exception as error:
+                if not self._retrying or self.storage is None or not self.storage.noticed(error):
+                    raise
+            await self.storage.working()
 
     async def _store_result(self, item: Item) -> None:
         # Messages about commands this control plane does not know are acknowledged too, so the
@@ -113,7 +139,7 @@ class Ingest:
         if not items:
             return
         try:
-            await self._append(items)
+            await self._stored(self._append, items)
         except Exception as error:
             if trouble(error) is not None or len(items) == 1:
                 for item in items:
