@@ -160,6 +160,7 @@ class ControlPlane:
         self.ingest = Ingest(self.store, self.commands, self.followers, self.storage)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
+        self.fleet.flush_hooks.append(self.commands.agents_lost)
 
     def _bind(self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None) -> socket.socket | None:
         """Bind the web UI's socket and the gRPC ports; nothing is served yet."""

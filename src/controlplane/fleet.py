@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 
 SEEN_COALESCE_SECONDS = 5.0  # one "last seen" event for the whole fleet at most this often
 MISSED_HEARTBEATS_OFFLINE = 3
+HOUSEKEEPING_SECONDS = 1.0
+PAUSED_SECONDS = 3.0  # a housekeeping tick this late: the control plane itself was not running
+
+
+def paused_for(previous_tick: float, now: float) -> float | None:
+    """How long the control plane itself did not run (SIGSTOP, a suspended VM), from its own ticks."""
+    gap = now - previous_tick
+    return gap if gap > PAUSED_SECONDS else None
 
 
 _LAST_FIELD = {
@@ -58,6 +66,7 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
+    gone_at: float = 0.0  # monotonic: when its agent disconnected or fell silent; 0 while online
     fact_changes: TokenBucket = field(
         default_factory=lambda: TokenBucket(FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND)
     )
@@ -89,6 +98,7 @@ class Fleet:
         self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
         self._seen_unreported: set[str] = set()  # hosts heard from since watchers last got their time
         self._flusher: asyncio.Task[None] | None = None
+        self._awake_since = 0.0  # monotonic: silence counts only from here (after a pause of our own)
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
         # Told of a failed flush; True when it was storage trouble (reported by StorageHealth, once).
         self.storage_trouble: Callable[[BaseException], bool] = lambda error: False
@@ -177,6 +187,7 @@ class Fleet:
         """Publish a freshly welcomed stream as the host's link."""
         state.stream = stream
         state.stale = False
+        state.gone_at = 0.0
         self.heard_from(state)
         self.changed(state)
 
@@ -188,6 +199,7 @@ class Fleet:
         self._seen_unreported.add(state.host.name)
         if state.stale:
             state.stale = False
+            state.gone_at = 0.0
             log.info("host %s is sending heartbeats again", state.host.name)
             self.changed(state)
 
@@ -236,6 +248,7 @@ class Fleet:
         state = self.hosts.get(stream.host)
         if self.streams.remove(stream) and state is not None and state.stream is stream:
             state.stream = None
+            state.gone_at = time.monotonic()
             log.info("host %s disconnected", stream.host)
             self.changed(state)
 
@@ -415,10 +428,15 @@ class Fleet:
         await self.flush()
 
     async def _housekeeping(self) -> None:
+        tick = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            previous, tick = tick, time.monotonic()
+            paused = paused_for(previous, tick)
+            if paused is not None:
+                self.resumed(tick, paused)
             try:
-                self.check_liveness(time.monotonic())
+                self.check_liveness(tick)
                 self.publish_seen(time.monotonic())
                 await self.flush()
             except Exception as error:
@@ -452,16 +470,40 @@ class Fleet:
         """The end of the version block this process may hand out (rewritten as a storage probe)."""
         return self._reserved_version
 
-    def check_liveness(self, now: float) -> None:
-        """Mark connected hosts whose heartbeats stopped as offline."""
-        limit = MISSED_HEARTBEATS_OFFLINE * max(
+    def resumed(self, now: float, paused: float) -> None:
+        """The control plane itself did not run for `paused` seconds: agents' heartbeats of that time
+        are still on their way, so silence is measured from now on, not from before the pause."""
+        log.warning(
+            "the control plane did not run for %.0f s (paused?); host silence counts from now", paused
+        )
+        self._awake_since = now
+
+    @property
+    def offline_after_seconds(self) -> float:
+        """Silence that makes a connected host offline: a few missed heartbeats."""
+        return MISSED_HEARTBEATS_OFFLINE * max(
             self.settings.heartbeat_interval.ToTimedelta().total_seconds(), 0.1
         )
+
+    def lost(self, now: float) -> list[HostState]:
+        """Hosts with a running command whose agent has been gone longer than the offline bound."""
+        limit = self.offline_after_seconds
+        return [
+            s
+            for s in self.hosts.values()
+            if s.host.running_command_id and not s.online and s.gone_at and now - s.gone_at > limit
+        ]
+
+    def check_liveness(self, now: float) -> None:
+        """Mark connected hosts whose heartbeats stopped as offline."""
+        limit = self.offline_after_seconds
         for state in self.hosts.values():
             if state.waiting_on_store:
                 continue  # heartbeats are queued behind output that storage has not taken yet
-            if state.stream is not None and not state.stale and now - state.last_heard > limit:
+            silent = now - max(state.last_heard, self._awake_since)
+            if state.stream is not None and not state.stale and silent > limit:
                 state.stale = True
+                state.gone_at = now
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)
 

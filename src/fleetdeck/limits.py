@@ -45,7 +45,10 @@ _INTEGERS = frozenset(
 
 
 def problem(message: Message) -> str | None:
-    """What in `message` is out of bounds, in a sentence naming the field; None when all is within."""
+    """What in `message` is out of bounds, in a sentence naming the field; None when all is within.
+
+    Out of bounds: a number beyond MAX_NUMBER, a time beyond MAX_SECONDS, a string or list longer
+    than its limit, an enum value this side's contract does not name (a state it cannot act on)."""
     return _walk(message, message.DESCRIPTOR.name)
 
 
@@ -81,6 +84,9 @@ def _check(field: FieldDescriptor, value: object, where: str) -> str | None:
         assert isinstance(value, int)
         if not -MAX_NUMBER <= value <= MAX_NUMBER:
             return f"{where} is out of range (at most {MAX_NUMBER})"
+    elif field.type == FieldDescriptor.TYPE_ENUM:
+        if value not in field.enum_type.values_by_number:
+            return f"{where} is {value}, not a {field.enum_type.name} value this side knows"
     elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
         assert isinstance(value, str | bytes)
         limit = TEXT_BYTES.get(field.full_name, MAX_TEXT_BYTES)
