@@ -85,8 +85,9 @@ def _check(field: FieldDescriptor, value: object, where: str) -> str | None:
         if not -MAX_NUMBER <= value <= MAX_NUMBER:
             return f"{where} is out of range (at most {MAX_NUMBER})"
     elif field.type == FieldDescriptor.TYPE_ENUM:
-        if value not in field.enum_type.values_by_number:
-            return f"{where} is {value}, not a {field.enum_type.name} value this side knows"
+        enum = field.enum_type
+        if enum is not None and value not in enum.values_by_number:
+            return f"{where} is {value}, not a {enum.name} value this side knows"
     elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
         assert isinstance(value, str | bytes)
         limit = TEXT_BYTES.get(field.full_name, MAX_TEXT_BYTES)
