@@ -442,8 +442,9 @@ class Demo:
 
     def _print_banner(self, target: str, http_url: str) -> None:
         token_file = self.base / "admin-token"
-        # grpcurl takes its flags (-H, -d) before the address.
-        grpcurl = 'grpcurl -plaintext -H "authorization: Bearer $FLEETDECK_TOKEN"'
+        # grpcurl takes its flags (-H, -d) before the address; it expands the token from its own
+        # environment (-expand-headers), so the token never shows in the process list.
+        grpcurl = "grpcurl -plaintext -expand-headers -H 'authorization: Bearer ${FLEETDECK_TOKEN}'"
         svc = f"{target} fleetdeck.v1.FleetService"
         lines = [
             "",
