@@ -12,8 +12,10 @@ import logging
 import time
 from collections.abc import Iterator
 
-from .budgets import Budgets
+from .budgets import Budgets, TokenBucket
 from .errors import ResourceExhausted
+
+PEERS_KEPT = 10_000  # peers whose failed logins are counted, most recent first
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,25 @@ class AgentAdmission:
         self._per_peer: collections.Counter[str] = collections.Counter()
         self._per_token: collections.Counter[str] = collections.Counter()
         self.refusals = RefusalLog(budgets.refusals_log_seconds)
+        self._failed_logins: collections.OrderedDict[str, TokenBucket] = collections.OrderedDict()
+
+    def check_logins(self, peer: str) -> None:
+        """ResourceExhausted, before any lookup, for a peer that keeps sending bad tokens."""
+        bucket = self._failed_logins.get(peer_address(peer))
+        if bucket is not None and bucket.available(time.monotonic()) < 1:
+            self.refusals.refused("from a peer sending bad tokens")
+            raise ResourceExhausted("too many agent streams with bad tokens from this address; retry later")
+
+    def login_failed(self, peer: str) -> None:
+        """Count a bad token from `peer`."""
+        address = peer_address(peer)
+        bucket = self._failed_logins.pop(address, None)
+        if bucket is None:
+            bucket = TokenBucket(self.budgets.failed_logins_burst, self.budgets.failed_logins_per_second)
+        bucket.take(time.monotonic())
+        self._failed_logins[address] = bucket
+        while len(self._failed_logins) > PEERS_KEPT:
+            self._failed_logins.popitem(last=False)
 
     @contextlib.contextmanager
     def admit(self, peer: str, token_id: str) -> Iterator[None]:

@@ -52,9 +52,11 @@ class AgentService(agent_grpc.AgentServiceServicer):
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
         # The credentials first, then a slot: junk holds nothing, not even a wait for its hello.
+        self.admission.check_logins(context.peer())
         try:
             record = await self.tokens.find(bearer_token(context.invocation_metadata()))
         except FleetError:
+            self.admission.login_failed(context.peer())
             self.admission.refusals.refused("with a missing or unknown token")
             raise
         with self.admission.admit(context.peer(), record.token_id):

@@ -23,13 +23,17 @@ class TokenBucket:
     updated: float = 0.0
     refusing: bool = False  # the last take was refused: callers log the start of a refusal once
 
-    def take(self, now: float, cost: float = 1.0) -> bool:
-        """Spend `cost` if the bucket holds it (`now`: a monotonic clock)."""
+    def available(self, now: float) -> float:
+        """What the bucket holds at `now` (a monotonic clock), refilled."""
         if self.tokens < 0:
             self.tokens, self.updated = self.burst, now
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= cost:
+        return self.tokens
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        """Spend `cost` if the bucket holds it (`now`: a monotonic clock)."""
+        if self.available(now) >= cost:
             self.tokens -= cost
             self.refusing = False
             return True
@@ -55,6 +59,10 @@ class Budgets:
     """Agent streams one IP address may hold (a site behind one NAT address counts as one peer)."""
     agent_streams_per_token: int = 4
     """Agent streams one token may hold: its current stream and a few replacements in flight."""
+    failed_logins_burst: int = 200
+    """Agent streams with a bad token one IP address may open in a row..."""
+    failed_logins_per_second: float = 100.0
+    """...and then this many a second; beyond, its streams are refused before any lookup."""
     refusals_log_seconds: float = 10.0
     """Refused agent streams are logged once, then summed up at most this often."""
 

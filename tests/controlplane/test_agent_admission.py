@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from controlplane.agent_admission import AgentAdmission, RefusalLog, peer_address
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from controlplane.budgets import Budgets
-from controlplane.errors import ResourceExhausted
+from controlplane.errors import ResourceExhausted, Unauthenticated
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -156,3 +156,30 @@ def test_refusals_are_logged_once_then_summed_up(caplog) -> None:
         "refused 1 agent stream(s) (1 with a missing or unknown token)",
         "refused 100 agent stream(s) (99 with a missing or unknown token; 1 on this control plane)",
     ]
+
+
+def test_a_peer_sending_bad_tokens_is_refused_before_any_lookup() -> None:
+    admission = AgentAdmission(Budgets(failed_logins_burst=3, failed_logins_per_second=0.001), slots=10)
+    for _ in range(3):
+        admission.check_logins("ipv4:10.0.0.9:5000")
+        admission.login_failed("ipv4:10.0.0.9:5000")
+    with pytest.raises(ResourceExhausted, match="bad tokens"):
+        admission.check_logins("ipv4:10.0.0.9:6000")
+    admission.check_logins("ipv4:10.0.0.10:5000")  # another address is not affected
+
+
+async def test_an_unknown_token_is_refused_from_memory_the_second_time(cp, monkeypatch) -> None:
+    lookups: list[str] = []
+    find = cp.store.find_token
+
+    async def counted(digest: str):  # type: ignore[no-untyped-def]
+        lookups.append(digest)
+        return await find(digest)
+
+    monkeypatch.setattr(cp.store, "find_token", counted)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            await cp.tokens.find("fdat_" + "j" * 43)
+    assert len(lookups) == 1
+    token, _, _ = await cp.tokens.create("gpc0")
+    assert (await cp.tokens.find(token)).host == "gpc0"
