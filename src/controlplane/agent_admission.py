@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from .budgets import Budgets, TokenBucket
 from .errors import ResourceExhausted
+from .ratelog import SummarizedLog
 
 PEERS_KEPT = 10_000  # peers whose failed logins are counted, most recent first
 
@@ -28,26 +29,6 @@ def peer_address(peer: str) -> str:
     return peer
 
 
-class RefusalLog:
-    """Logs the first refusal, then at most one summary line every `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._since = -float("inf")
-        self._counts: collections.Counter[str] = collections.Counter()
-
-    def refused(self, reason: str, now: float | None = None) -> None:
-        """Note one refused stream."""
-        now = time.monotonic() if now is None else now
-        self._counts[reason] += 1
-        if now - self._since >= self.seconds:
-            total = sum(self._counts.values())
-            summary = "; ".join(f"{n} {why}" for why, n in self._counts.most_common())
-            log.warning("refused %d agent stream(s) (%s)", total, summary)
-            self._counts.clear()
-            self._since = now
-
-
 class AgentAdmission:
     """Counts open agent streams overall, per peer and per token; `admit` holds one slot."""
 
@@ -57,14 +38,14 @@ class AgentAdmission:
         self.open = 0
         self._per_peer: collections.Counter[str] = collections.Counter()
         self._per_token: collections.Counter[str] = collections.Counter()
-        self.refusals = RefusalLog(budgets.refusals_log_seconds)
+        self.refusals = SummarizedLog(log, "refused agent streams", budgets.refusals_log_seconds)
         self._failed_logins: collections.OrderedDict[str, TokenBucket] = collections.OrderedDict()
 
     def check_logins(self, peer: str) -> None:
         """ResourceExhausted, before any lookup, for a peer that keeps sending bad tokens."""
         bucket = self._failed_logins.get(peer_address(peer))
         if bucket is not None and bucket.available(time.monotonic()) < 1:
-            self.refusals.refused("from a peer sending bad tokens")
+            self.refusals.note("from a peer sending bad tokens")
             raise ResourceExhausted("too many agent streams with bad tokens from this address; retry later")
 
     def login_failed(self, peer: str) -> None:
@@ -84,7 +65,7 @@ class AgentAdmission:
         address = peer_address(peer)
         reason = self._over(address, token_id)
         if reason is not None:
-            self.refusals.refused(reason)
+            self.refusals.note(reason)
             raise ResourceExhausted(f"too many agent streams {reason}; retry later")
         self.open += 1
         self._per_peer[address] += 1

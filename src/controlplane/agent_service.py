@@ -57,7 +57,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
             record = await self.tokens.find(bearer_token(context.invocation_metadata()))
         except FleetError:
             self.admission.login_failed(context.peer())
-            self.admission.refusals.refused("with a missing or unknown token")
+            self.admission.refusals.note("with a missing or unknown token")
             raise
         with self.admission.admit(context.peer(), record.token_id):
             stream, state, welcome = await self._open(record, request_iterator, context)

@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 
+from .ratelog import SummarizedLog
+
 log = logging.getLogger(__name__)
 
 
@@ -167,10 +169,14 @@ def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return decode
 
 
+_MALFORMED = SummarizedLog(log, "refused malformed requests")
+
+
 def _decoded(request: Any, method: str) -> Any:
-    """`request`, or InvalidArgument (logged in one line) when its bytes were not a valid message."""
+    """`request`, or InvalidArgument (logged in one line, floods summed up) when its bytes were not a
+    valid message."""
     if isinstance(request, Undecodable):
-        log.warning("%s: refused a request that is not a valid %s message", method, request.type_name)
+        _MALFORMED.note(f"{method}: not a valid {request.type_name} message")
         raise InvalidArgument(f"the request is not a valid {request.type_name} message")
     return request
 

@@ -14,10 +14,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from controlplane.agent_admission import AgentAdmission, RefusalLog, peer_address
+from controlplane.agent_admission import AgentAdmission, peer_address
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from controlplane.budgets import Budgets
 from controlplane.errors import ResourceExhausted, Unauthenticated
+from controlplane.ratelog import SummarizedLog
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -98,7 +99,7 @@ async def test_fleet_service_and_health_answer_while_agent_slots_are_full(tight,
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
         for call in held:
             call.cancel()
-    refused = [r for r in caplog.records if "refused" in r.getMessage() and "agent stream" in r.getMessage()]
+    refused = [r for r in caplog.records if "refused agent streams" in r.getMessage()]
     assert len(refused) == 1
 
 
@@ -147,14 +148,14 @@ def test_peer_address(peer, address) -> None:
 
 def test_refusals_are_logged_once_then_summed_up(caplog) -> None:
     caplog.set_level(logging.WARNING)
-    refusals = RefusalLog(seconds=10)
+    refusals = SummarizedLog(logging.getLogger("test"), "refused agent streams", seconds=10)
     for i in range(100):
-        refusals.refused("with a missing or unknown token", now=float(i) / 10)
-    refusals.refused("on this control plane", now=10.5)
+        refusals.note("with a missing or unknown token", now=float(i) / 10)
+    refusals.note("on this control plane", now=10.5)
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
-        "refused 1 agent stream(s) (1 with a missing or unknown token)",
-        "refused 100 agent stream(s) (99 with a missing or unknown token; 1 on this control plane)",
+        "refused agent streams 1 time(s) (1 with a missing or unknown token)",
+        "refused agent streams 100 time(s) (99 with a missing or unknown token; 1 on this control plane)",
     ]
 
 
