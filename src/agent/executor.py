@@ -1,4 +1,8 @@
-"""The executor: runs the closed set of operations as local argv, one at a time, reported via the outbox."""
+"""The executor: runs the closed set of operations as local argv, one at a time, reported via the outbox.
+
+Longer than most modules: it holds one command's whole life on the host (start, adoption after an
+agent restart, stop, deadline, report), and splitting that one sequence would scatter it.
+"""
 
 from __future__ import annotations
 

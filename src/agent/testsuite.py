@@ -212,12 +212,16 @@ class SuiteRun:
             for r in results
         )
         ok = passed == len(results)
+        if stop.is_set():
+            state = types_pb2.TEST_STATE_CANCELLED  # stopped on request: no verdict on the system
+        else:
+            state = types_pb2.TEST_STATE_PASSED if ok else types_pb2.TEST_STATE_FAILED
         run = types_pb2.TestRun(
             id=self.command_id,
             host=self.host,
             trigger=self.trigger,
             generation=self.generation,
-            state=types_pb2.TEST_STATE_PASSED if ok else types_pb2.TEST_STATE_FAILED,
+            state=state,
             started_at=started_at,
             finished_at=_now(),
             exit_code=0 if ok else 1,

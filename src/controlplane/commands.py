@@ -347,7 +347,9 @@ class Commands:
         state: HostState, command: pb.Command, run: pb.TestRun | None, facts: pb.HostFacts
     ) -> tests.Event:
         """What the end of a TEST command tells the Tests status."""
-        if command.state == pb.COMMAND_STATE_CANCELLED:
+        if command.state == pb.COMMAND_STATE_CANCELLED or (
+            run is not None and run.state == pb.TEST_STATE_CANCELLED
+        ):
             return tests.Cancelled(run)
         if run is not None:
             return tests.RunStored(run, command.finished_at)

@@ -22,7 +22,7 @@ from .bounds import check_number
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet
-from .output import OutputFollowers
+from .output import OutputFollowers, in_messages
 from .paging import decode_page_token, encode_page_token, page_size
 from .timeutil import now_ts, to_ts
 
@@ -30,12 +30,6 @@ log = logging.getLogger(__name__)
 
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MAX_LINES_PER_MESSAGE = 500
-
-
-def _parts(lines: list[pb.OutputLine]) -> list[list[pb.OutputLine]]:
-    """Lines in messages of a bounded size."""
-    return [lines[i : i + _MAX_LINES_PER_MESSAGE] for i in range(0, len(lines), _MAX_LINES_PER_MESSAGE)]
 
 
 class FleetService(fleet_grpc.FleetServiceServicer):
@@ -112,7 +106,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             stored = await self.store.read_output(request.command_id, request.from_line)
             next_line = stored[-1].number + 1 if stored else request.from_line
             first = True
-            for part in _parts(stored) or [[]]:
+            for part in list(in_messages(stored)) or [[]]:
                 response = fleet_pb.StreamCommandOutputResponse(lines=part)
                 if first and request.from_line == 0:  # a resumed stream was told already
                     response.truncated_bytes = command.output_truncated_bytes
@@ -131,16 +125,16 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                     # Lines were dropped from the queue: catch up from the store, then go on live.
                     follower.overflowed = False
                     tail = await self.store.read_output(request.command_id, next_line)
-                    for part in _parts(tail):
+                    for part in in_messages(tail):
                         next_line = part[-1].number + 1
                         yield fleet_pb.StreamCommandOutputResponse(lines=part)
                 if isinstance(item, pb.Command):
                     yield fleet_pb.StreamCommandOutputResponse(command=item)
                     return
                 fresh = [line for line in item if line.number >= next_line]
-                if fresh:
-                    next_line = fresh[-1].number + 1
-                    yield fleet_pb.StreamCommandOutputResponse(lines=fresh)
+                for part in in_messages(fresh):  # one ingest batch can hold thousands of lines
+                    next_line = part[-1].number + 1
+                    yield fleet_pb.StreamCommandOutputResponse(lines=part)
         finally:
             if follower is not None:
                 self.followers.unfollow(request.command_id, follower)

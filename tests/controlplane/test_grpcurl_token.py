@@ -25,23 +25,21 @@ async def secured(tmp_path: Path) -> AsyncIterator[ControlPlane]:
         yield plane
 
 
-def _readme_line(starts: str, contains: str = "") -> str:
-    lines = [line for line in README.read_text().splitlines() if line.startswith(starts) and contains in line]
+def _readme_line(starts: str) -> str:
+    lines = [line for line in README.read_text().splitlines() if line.startswith(starts)]
     assert lines, f"README.md has no line starting {starts!r}"
     return lines[0]
 
 
 async def test_the_readme_grpcurl_lines_keep_the_token_out_of_the_process_list(secured) -> None:
-    script = "\n".join(
-        [
-            f"cp={secured.grpc_target}",
-            _readme_line("auth="),
-            "exec " + _readme_line('grpcurl "${auth[@]}"', "WatchFleet"),
-        ]
+    watch_fleet = (
+        "grpcurl \"${auth[@]}\" -d '{}' $FLEETDECK_CONTROLPLANE fleetdeck.v1.FleetService/WatchFleet"
     )
+    script = "\n".join([_readme_line("auth="), "exec " + watch_fleet])
     env = {
         **os.environ,
         "FLEETDECK_TOKEN": ADMIN_TOKEN,
+        "FLEETDECK_CONTROLPLANE": secured.grpc_target,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     watch = await asyncio.create_subprocess_exec(

@@ -10,7 +10,7 @@ import grpc
 import httpx
 import liveview
 import pytest
-from webui_agent import TIMEOUT
+from scripted_agent import TIMEOUT
 from webui_support import Connect, SSEReader, User, logged_in, set_desired
 
 from controlplane.app import ControlPlane

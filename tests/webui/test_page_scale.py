@@ -14,7 +14,7 @@ from typing import Any
 
 import liveview
 from playwright.async_api import Page, Route, expect
-from webui_agent import TIMEOUT
+from scripted_agent import TIMEOUT
 from webui_support import User, free_port, login, serve_webui
 
 from controlplane.app import ControlPlane

@@ -38,6 +38,7 @@ class TestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEST_STATE_RUNNING: _ClassVar[TestState]
     TEST_STATE_PASSED: _ClassVar[TestState]
     TEST_STATE_FAILED: _ClassVar[TestState]
+    TEST_STATE_CANCELLED: _ClassVar[TestState]
 
 class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -106,6 +107,7 @@ TEST_STATE_NOT_RUN: TestState
 TEST_STATE_RUNNING: TestState
 TEST_STATE_PASSED: TestState
 TEST_STATE_FAILED: TestState
+TEST_STATE_CANCELLED: TestState
 OPERATION_UNSPECIFIED: Operation
 OPERATION_PULL: Operation
 OPERATION_SWITCH: Operation
@@ -215,7 +217,7 @@ class DeclaredTestSettings(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., auto_run_after_switch: _Optional[bool] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TestStatus(_message.Message):
-    __slots__ = ("state", "passed", "failed", "total", "completed", "current_case", "last_run_id", "last_run_at", "generation", "message", "defined_cases", "deployment_id")
+    __slots__ = ("state", "passed", "failed", "total", "completed", "current_case", "last_run_id", "last_run_at", "generation", "message", "defined_cases", "deployment_id", "verdict")
     STATE_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +230,7 @@ class TestStatus(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DEFINED_CASES_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     state: TestState
     passed: int
     failed: int
@@ -240,7 +243,8 @@ class TestStatus(_message.Message):
     message: str
     defined_cases: int
     deployment_id: str
-    def __init__(self, state: _Optional[_Union[TestState, str]] = ..., passed: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., current_case: _Optional[str] = ..., last_run_id: _Optional[str] = ..., last_run_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[str] = ..., message: _Optional[str] = ..., defined_cases: _Optional[int] = ..., deployment_id: _Optional[str] = ...) -> None: ...
+    verdict: TestState
+    def __init__(self, state: _Optional[_Union[TestState, str]] = ..., passed: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., current_case: _Optional[str] = ..., last_run_id: _Optional[str] = ..., last_run_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[str] = ..., message: _Optional[str] = ..., defined_cases: _Optional[int] = ..., deployment_id: _Optional[str] = ..., verdict: _Optional[_Union[TestState, str]] = ...) -> None: ...
 
 class TestCaseResult(_message.Message):
     __slots__ = ("name", "outcome", "duration", "output", "exit_code", "file")

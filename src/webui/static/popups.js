@@ -117,7 +117,7 @@ function renderTests(host) {
 async function fetchRun(runId) {
   try {
     const run = await api.testRun(runId);
-    const finished = ["TEST_STATE_PASSED", "TEST_STATE_FAILED"].includes(run.state);
+    const finished = ["TEST_STATE_PASSED", "TEST_STATE_FAILED", "TEST_STATE_CANCELLED"].includes(run.state);
     if (finished) runs.set(runId, run);
     if (open && open.kind === "tests" && (open.runId || state.hosts.get(open.host)?.test_status?.last_run_id) === runId) {
       if (!finished) runs.set(runId, run);
