@@ -19,7 +19,9 @@ MAX_TEXT_BYTES = 1024
 """The longest string (UTF-8 bytes) an agent may send in any field not named in TEXT_BYTES."""
 
 TEXT_BYTES = {
-    "fleetdeck.v1.OutputLine.text": 64 * 1024,  # the agent splits longer lines
+    # The agent splits lines at 64 KiB; the control plane takes any line a message can carry (it
+    # stores output capped per command, and sends a long line alone in its own message).
+    "fleetdeck.v1.OutputLine.text": MAX_MESSAGE_BYTES,
     "fleetdeck.v1.TestCaseResult.output": 512 * 1024,  # the agent keeps about a case's last 64 Ki characters
     "fleetdeck.v1.CommandFinished.message": 4096,
     "fleetdeck.v1.CommandRefused.reason": 4096,
@@ -30,7 +32,7 @@ TEXT_BYTES = {
 MAX_ITEMS = 1000
 """The most entries an agent may send in any repeated field not named in ITEMS."""
 
-ITEMS = {"fleetdeck.v1.TestRun.cases": 10_000}
+ITEMS = {"fleetdeck.v1.TestRun.cases": 10_000, "fleetdeck.v1.OutputChunk.lines": 100_000}
 """Repeated fields that may hold more than MAX_ITEMS entries."""
 
 _INTEGERS = frozenset(

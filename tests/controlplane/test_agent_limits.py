@@ -48,8 +48,12 @@ async def test_a_hello_with_a_huge_field_is_refused(connect, fleet) -> None:
         (agent_pb.ConnectRequest(heartbeat=agent_pb.Heartbeat(running_command_id="c" * 2000)), "longer than"),
         (agent_pb.ConnectRequest(hello=agent_pb.Hello(running_command_ids=["c"] * 1001)), "more than"),
         (
-            agent_pb.ConnectRequest(output=agent_pb.OutputChunk(lines=[pb.OutputLine(text="é" * 40_000)])),
-            "longer than 65536",
+            agent_pb.ConnectRequest(output=agent_pb.OutputChunk(lines=[pb.OutputLine(text="é" * 2_100_000)])),
+            "longer than 4194304",
+        ),
+        (
+            agent_pb.ConnectRequest(output=agent_pb.OutputChunk(lines=[pb.OutputLine()] * 100_001)),
+            "more than",
         ),
         (agent_pb.ConnectRequest(heartbeat=agent_pb.Heartbeat(facts=pb.HostFacts(os="é" * 600))), "longer"),
         (
