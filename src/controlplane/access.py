@@ -18,13 +18,21 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .agent_tokens import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
 from .credentials import bearer_token, token_hash
-from .errors import FleetError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
+from .errors import (
+    FleetError,
+    InvalidArgument,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 API_TOKEN_PREFIX = "fdapi_"
 # Open to anyone: health checks, the schema (reflection), and the agent stream (it checks agent tokens).
+STREAMS_PER_API_TOKEN = 256  # open WatchFleet/StreamCommandOutput streams one API token may hold
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/fleetdeck.v1.AgentService/")
 
 
@@ -66,7 +74,12 @@ class ApiTokens:
 
     @contextlib.contextmanager
     def open_stream(self, token_id: str) -> Iterator[asyncio.Event]:
-        """While a stream of `token_id` is open: an event set when the token is revoked."""
+        """While a stream of `token_id` is open: an event set when the token is revoked.
+        ResourceExhausted when the token holds STREAMS_PER_API_TOKEN open streams already."""
+        if len(self._open_streams.get(token_id, ())) >= STREAMS_PER_API_TOKEN:
+            raise ResourceExhausted(
+                f"this API token holds {STREAMS_PER_API_TOKEN} open streams already; close one first"
+            )
         revoked = asyncio.Event()
         self._open_streams.setdefault(token_id, set()).add(revoked)
         try:

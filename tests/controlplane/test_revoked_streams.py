@@ -72,3 +72,34 @@ async def test_revoking_an_api_token_ends_its_watch_and_output_streams(secured) 
                 others.cancel()
         finally:
             await agent.close()
+
+
+async def test_one_api_token_holds_a_bounded_number_of_streams(secured, monkeypatch) -> None:
+    monkeypatch.setattr("controlplane.access.STREAMS_PER_API_TOKEN", 2)
+    async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as admin_channel:
+        admin = fleet_grpc.FleetServiceStub(admin_channel)
+        created = await admin.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="ci", role=pb.ROLE_VIEWER))
+        async with aio_channel(secured.grpc_target, created.token) as channel:
+            fleet = fleet_grpc.FleetServiceStub(channel)
+            held = [fleet.WatchFleet(fleet_pb.WatchFleetRequest()) for _ in range(2)]
+            for watch in held:
+                await watch.read()
+            extra = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await extra.read()
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            others = admin.WatchFleet(fleet_pb.WatchFleetRequest())  # another token is not affected
+            assert (await others.read()).HasField("snapshot")
+            others.cancel()
+            held[0].cancel()
+            again = fleet.WatchFleet(fleet_pb.WatchFleetRequest())  # a slot was given back
+            async with asyncio.timeout(5):
+                while True:
+                    try:
+                        assert (await again.read()).HasField("snapshot")
+                        break
+                    except grpc.aio.AioRpcError as error:  # the cancel may not have landed yet
+                        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                        again = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+            again.cancel()
+            held[1].cancel()
