@@ -31,6 +31,7 @@ python3Packages.buildPythonApplication {
     grpcio-testing
     junitparser
     xmlschema
+    hypothesis
   ]);
   preCheck = ''
     export HOME=$(mktemp -d)

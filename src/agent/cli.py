@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, load_config
 from agent.daemon import serve
+from fleetdeck import logs
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the agent until SIGTERM/SIGINT; 2 when the config is invalid."""
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup(getattr(logging, str(args.log_level).upper(), logging.INFO))
     try:
         config = load_config(args.config)
         config.read_token()

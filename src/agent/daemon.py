@@ -18,7 +18,7 @@ from agent.journal import Journal
 from agent.metrics import MetricsReader
 from agent.outbox import Entry, Outbox
 from agent.stream import Stream, now, run_stream
-from agent.stream_end import StreamEnded, classify
+from agent.stream_end import StreamEnded, classify, next_backoff, replaced
 from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
@@ -235,10 +235,24 @@ class Agent:
                 )
             except Exception as error:
                 ended = error
-            if welcomed:
-                backoff = self.config.backoff_initial_seconds
+            was_replaced = replaced(ended)
+            backoff = next_backoff(
+                backoff,
+                welcomed=welcomed,
+                was_replaced=was_replaced,
+                initial=self.config.backoff_initial_seconds,
+                maximum=self.config.backoff_max_seconds,
+            )
             delay = random.uniform(0.5, 1.0) * backoff
             backoff = min(backoff * 2, self.config.backoff_max_seconds)
+            if was_replaced:
+                logger.warning(
+                    "another connection as host %s replaced this one; if two agents are configured "
+                    "as %s, stop one (backing off %.0f s)",
+                    self.config.host,
+                    self.config.host,
+                    delay,
+                )
             # Logged once, at the level its reason deserves; a bug costs a reconnect, not the link.
             end = classify(ended)
             logger.log(

@@ -106,6 +106,15 @@ class Executor:
         if self.journal.entry(rc.command_id) is not None or self.outbox.knows(rc.command_id):
             logger.info("command %s already known; ignoring the repeated RunCommand", rc.command_id)
             return
+        done = self.journal.done(rc.command_id)
+        if done is not None:
+            # Finished and acknowledged before: a replay (a confused or malicious control plane).
+            # Never run it twice; answer with what it ended with.
+            logger.warning(
+                "command %s finished before; answering its outcome instead of running it", rc.command_id
+            )
+            self._send(agent_service_pb2.ConnectRequest(command_finished=done))
+            return
         reason = self.refusal(rc)
         if reason:
             logger.info("refused command %r: %s", rc.command_id[:40], reason)

@@ -16,6 +16,7 @@ from fleetdeck.v1 import agent_service_pb2, types_pb2
 logger = logging.getLogger(__name__)
 
 JOURNAL_VERSION = 1
+DONE_KEPT = 1_000  # finished and acknowledged commands remembered, so a replayed id never runs twice
 
 
 @dataclass
@@ -59,6 +60,8 @@ class JournalData:
 
     commands: dict[str, JournalEntry] = field(default_factory=dict)
     last_test: dict[str, Any] | None = None
+    # Finished and acknowledged: command id -> its CommandFinished (as JSON), oldest first.
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Journal:
@@ -78,6 +81,7 @@ class Journal:
             journal.data = JournalData(
                 commands={k: JournalEntry(**v) for k, v in raw.get("commands", {}).items()},
                 last_test=raw.get("last_test"),
+                done=dict(raw.get("done", {})),
             )
         except FileNotFoundError:
             pass
@@ -119,6 +123,7 @@ class Journal:
             "version": JOURNAL_VERSION,
             "commands": {k: asdict(v) for k, v in self.data.commands.items()},
             "last_test": self.data.last_test,
+            "done": self.data.done,
         }
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w") as f:
@@ -158,9 +163,21 @@ class Journal:
         self.save()
 
     def forget(self, command_id: str) -> None:
-        """Drop a command whose finish is durable at the control plane."""
-        if self.data.commands.pop(command_id, None) is not None:
+        """Drop a command whose finish is durable at the control plane, remembering its outcome."""
+        entry = self.data.commands.pop(command_id, None)
+        if entry is not None:
+            if entry.finished is not None:
+                self.data.done[command_id] = entry.finished
+                while len(self.data.done) > DONE_KEPT:
+                    del self.data.done[next(iter(self.data.done))]
             self.save()
+
+    def done(self, command_id: str) -> agent_service_pb2.CommandFinished | None:
+        """The outcome of a command that finished and was acknowledged, if it is remembered."""
+        finished = self.data.done.get(command_id)
+        if finished is None:
+            return None
+        return json_format.ParseDict(finished, agent_service_pb2.CommandFinished())
 
     def last_test(self) -> types_pb2.TestStatus | None:
         """The status left by the last finished test run."""

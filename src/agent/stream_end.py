@@ -81,3 +81,22 @@ def real_reason(group: BaseExceptionGroup[BaseException]) -> BaseException:
             return leaf
     statuses = [leaf for leaf in leaves if isinstance(leaf, grpc.aio.AioRpcError)]
     return statuses[0] if statuses else leaves[0]
+
+
+def replaced(error: BaseException) -> bool:
+    """True when the stream ended because a newer connection of this host replaced it (ABORTED)."""
+    return isinstance(error, grpc.aio.AioRpcError) and error.code() == grpc.StatusCode.ABORTED
+
+
+def next_backoff(
+    backoff: float, *, welcomed: bool, was_replaced: bool, initial: float, maximum: float
+) -> float:
+    """The base delay before the next connect (jitter comes on top of it).
+
+    A stream that was welcomed starts over from `initial`; one that a newer connection of the same
+    host replaced waits the longest: two agents configured as one host must not take turns kicking
+    each other out many times a second.
+    """
+    if was_replaced:
+        return maximum
+    return initial if welcomed else backoff

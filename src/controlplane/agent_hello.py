@@ -43,7 +43,11 @@ async def accept_hello(fleet: Fleet, commands: Commands, hello: agent_pb.Hello, 
     try:
         fleet.hello(state, hello)
         interrupted = await commands.reconcile(state, hello, unfinished)
-        acked = await fleet.store.max_seqs(list(hello.unacknowledged_command_ids))
+        held = list(hello.unacknowledged_command_ids)
+        acked = await fleet.store.max_seqs(held)
+        # Only its own commands: another host's sequence numbers are none of this agent's business.
+        owners = await fleet.store.command_hosts(set(held)) if held else {}
+        acked = {c: s for c, s in acked.items() if owners.get(c) == host}
     except BaseException:
         fleet.disconnected(stream)
         raise

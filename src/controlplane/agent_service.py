@@ -12,18 +12,19 @@ from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 
+from .agent_admission import AgentAdmission
 from .agent_hello import accept_hello
 from .agent_streams import AgentStream
-from .agent_tokens import AgentTokens, check_certificate_names, check_host_name
+from .agent_tokens import AgentTokens, check_certificate_names, check_host_name, check_token_host
+from .bounds import check_agent_message
 from .commands import Commands
 from .credentials import bearer_token
-from .errors import Aborted, InvalidArgument, Unavailable
+from .errors import Aborted, FleetError, InvalidArgument, Unavailable, storage_trouble
 from .fleet import Fleet, HostState
 from .ingest import Ingest
+from .store import TokenRecord
 
 log = logging.getLogger(__name__)
-
-HELLO_TIMEOUT_SECONDS = 30.0
 
 
 class AgentService(agent_grpc.AgentServiceServicer):
@@ -35,9 +36,11 @@ class AgentService(agent_grpc.AgentServiceServicer):
         commands: Commands,
         ingest: Ingest,
         tokens: AgentTokens,
+        admission: AgentAdmission,
         require_client_cert: bool = False,
     ) -> None:
         self.require_client_cert = require_client_cert
+        self.admission = admission
         self.fleet = fleet
         self.commands = commands
         self.ingest = ingest
@@ -48,19 +51,28 @@ class AgentService(agent_grpc.AgentServiceServicer):
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
-        stream, state, welcome = await self._open(request_iterator, context)
-        reader = asyncio.create_task(
-            self._read(state, stream, request_iterator), name=f"agent-read-{stream.host}"
-        )
-        reader.add_done_callback(lambda task: self._reader_done(task, stream))
+        # The credentials first, then a slot: junk holds nothing, not even a wait for its hello.
+        self.admission.check_logins(context.peer())
         try:
-            yield welcome
-            # Ends with OK when the agent ended it, or raises the reason it was closed for first.
-            while (message := await stream.next_outgoing()) is not None:
-                yield message
-        finally:
-            await cancel_and_wait(reader)  # its failure was handled by _reader_done
-            self.fleet.disconnected(stream)
+            record = await self.tokens.find(bearer_token(context.invocation_metadata()))
+        except FleetError:
+            self.admission.login_failed(context.peer())
+            self.admission.refusals.note("with a missing or unknown token")
+            raise
+        with self.admission.admit(context.peer(), record.token_id):
+            stream, state, welcome = await self._open(record, request_iterator, context)
+            reader = asyncio.create_task(
+                self._read(state, stream, request_iterator), name=f"agent-read-{stream.host}"
+            )
+            reader.add_done_callback(lambda task: self._reader_done(task, stream))
+            try:
+                yield welcome
+                # Ends with OK when the agent ended it, or raises the reason it was closed for first.
+                while (message := await stream.next_outgoing()) is not None:
+                    yield message
+            finally:
+                await cancel_and_wait(reader)  # its failure was handled by _reader_done
+                self.fleet.disconnected(stream)
 
     @staticmethod
     def _reader_done(task: asyncio.Task[None], stream: AgentStream) -> None:
@@ -73,27 +85,33 @@ class AgentService(agent_grpc.AgentServiceServicer):
         if isinstance(error, grpc.aio.AioRpcError | grpc.aio.AbortError):
             stream.close(Aborted("the agent's stream broke"))
             return
+        known = error if isinstance(error, FleetError) else storage_trouble(error)
+        if known is not None:
+            log.warning("closed the stream of host %s: %s", stream.host, known)
+            stream.close(known)
+            return
         log.error("handling a message of host %s failed", stream.host, exc_info=error)
         stream.close(Unavailable("the control plane failed to handle a message; reconnect and resend"))
 
     async def _open(
         self,
+        record: TokenRecord,
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> tuple[AgentStream, HostState, agent_pb.ConnectResponse]:
-        token = bearer_token(context.invocation_metadata())
         try:
-            async with asyncio.timeout(HELLO_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self.admission.budgets.hello_timeout_seconds):
                 first = await anext(request_iterator)
         except (StopAsyncIteration, TimeoutError) as exc:
             raise InvalidArgument("the stream must start with a hello") from exc
+        check_agent_message(first)
         if first.WhichOneof("message") != "hello":
             raise InvalidArgument(
                 f"the first message must be a hello, not {first.WhichOneof('message') or 'an empty message'}"
             )
         hello = first.hello
         host = check_host_name(hello.host)
-        record = await self.tokens.verify(token, host)
+        check_token_host(record, host)
         if self.require_client_cert:
             check_certificate_names(context.auth_context(), host)
         host_token = await self.tokens.accept(record)
@@ -116,6 +134,7 @@ class AgentService(agent_grpc.AgentServiceServicer):
         async for message in request_iterator:
             if stream.closed:
                 return  # replaced or failed: nothing more from this stream is stored or acknowledged
+            check_agent_message(message)
             kind = message.WhichOneof("message")
             if kind == "heartbeat":
                 self.fleet.heartbeat(state, message.heartbeat)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 
 from .errors import FleetError
 
 log = logging.getLogger(__name__)
+
+CONFLICT_SECONDS = 30.0
 
 
 class AgentStream:
@@ -23,6 +26,7 @@ class AgentStream:
     def __init__(self, host: str, token_id: str) -> None:
         self.host = host
         self.token_id = token_id
+        self.opened_at = time.monotonic()
         self._outgoing: asyncio.Queue[agent_pb.ConnectResponse | FleetError | None] = asyncio.Queue()
         self.closed = False
 
@@ -65,7 +69,17 @@ class AgentStreams:
         """Register a stream, closing the host's previous one with `replaced`."""
         old = self._by_host.get(stream.host)
         if old is not None:
-            log.info("host %s connected again; closing its older stream", stream.host)
+            if stream.opened_at - old.opened_at < CONFLICT_SECONDS:
+                # Agents reconnect rarely; a stream replaced this soon means two of them take turns.
+                log.warning(
+                    "host %s connected again %.0f s after its last connection; if two agents are "
+                    "configured as %s, stop one",
+                    stream.host,
+                    stream.opened_at - old.opened_at,
+                    stream.host,
+                )
+            else:
+                log.info("host %s connected again; closing its older stream", stream.host)
             old.close(replaced)
         self._by_host[stream.host] = stream
 

@@ -34,6 +34,8 @@ class AgentTokens:
         self.store = store
         self.rotation_overlap_seconds = rotation_overlap_seconds
         self._last_used: dict[str, float] = {}  # written behind by flush_last_used
+        # Digests the store did not know, until when: a flood of junk tokens costs no store reads.
+        self._unknown: dict[str, float] = {}
 
     async def create(
         self, host: str, *, enrollment: bool = False, ttl_seconds: float = ENROLLMENT_TTL_SECONDS
@@ -41,6 +43,7 @@ class AgentTokens:
         """A new token for `host`: (token, token_id, expires_at). The token itself is not stored."""
         check_host_name(host)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self._unknown.pop(token_hash(token), None)
         token_id = secrets.token_hex(8)
         expires_at = time.time() + ttl_seconds if enrollment else None
         await self.store.add_token(
@@ -74,21 +77,51 @@ class AgentTokens:
 
     async def verify(self, token: str, claimed_host: str) -> TokenRecord:
         """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""
+        return check_token_host(await self.find(token), claimed_host)
+
+    def _remember_unknown(self, digest: str, now: float) -> None:
+        """Refuse this digest from memory for a while (tokens are random: it will not appear later
+        unless created, and a created token's digest is forgotten here at once)."""
+        self._unknown.pop(digest, None)
+        self._unknown[digest] = now + UNKNOWN_TOKEN_SECONDS
+        _expire_oldest(self._unknown, now)
+
+    async def find(self, token: str) -> TokenRecord:
+        """The token's record; Unauthenticated if unknown, revoked or expired."""
         digest = token_hash(token)
+        now = time.monotonic()
+        if self._unknown.get(digest, 0.0) > now:
+            raise Unauthenticated("the agent token is not valid (unknown or revoked); create a new one")
         record = await self.store.find_token(digest)
         # Looked up by its SHA-256: lookup timing can reveal at most a prefix of a hash, never the secret.
         if record is None or record.revoked:
+            if record is None:
+                self._remember_unknown(digest, now)
             raise Unauthenticated("the agent token is not valid (unknown or revoked); create a new one")
         if record.expires_at is not None and record.expires_at <= time.time():
             raise Unauthenticated(
                 "the agent token has expired (an enrollment token's time ran out, or a newer token of "
                 "this host replaced it); use the host's current token"
             )
-        if record.host != claimed_host:
-            raise PermissionDenied(
-                f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
-            )
         return record
+
+
+UNKNOWN_TOKENS_KEPT = 100_000
+UNKNOWN_TOKEN_SECONDS = 10.0
+
+
+def _expire_oldest(unknown: dict[str, float], now: float) -> None:
+    while unknown and (len(unknown) > UNKNOWN_TOKENS_KEPT or next(iter(unknown.values())) <= now):
+        del unknown[next(iter(unknown))]
+
+
+def check_token_host(record: TokenRecord, claimed_host: str) -> TokenRecord:
+    """`record`, or PermissionDenied when the token belongs to another host."""
+    if record.host != claimed_host:
+        raise PermissionDenied(
+            f"this token belongs to host {record.host}, not {claimed_host}; each host needs its own token"
+        )
+    return record
 
 
 def check_certificate_names(auth_context: dict[str, list[bytes]], host: str) -> None:

@@ -20,6 +20,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from .access import AccessInterceptor, ApiTokens
 from .accounts import Accounts
+from .agent_admission import AgentAdmission
 from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
@@ -39,6 +40,7 @@ from .metrics import FleetMetrics
 from .metrics_http import metrics_app, with_metrics
 from .notifier import Notifier
 from .output import OutputFollowers
+from .storage_health import StorageHealth
 from .store import Store, make_store, redacted
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class ControlPlane:
         self.streams = AgentStreams()
         self.followers = OutputFollowers()
         self.hub: Hub | None = None
+        self.storage: StorageHealth | None = None
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
@@ -168,7 +171,10 @@ class ControlPlane:
         self.commands = Commands(self.fleet, self.followers)
         undo.push_async_callback(self.commands.stop)
         await self.commands.interrupt_all_unfinished()
-        self.ingest = Ingest(self.store, self.commands, self.followers)
+        self.storage = StorageHealth(self._probe_store, self._storage_changed)
+        undo.push_async_callback(self.storage.stop)
+        self.fleet.storage_trouble = self.storage.noticed
+        self.ingest = Ingest(self.store, self.commands, self.followers, self.storage)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.notifier = Notifier(
             self.store,
@@ -182,6 +188,7 @@ class ControlPlane:
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
         self.metrics = FleetMetrics(self.fleet, self.store, self._sse_clients)
         self.store.observe_writes(self.fleet.counts.store_write_seconds.observe)
+        self.fleet.flush_hooks.append(self.commands.agents_lost)
 
     def _sse_clients(self) -> int | None:
         """Browsers streaming from the in-process web UI; None without one."""
@@ -201,10 +208,12 @@ class ControlPlane:
             undo.callback(metrics_sock.close)
             self.metrics_port = metrics_sock.getsockname()[1]
             self._metrics_socket = metrics_sock
+        storage = self.storage
+        assert storage is not None
         server = grpc.aio.server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
             interceptors=[
-                ErrorInterceptor(),  # first: it maps what the access check refuses too
+                ErrorInterceptor(storage=storage.noticed),  # first: maps what the access check refuses
                 *([AccessInterceptor(self.api_tokens)] if config.require_api_tokens else []),
                 AuditInterceptor(AuditLog(self.store, self.api_tokens.internal_token)),  # after access
             ],
@@ -216,6 +225,7 @@ class ControlPlane:
                 ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                *config.budgets.grpc_options(),
             ],
         )
         undo.push_async_callback(self._drain_grpc, server)
@@ -245,6 +255,9 @@ class ControlPlane:
             self.commands,
             self.ingest,
             self.tokens,
+            AgentAdmission(
+                self.config.budgets, self.config.budgets.agent_streams(self.config.max_concurrent_rpcs)
+            ),
             require_client_cert=self.config.agent_ca is not None,
         )
         fleet_service = FleetService(
@@ -371,6 +384,22 @@ class ControlPlane:
         else:
             await server.stop(self.config.shutdown_grace_seconds)
         self._server, self._grpc_started = None, False
+
+    async def _probe_store(self) -> None:
+        """A small write: does the store work again?"""
+        assert self.fleet is not None
+        await self.store.extend_version_reservation(self.fleet.reserved_version)
+
+    async def _storage_changed(self, working: bool) -> None:
+        """The server's overall health follows the store: NOT_SERVING while it cannot write. The
+        services stay SERVING: reads from memory still work, and watchers keep their streams."""
+        if self._running is None and working:
+            return  # stopped or stopping: health says NOT_SERVING already
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
+        await self._set_health("", serving if working else not_serving)
 
     async def _set_health(self, name: str, status: int) -> None:
         result = self._health.set(name, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from typing import cast
@@ -231,6 +232,23 @@ class Commands:
             state = self.fleet.hosts.get(command.host)
             if state is not None:
                 await self._interrupted(state, command)
+
+    async def agents_lost(self, now: float | None = None) -> None:
+        """A command whose agent has been gone longer than the offline bound shows "agent lost"
+        (interrupted) instead of running forever; it runs again if the agent comes back with it."""
+        for state in self.fleet.lost(time.monotonic() if now is None else now):
+            command = await self.store.get_command(state.host.running_command_id)
+            if command is None or command.state in FINISHED_STATES:
+                self.fleet.release(state, state.host.running_command_id)
+                continue
+            command.state = pb.COMMAND_STATE_INTERRUPTED
+            command.message = (
+                f"agent lost: host {state.host.name} has been gone for more than "
+                f"{self.fleet.offline_after_seconds:.0f} s; the outcome is unknown until it reconnects"
+            )
+            await self.store.update_command(command)
+            log.warning("command %s on %s: agent lost", command.id, state.host.name)
+            await self._interrupted(state, command)
 
     async def _interrupted(self, state: HostState, command: pb.Command) -> None:
         """Show an interrupted command for what it is: its outcome is unknown, nothing runs any more."""

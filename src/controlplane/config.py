@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .accounts import MIN_PASSWORD_LENGTH
+from .budgets import Budgets
 from .listen import StartFailed, split_address
 
 
@@ -42,6 +43,8 @@ class ControlPlaneConfig:
     host_offline_grace_seconds: float = 300.0
     # Serve /metrics here without credentials (for a scraper in a trusted network).
     metrics_address: str | None = None
+    # What one client, peer or token may hold: timeouts, per-connection and per-peer limits.
+    budgets: Budgets = field(default_factory=Budgets)
 
 
 class ConfigError(StartFailed):

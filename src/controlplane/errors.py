@@ -15,6 +15,9 @@ from typing import Any
 
 import grpc
 
+from .ratelog import SummarizedLog
+from .store.trouble import trouble as store_trouble
+
 log = logging.getLogger(__name__)
 
 
@@ -73,21 +76,49 @@ class ResourceExhausted(FleetError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class StorageUnavailable(Unavailable):
+    """The store cannot work right now (the database is locked, the disk is full): retry later."""
+
+    retry_after = 5
+
+
+def storage_trouble(error: BaseException) -> StorageUnavailable | None:
+    """The storage condition behind `error` (the server's, not the caller's fault), or None."""
+    if isinstance(error, StorageUnavailable):
+        return error
+    sentence = store_trouble(error)
+    return None if sentence is None else StorageUnavailable(sentence)
+
+
 def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The gRPC status code and detail for an exception raised while serving a call."""
     if isinstance(exc, FleetError):
         return exc.grpc_code, str(exc)
+    trouble = storage_trouble(exc)
+    if trouble is not None:
+        return trouble.grpc_code, str(trouble)
     return grpc.StatusCode.INTERNAL, "internal error; see the control plane's log"
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str) -> None:
+StorageWatch = Callable[[BaseException], bool]
+"""Told of an error; True when it was storage trouble (then it was noted, and logged once)."""
+
+
+def _is_storage_trouble(error: BaseException) -> bool:
+    return storage_trouble(error) is not None
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str, storage: StorageWatch
+) -> None:
     """End the call with the status that fits `error` (raises grpc.aio.AbortError)."""
     if isinstance(error, grpc.aio.AbortError):
         raise error  # the call was ended with its status already
-    if not isinstance(error, FleetError):
+    if not isinstance(error, FleetError) and not storage(error):
         log.error("%s failed", method, exc_info=error)
-    elif error.retry_after is not None:
-        context.set_trailing_metadata((("retry-after", str(error.retry_after)),))
+    trouble = error if isinstance(error, FleetError) else storage_trouble(error)
+    if trouble is not None and trouble.retry_after is not None:
+        context.set_trailing_metadata((("retry-after", str(trouble.retry_after)),))
     code, detail = grpc_status(error)
     await context.abort(code, detail)
 
@@ -95,20 +126,72 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, 
 Behavior = Callable[..., Any]
 
 
-def _unary(behavior: Behavior, method: str) -> Callable[[Any, Any], Awaitable[Any]]:
+class Undecodable:
+    """Stands for a request whose bytes are not a valid message: the handler refuses it, so that a
+    malformed request is answered INVALID_ARGUMENT instead of gRPC's own UNKNOWN and traceback."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserializer`, answering an Undecodable instead of raising."""
+    if deserializer is None:
+        return None
+    owner = getattr(deserializer, "__self__", None)
+    type_name = getattr(owner, "__name__", "request")
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return Undecodable(type_name)
+
+    return decode
+
+
+_MALFORMED = SummarizedLog(log, "refused malformed requests")
+
+
+def _decoded(request: Any, method: str) -> Any:
+    """`request`, or InvalidArgument (logged in one line, floods summed up) when its bytes were not a
+    valid message."""
+    if isinstance(request, Undecodable):
+        _MALFORMED.note(f"{method}: not a valid {request.type_name} message")
+        raise InvalidArgument(f"the request is not a valid {request.type_name} message")
+    return request
+
+
+async def _each_decoded(requests: AsyncIterator[Any], method: str) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _decoded(request, method)
+
+
+def _unary(
+    behavior: Behavior, method: str, streaming: bool, storage: StorageWatch
+) -> Callable[[Any, Any], Awaitable[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return await behavior(request, context)
+            checked = _each_decoded(request, method) if streaming else _decoded(request, method)
+            return await behavior(checked, context)
         except Exception as error:
-            await _abort(context, error, method)
+            await _abort(context, error, method, storage)
             raise  # unreachable: _abort raises
 
     return call
 
 
-def _streaming(behavior: Behavior, method: str) -> Callable[[Any, Any], AsyncIterator[Any]]:
+def _streaming(
+    behavior: Behavior, method: str, streaming: bool, storage: StorageWatch
+) -> Callable[[Any, Any], AsyncIterator[Any]]:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        result = behavior(request, context)
+        try:
+            checked = _each_decoded(request, method) if streaming else _decoded(request, method)
+        except Exception as error:
+            await _abort(context, error, method, storage)
+        result = behavior(checked, context)
         try:
             if inspect.isasyncgen(result):
                 async for response in result:
@@ -116,7 +199,7 @@ def _streaming(behavior: Behavior, method: str) -> Callable[[Any, Any], AsyncIte
             else:
                 await result  # a handler that writes with context.write()
         except Exception as error:
-            await _abort(context, error, method)
+            await _abort(context, error, method, storage)
         finally:
             if inspect.isasyncgen(result):
                 await result.aclose()
@@ -129,8 +212,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     to INTERNAL (logged with its traceback). Put it first, so the calls other interceptors refuse
     go through it too."""
 
-    def __init__(self, prefix: str = "/fleetdeck.") -> None:
+    def __init__(self, prefix: str = "/fleetdeck.", storage: StorageWatch = _is_storage_trouble) -> None:
         self.prefix = prefix
+        self.storage = storage
 
     async def intercept_service(
         self,
@@ -142,13 +226,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or not method.startswith(self.prefix):
             return handler
         kwargs = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": _lenient(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **kwargs)
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary, method, False, self.storage), **kwargs
+            )
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, method), **kwargs)
+            return grpc.stream_unary_rpc_method_handler(
+                _unary(handler.stream_unary, method, True, self.storage), **kwargs
+            )
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, method), **kwargs)
-        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, method), **kwargs)
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(handler.unary_stream, method, False, self.storage), **kwargs
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _streaming(handler.stream_stream, method, True, self.storage), **kwargs
+        )

@@ -26,6 +26,7 @@ from fleetdeck.version import __version__
 
 from . import compartments, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
+from .budgets import FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND, TokenBucket
 from .errors import NotFound, Unauthenticated
 from .hub import Hub
 from .metrics import Counts
@@ -35,6 +36,14 @@ from .timeutil import now_ts
 log = logging.getLogger(__name__)
 
 MISSED_HEARTBEATS_OFFLINE = 3
+HOUSEKEEPING_SECONDS = 1.0
+PAUSED_SECONDS = 3.0  # a housekeeping tick this late: the control plane itself was not running
+
+
+def paused_for(previous_tick: float, now: float) -> float | None:
+    """How long the control plane itself did not run (SIGSTOP, a suspended VM), from its own ticks."""
+    gap = now - previous_tick
+    return gap if gap > PAUSED_SECONDS else None
 
 
 _LAST_FIELD = {
@@ -60,6 +69,10 @@ class HostState:
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
     statuses: tuple[tuple[int, int], ...] = ()  # (kind, status) of each compartment as last computed
+    gone_at: float = 0.0  # monotonic: when its agent disconnected or fell silent; 0 while online
+    fact_changes: TokenBucket = field(
+        default_factory=lambda: TokenBucket(FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND)
+    )
 
     @property
     def online(self) -> bool:
@@ -86,8 +99,11 @@ class Fleet:
         self._unsaved: set[str] = set()  # hosts with facts not yet written to SQLite
         self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
         self._flusher: asyncio.Task[None] | None = None
+        self._awake_since = 0.0  # monotonic: silence counts only from here (after a pause of our own)
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
         self.counts = Counts()  # what happened, for the metrics; bumped where it happens
+        # Told of a failed flush; True when it was storage trouble (reported by StorageHealth, once).
+        self.storage_trouble: Callable[[BaseException], bool] = lambda error: False
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -175,6 +191,7 @@ class Fleet:
         """Publish a freshly welcomed stream as the host's link."""
         state.stream = stream
         state.stale = False
+        state.gone_at = 0.0
         self.heard_from(state)
         self.changed(state)
 
@@ -185,6 +202,7 @@ class Fleet:
         self._seen_unsaved.add(state.host.name)
         if state.stale:
             state.stale = False
+            state.gone_at = 0.0
             log.info("host %s is sending heartbeats again", state.host.name)
             self.changed(state)
 
@@ -194,13 +212,31 @@ class Fleet:
         self.heard_from(state)
         host = state.host
         host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time
-        visible = host.facts != heartbeat.facts
+        visible = host.facts != heartbeat.facts and self._may_change_facts(state)
         if visible:
             host.facts.CopyFrom(heartbeat.facts)
         before = host.test_status.SerializeToString()
         self._report_tests(state, heartbeat.test_status)
         if visible or host.test_status.SerializeToString() != before:
             self.changed(state)
+
+    @staticmethod
+    def _may_change_facts(state: HostState) -> bool:
+        """False while the host changes its facts faster than its budget (logged once per episode)."""
+        was_refusing = state.fact_changes.refusing
+        if state.fact_changes.take(time.monotonic()):
+            if was_refusing:
+                log.info("host %s changes its facts slowly enough again; applying them", state.host.name)
+            return True
+        if not was_refusing:
+            log.warning(
+                "host %s changes its facts more often than %d in a row and one every %.0f s; "
+                "ignoring changes until it slows down",
+                state.host.name,
+                FACT_CHANGES_BURST,
+                1 / FACT_CHANGES_PER_SECOND,
+            )
+        return False
 
     @contextlib.contextmanager
     def storing(self, state: HostState) -> Iterator[None]:
@@ -216,6 +252,7 @@ class Fleet:
         state = self.hosts.get(stream.host)
         if self.streams.remove(stream) and state is not None and state.stream is stream:
             state.stream = None
+            state.gone_at = time.monotonic()
             log.info("host %s disconnected", stream.host)
             self.changed(state)
 
@@ -395,13 +432,19 @@ class Fleet:
         await self.flush()
 
     async def _housekeeping(self) -> None:
+        tick = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            previous, tick = tick, time.monotonic()
+            paused = paused_for(previous, tick)
+            if paused is not None:
+                self.resumed(tick, paused)
             try:
-                self.check_liveness(time.monotonic())
+                self.check_liveness(tick)
                 await self.flush()
-            except Exception:
-                log.exception("fleet housekeeping failed; retrying in a second")
+            except Exception as error:
+                if not self.storage_trouble(error):
+                    log.exception("fleet housekeeping failed; retrying in a second")
 
     async def flush(self) -> None:
         """Write every host changed since the last flush in one transaction."""
@@ -425,15 +468,44 @@ class Fleet:
             self._reserved_version = self.hub.version + VERSION_BLOCK
             await self.store.extend_version_reservation(self._reserved_version)
 
-    def check_liveness(self, now: float) -> None:
-        """Mark connected hosts whose heartbeats stopped as offline."""
-        limit = MISSED_HEARTBEATS_OFFLINE * max(
+    @property
+    def reserved_version(self) -> int:
+        """The end of the version block this process may hand out (rewritten as a storage probe)."""
+        return self._reserved_version
+
+    def resumed(self, now: float, paused: float) -> None:
+        """The control plane itself did not run for `paused` seconds: agents' heartbeats of that time
+        are still on their way, so silence is measured from now on, not from before the pause."""
+        log.warning(
+            "the control plane did not run for %.0f s (paused?); host silence counts from now", paused
+        )
+        self._awake_since = now
+
+    @property
+    def offline_after_seconds(self) -> float:
+        """Silence that makes a connected host offline: a few missed heartbeats."""
+        return MISSED_HEARTBEATS_OFFLINE * max(
             self.settings.heartbeat_interval.ToTimedelta().total_seconds(), 0.1
         )
+
+    def lost(self, now: float) -> list[HostState]:
+        """Hosts with a running command whose agent has been gone longer than the offline bound."""
+        limit = self.offline_after_seconds
+        return [
+            s
+            for s in self.hosts.values()
+            if s.host.running_command_id and not s.online and s.gone_at and now - s.gone_at > limit
+        ]
+
+    def check_liveness(self, now: float) -> None:
+        """Mark connected hosts whose heartbeats stopped as offline."""
+        limit = self.offline_after_seconds
         for state in self.hosts.values():
             if state.waiting_on_store:
                 continue  # heartbeats are queued behind output that storage has not taken yet
-            if state.stream is not None and not state.stale and now - state.last_heard > limit:
+            silent = now - max(state.last_heard, self._awake_since)
+            if state.stream is not None and not state.stale and silent > limit:
                 state.stale = True
+                state.gone_at = now
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)

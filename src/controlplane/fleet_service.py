@@ -23,6 +23,7 @@ from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .audit import current_actor
+from .bounds import check_number
 from .command_verdict import watch_command
 from .commands import FINISHED_STATES, Commands
 from .errors import InvalidArgument, NotFound, Unavailable
@@ -109,6 +110,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def StreamCommandOutput(
         self, request: fleet_pb.StreamCommandOutputRequest, context: Any
     ) -> AsyncIterator[fleet_pb.StreamCommandOutputResponse]:
+        check_number(request.from_line, "from_line")
         # Follow before reading, so a finish that lands in between is not missed.
         follower = self.followers.follow(request.command_id) if not request.no_follow else None
         try:
@@ -313,6 +315,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if not await self.store.revoke_api_token(request.token_id):
             raise NotFound(f"no API token with id {request.token_id}")
         token = next(t for t in await self.store.list_api_tokens() if t.token_id == request.token_id)
+        self.api_tokens.revoked(token.token_id)  # its open streams end now
         log.info("revoked API token %s of %s", token.token_id, token.name)
         return fleet_pb.RevokeApiTokenResponse(api_token=token)
 

@@ -12,6 +12,8 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 
 log = logging.getLogger(__name__)
 
+RING_BYTES = 64 * 1024 * 1024  # recent events kept for resuming watchers, at most
+
 Event = fleet_pb.WatchFleetResponse
 
 
@@ -62,10 +64,20 @@ class Watcher:
 class Hub:
     """Numbers every fleet change and fans it out; a slow watcher is dropped to a snapshot."""
 
-    def __init__(self, start_version: int, ring_size: int = 10_000, watcher_limit: int = 1_000) -> None:
+    def __init__(
+        self,
+        start_version: int,
+        ring_size: int = 10_000,
+        watcher_limit: int = 1_000,
+        ring_bytes: int = RING_BYTES,
+    ) -> None:
         self.version = start_version
         self._first_version = start_version + 1  # oldest version a resume can start after
-        self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
+        # Bounded in count and in bytes: a resume older than the ring gets a snapshot instead.
+        self._ring: collections.deque[tuple[Event, int]] = collections.deque()
+        self._ring_size = ring_size
+        self._ring_bytes = ring_bytes
+        self.ring_bytes_used = 0
         self._watchers: set[Watcher] = set()
         self._watcher_limit = watcher_limit
         self.closed = False
@@ -74,9 +86,13 @@ class Hub:
         """Give the event the next version, remember it and offer it to every watcher."""
         self.version += 1
         event.version = self.version
-        if len(self._ring) == self._ring.maxlen:
-            self._first_version = self._ring[0].version + 1
-        self._ring.append(event)
+        size = event.ByteSize()
+        self._ring.append((event, size))
+        self.ring_bytes_used += size
+        while len(self._ring) > self._ring_size or self.ring_bytes_used > self._ring_bytes:
+            gone, gone_size = self._ring.popleft()
+            self.ring_bytes_used -= gone_size
+            self._first_version = gone.version + 1
         for watcher in self._watchers:
             watcher.offer(event)
         return event
@@ -87,7 +103,7 @@ class Hub:
             return []
         if version < self._first_version - 1 or version > self.version:
             return None
-        return [e for e in self._ring if e.version > version]
+        return [e for e, _ in self._ring if e.version > version]
 
     async def watch(
         self, from_version: int, snapshot: Callable[[], fleet_pb.FleetSnapshot]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from fleetdeck.limits import MAX_NUMBER
+
 from .errors import InvalidArgument
 
 
@@ -25,7 +27,10 @@ def decode_page_token(token: str) -> int | None:
         kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
         if kind != "o":
             raise ValueError(kind)
-        return int(value)
+        number = int(value)
+        if not 0 <= number <= MAX_NUMBER:
+            raise ValueError(value)
+        return number
     except ValueError as exc:
         raise InvalidArgument(
             "page_token is not one this server handed out; start from the first page"

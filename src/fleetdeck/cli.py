@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 import click
@@ -18,6 +17,7 @@ from fleetdeck import (
     commands_tests,
     commands_webhooks,
     exits,
+    logs,
 )
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
@@ -54,11 +54,7 @@ PROCESSES = {
 )
 @common_options(root=True)
 def root(log_level: str) -> None:
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(log_level.upper(), stream=sys.stderr)
 
 
 def _process(name: str, module_name: str, help_text: str) -> click.Command:

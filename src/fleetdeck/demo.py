@@ -29,6 +29,7 @@ from pathlib import Path
 
 import grpc
 
+from fleetdeck import logs
 from fleetdeck.v1 import fleet_service_pb2, fleet_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the fleet, run it until Ctrl-C, stop everything; non-zero when it could not start."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.setup(logging.INFO, fmt="%(levelname)s %(name)s: %(message)s")
     keep = args.dir is not None
     base = args.dir.resolve() if keep else Path(tempfile.mkdtemp(prefix="fleetdeck-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -456,8 +457,9 @@ class Demo:
 
     def _print_banner(self, target: str, http_url: str) -> None:
         token_file = self.base / "admin-token"
-        # grpcurl takes its flags (-H, -d) before the address.
-        grpcurl = 'grpcurl -plaintext -H "authorization: Bearer $FLEETDECK_TOKEN"'
+        # grpcurl takes its flags (-H, -d) before the address; it expands the token from its own
+        # environment (-expand-headers), so the token never shows in the process list.
+        grpcurl = "grpcurl -plaintext -expand-headers -H 'authorization: Bearer ${FLEETDECK_TOKEN}'"
         svc = f"{target} fleetdeck.v1.FleetService"
         lines = [
             "",

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -32,6 +33,8 @@ from webui.statuses import http_status_for
 
 log = logging.getLogger(__name__)
 
+HEALTH_TIMEOUT_SECONDS = 2.0
+
 _HERE = Path(__file__).parent
 
 
@@ -46,9 +49,18 @@ async def index(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness of the web UI, and whether the control plane says it is serving."""
-    draining = request.app.state.streams.draining
-    return JSONResponse({"ok": True, "controlplane": "stopping" if draining else "serving"})
+    """Liveness of the web UI, and whether the control plane says it is serving (503 while its
+    storage is in trouble or it cannot be reached)."""
+    if request.app.state.streams.draining:
+        return JSONResponse({"ok": True, "controlplane": "stopping"})
+    overall = health_pb2_grpc.HealthStub(request.app.state.fleet.channel)
+    try:
+        answer = await overall.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS)
+    except grpc.aio.AioRpcError:
+        return JSONResponse({"ok": False, "controlplane": "unreachable"}, status_code=503)
+    if answer.status != health_pb2.HealthCheckResponse.SERVING:
+        return JSONResponse({"ok": False, "controlplane": "degraded"}, status_code=503)
+    return JSONResponse({"ok": True, "controlplane": "serving"})
 
 
 async def rpc_error(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
+from fleetdeck import logs
 from fleetdeck.client import channel
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -156,7 +157,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--open-tests", action="store_true", help="show gpc0's Tests popup")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.setup(logging.INFO, fmt="%(levelname)s %(name)s: %(message)s")
     render(args.out, args.width, args.height, args.open_tests)
     return 0
 

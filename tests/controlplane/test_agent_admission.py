@@ -1,0 +1,186 @@
+"""Unauthenticated or greedy clients cannot exhaust the server: token first, agent slots of their
+own, per-peer and per-token limits, a short hello deadline, idle connections closed, refusals logged
+in few lines."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from controlplane.agent_admission import AgentAdmission, peer_address
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from controlplane.budgets import Budgets
+from controlplane.errors import ResourceExhausted, Unauthenticated
+from controlplane.ratelog import SummarizedLog
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+
+TIGHT = Budgets(hello_timeout_seconds=1.0, handshake_timeout_seconds=1.0, agent_streams_per_token=100)
+
+
+@pytest.fixture
+async def tight(tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    config = ControlPlaneConfig(
+        require_api_tokens=False,
+        database=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        max_concurrent_rpcs=20,
+        budgets=TIGHT,
+    )
+    async with ControlPlane(config) as plane:
+        yield plane
+
+
+async def _silent_stream(stub: agent_grpc.AgentServiceStub, token: str):  # type: ignore[no-untyped-def]
+    """A Connect stream that never sends anything."""
+    never: asyncio.Event = asyncio.Event()
+
+    async def nothing() -> AsyncIterator[agent_pb.ConnectRequest]:
+        await never.wait()
+        yield agent_pb.ConnectRequest()
+
+    return stub.Connect(nothing(), metadata=(("authorization", f"Bearer {token}"),))
+
+
+async def _code(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async with asyncio.timeout(5):
+            await call.read()
+    return caught.value.code()
+
+
+async def test_a_bad_token_is_refused_before_the_hello_wait(tight) -> None:
+    async with grpc.aio.insecure_channel(tight.grpc_target) as channel:
+        started = time.monotonic()
+        call = await _silent_stream(agent_grpc.AgentServiceStub(channel), "junk")
+        assert await _code(call) == grpc.StatusCode.UNAUTHENTICATED
+        assert time.monotonic() - started < TIGHT.hello_timeout_seconds
+
+
+async def test_a_silent_agent_is_closed_at_the_hello_deadline(tight) -> None:
+    async with grpc.aio.insecure_channel(tight.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        call = await _silent_stream(agent_grpc.AgentServiceStub(channel), token)
+        assert await _code(call) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_fleet_service_and_health_answer_while_agent_slots_are_full(tight, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    async with grpc.aio.insecure_channel(tight.grpc_target) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agents = agent_grpc.AgentServiceStub(channel)
+        slots = TIGHT.agent_streams(20)
+        held = [await _silent_stream(agents, token) for _ in range(slots)]
+        # Every slot is taken once the server counted them; one more is refused at once.
+        async with asyncio.timeout(5):
+            while True:
+                extra = await _silent_stream(agents, token)
+                try:
+                    await asyncio.wait_for(extra.read(), 0.2)
+                except grpc.aio.AioRpcError as error:
+                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    break
+                except TimeoutError:
+                    held.append(extra)  # admitted before the others were counted; keep it open
+        assert (await fleet.ListHosts(fleet_pb.ListHostsRequest(), timeout=5)).version >= 0
+        health = health_pb2_grpc.HealthStub(channel)
+        answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        for call in held:
+            call.cancel()
+    refused = [r for r in caplog.records if "refused agent streams" in r.getMessage()]
+    assert len(refused) == 1
+
+
+async def test_a_connection_that_never_speaks_is_closed(tight) -> None:
+    host, port = tight.grpc_target.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        async with asyncio.timeout(TIGHT.handshake_timeout_seconds + 4):
+            said = await reader.read()  # until the server hangs up (after a GOAWAY)
+        assert b"handshake timeout" in said
+    finally:
+        writer.close()
+
+
+def test_admission_limits_per_peer_and_per_token() -> None:
+    admission = AgentAdmission(Budgets(agent_streams_per_peer=2, agent_streams_per_token=1), slots=10)
+    with admission.admit("ipv4:10.0.0.1:5000", "t1"), admission.admit("ipv4:10.0.0.1:5001", "t2"):
+        with (
+            pytest.raises(ResourceExhausted, match=r"from 10\.0\.0\.1"),
+            admission.admit("ipv4:10.0.0.1:5002", "t3"),
+        ):
+            pass
+        with (
+            pytest.raises(ResourceExhausted, match="with this token"),
+            admission.admit("ipv4:10.0.0.2:5000", "t1"),
+        ):
+            pass
+        with admission.admit("ipv6:[::1]:5000", "t3"):
+            assert admission.open == 3
+    assert admission.open == 0
+    with admission.admit("ipv4:10.0.0.1:5003", "t1"):
+        pass  # the slots were given back
+
+
+@pytest.mark.parametrize(
+    ("peer", "address"),
+    [
+        ("ipv4:10.0.0.1:5000", "10.0.0.1"),
+        ("ipv6:[::1]:5000", "[::1]"),
+        ("unix:/run/x.sock", "unix:/run/x.sock"),
+    ],
+)
+def test_peer_address(peer, address) -> None:
+    assert peer_address(peer) == address
+
+
+def test_refusals_are_logged_once_then_summed_up(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    refusals = SummarizedLog(logging.getLogger("test"), "refused agent streams", seconds=10)
+    for i in range(100):
+        refusals.note("with a missing or unknown token", now=float(i) / 10)
+    refusals.note("on this control plane", now=10.5)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "refused agent streams 1 time(s) (1 with a missing or unknown token)",
+        "refused agent streams 100 time(s) (99 with a missing or unknown token; 1 on this control plane)",
+    ]
+
+
+def test_a_peer_sending_bad_tokens_is_refused_before_any_lookup() -> None:
+    admission = AgentAdmission(Budgets(failed_logins_burst=3, failed_logins_per_second=0.001), slots=10)
+    for _ in range(3):
+        admission.check_logins("ipv4:10.0.0.9:5000")
+        admission.login_failed("ipv4:10.0.0.9:5000")
+    with pytest.raises(ResourceExhausted, match="bad tokens"):
+        admission.check_logins("ipv4:10.0.0.9:6000")
+    admission.check_logins("ipv4:10.0.0.10:5000")  # another address is not affected
+
+
+async def test_an_unknown_token_is_refused_from_memory_the_second_time(cp, monkeypatch) -> None:
+    lookups: list[str] = []
+    find = cp.store.find_token
+
+    async def counted(digest: str):  # type: ignore[no-untyped-def]
+        lookups.append(digest)
+        return await find(digest)
+
+    monkeypatch.setattr(cp.store, "find_token", counted)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            await cp.tokens.find("fdat_" + "j" * 43)
+    assert len(lookups) == 1
+    token, _, _ = await cp.tokens.create("gpc0")
+    assert (await cp.tokens.find(token)).host == "gpc0"
