@@ -34,6 +34,7 @@ from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
 from .output import OutputFollowers
+from .rollouts import Rollouts
 from .store import Store, make_store, redacted
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class ControlPlane:
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
+        self.rollouts: Rollouts | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
         self.tokens = AgentTokens(self.store)
@@ -151,6 +153,9 @@ class ControlPlane:
         self.commands = Commands(self.fleet, self.followers)
         undo.push_async_callback(self.commands.stop)
         await self.commands.interrupt_all_unfinished()
+        self.rollouts = Rollouts(self.fleet, self.commands)
+        undo.push_async_callback(self.rollouts.stop)
+        await self.rollouts.load()
         self.ingest = Ingest(self.store, self.commands, self.followers)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
@@ -210,6 +215,8 @@ class ControlPlane:
         fleet_service = FleetService(
             self.fleet, self.commands, self.followers, self.tokens, self.api_tokens, self.accounts
         )
+        assert self.rollouts is not None
+        fleet_service.rollouts = self.rollouts
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
 
@@ -233,6 +240,8 @@ class ControlPlane:
         assert self.fleet is not None and self.ingest is not None and self._server is not None
         await self.fleet.start()
         await self.ingest.start()
+        assert self.rollouts is not None
+        await self.rollouts.start()
         await self._server.start()
         self._grpc_started = True
         if http_socket is not None:

@@ -89,6 +89,7 @@ class Commands:
         command_timeout: Duration | None = None,
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
+        command_id: str = "",
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
         reason = policy.refusal_reason(self.fleet.view_of(state), operation)
@@ -104,7 +105,7 @@ class Commands:
                 else self.fleet.settings.operation_timeout
             )
         command = pb.Command(
-            id=new_command_id(),
+            id=command_id or new_command_id(),
             host=state.host.name,
             operation=operation,
             state=pb.COMMAND_STATE_PENDING,
@@ -133,8 +134,9 @@ class Commands:
         run = agent_pb.RunCommand(
             command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
         )
-        if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
-            run.target_commit = self.fleet.desired.commit
+        wanted = self.fleet.desired_for(state)
+        if operation == pb.OPERATION_PULL and wanted is not None:
+            run.target_commit = wanted.commit
         stream.send(agent_pb.ConnectResponse(run_command=run))
         log.info("started %s on %s as command %s", operation_name(operation), command.host, command.id)
         self.fleet.changed(state)

@@ -31,8 +31,18 @@ VIEWER = {
     "GetTestRun",
     "GetSettings",
     "GetDesiredState",
+    "GetRollout",
+    "ListRollouts",
 }
-OPERATOR = {"RunOperation", "CancelCommand"}
+OPERATOR = {
+    "RunOperation",
+    "CancelCommand",
+    "CreateRollout",
+    "PauseRollout",
+    "ResumeRollout",
+    "AbortRollout",
+    "ApproveRollout",
+}
 ADMIN = {
     "UpdateHostSettings",
     "UpdateSettings",
@@ -48,6 +58,7 @@ ADMIN = {
     "GetWebSession",
     "Logout",
     "PutUser",
+    "UpdateHostLabels",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},

@@ -45,8 +45,10 @@ def _schema(path: Path) -> list[tuple[str, str, str]]:
 
 async def test_a_new_database_gets_the_schema_the_first_store_wrote(tmp_path: Path) -> None:
     async with opened_store(tmp_path / "new.db") as store:
-        assert await store.schema_version() == len(MIGRATIONS) == 4
+        assert await store.schema_version() == len(MIGRATIONS)
     _load(tmp_path / "main.db", MAIN_DATABASE.read_text(), 4)
+    async with opened_store(tmp_path / "main.db"):  # the first store's schema, migrated since
+        pass
     assert _schema(tmp_path / "new.db") == _schema(tmp_path / "main.db")
 
 
@@ -59,7 +61,7 @@ async def test_a_database_written_before_the_store_was_a_package_opens_unchanged
 
 async def _assert_the_old_fleet(store: EngineStore) -> None:
     """Every row of the database the first store wrote reads back, and the store goes on from there."""
-    assert await store.schema_version() == 4
+    assert await store.schema_version() == len(MIGRATIONS)
     assert await store.reserve_versions(0) == 100_042  # the reservation the old store made
 
     settings = await store.load_settings()
@@ -112,7 +114,7 @@ async def test_a_database_at_schema_one_is_migrated_keeping_its_rows(tmp_path: P
     path = tmp_path / "fleet.db"
     _load(path, MIGRATIONS[0].sql + "; INSERT INTO hosts(name, registered_at) VALUES ('gpc0', 1.0);", 1)
     async with opened_store(path) as store:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == len(MIGRATIONS)
         assert [s.host.name for s in await store.load_hosts()] == ["gpc0"]
         await store.add_api_token("k1", "ci", pb.ROLE_VIEWER, "c" * 64)  # a table of migration 2
         await store.put_user("admin", "hash", pb.ROLE_ADMIN)  # of migration 4

@@ -15,11 +15,13 @@ from .interface import (
     CredentialStore,
     HostStore,
     Store,
+    TargetStore,
     TestRunStore,
 )
 from .location import is_postgres, make_store, redacted, resolve_location
 from .postgres import PostgresStore
 from .records import (
+    HostLabels,
     OutputAppend,
     Page,
     StoredHost,
@@ -35,6 +37,7 @@ __all__ = [
     "VERSION_BLOCK",
     "CommandStore",
     "CredentialStore",
+    "HostLabels",
     "HostStore",
     "OutputAppend",
     "Page",
@@ -43,6 +46,7 @@ __all__ = [
     "Store",
     "StoredHost",
     "StoredOutput",
+    "TargetStore",
     "TestRunStore",
     "TokenRecord",
     "UserRecord",

@@ -27,10 +27,11 @@ from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
 from .tables import load_tables, table_columns, table_rows
+from .targets import PostgresTargets
 from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(PostgresHosts, PostgresCommands, PostgresTestRuns, PostgresCredentials):
+class PostgresStore(PostgresHosts, PostgresTargets, PostgresCommands, PostgresTestRuns, PostgresCredentials):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

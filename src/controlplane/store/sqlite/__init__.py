@@ -18,10 +18,11 @@ from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
 from .hosts import SqliteHosts
+from .targets import SqliteTargets
 from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(SqliteHosts, SqliteCommands, SqliteTestRuns, SqliteCredentials):
+class SqliteStore(SqliteHosts, SqliteTargets, SqliteCommands, SqliteTestRuns, SqliteCredentials):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

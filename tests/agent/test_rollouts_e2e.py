@@ -1,0 +1,258 @@
+"""End to end: rollouts over real agents sharing one fleet repo — canary first, batches, stop on red."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent_e2e import Fleet, HostWorld, World, control_plane_config, git, write_script
+from google.protobuf import field_mask_pb2
+
+from controlplane.app import ControlPlane
+from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import rollouts_pb2 as rpb
+from fleetdeck.v1 import types_pb2 as pb
+
+HOSTS = ["h1", "h2", "h3", "h4", "h5", "h6"]  # h1 is the canary (label canary=true)
+LOCK = '{"nodes": {}, "version": 7}\n'
+LOCK_HASH = hashlib.sha256(LOCK.encode()).hexdigest()
+ROLLOUT_TIMEOUT = 60.0
+
+
+class FleetRepo:
+    """One fleet repo for every host: hosts/<name>/tests/10-ok.sh each, behind a bare origin."""
+
+    def __init__(self, root: Path, hosts: list[str]) -> None:
+        self.seed = root / "fleet-seed"
+        self.origin = root / "fleet.git"
+        self.seed.mkdir(parents=True)
+        git(self.seed, "init", "-q", "-b", "main")
+        (self.seed / "flake.lock").write_text(LOCK)
+        for host in hosts:
+            write_script(self.seed / "hosts" / host / "tests" / "10-ok.sh", "exit 0\n")
+        git(self.seed, "add", "-A")
+        git(self.seed, "commit", "-q", "-m", "initial")
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.seed), str(self.origin)], check=True)
+        self.first = git(self.seed, "rev-parse", "HEAD")
+
+    def commit(self, message: str, tests: dict[str, str]) -> str:
+        """Commit test scripts ("h3/20-web.sh": body) and push; the new commit."""
+        for path, body in tests.items():
+            host, name = path.split("/")
+            write_script(self.seed / "hosts" / host / "tests" / name, body)
+        (self.seed / "CHANGES").write_text(message + "\n")
+        git(self.seed, "add", "-A")
+        git(self.seed, "commit", "-q", "-m", message)
+        git(self.seed, "push", "-q", str(self.origin), "main")
+        return git(self.seed, "rev-parse", "HEAD")
+
+
+async def fleet_of(world: World, hosts: list[str] = HOSTS, canary: str = "h1") -> FleetRepo:
+    """Hosts checked out from one fleet repo at its first commit, agents online, desired state set."""
+    repo = FleetRepo(world.tmp_path, hosts)
+    for name in hosts:
+        labels = '[labels]\nrole = "web"\n' + ('canary = "true"\n' if name == canary else "")
+        host: HostWorld = await world.host(name, config_extra=labels)
+        git(host.repo, "remote", "set-url", "origin", str(repo.origin))
+        git(host.repo, "fetch", "-q", "origin")
+        git(host.repo, "reset", "-q", "--hard", repo.first)
+        await world.agent(host)
+    await world.fleet.stub.SetDesiredState(
+        fleet_pb.SetDesiredStateRequest(commit=repo.first, lock_hash=LOCK_HASH)
+    )
+    return repo
+
+
+async def create(world: World, commit: str, **spec: Any) -> rpb.Rollout:
+    spec.setdefault("batch_size", 2)
+    request = rpb.CreateRolloutRequest(spec=rpb.RolloutSpec(commit=commit, lock_hash=LOCK_HASH, **spec))
+    return (await world.fleet.stub.CreateRollout(request)).rollout
+
+
+async def wait_rollout(
+    fleet: Fleet, rollout_id: str, predicate: Callable[[rpb.Rollout], bool], within: float = ROLLOUT_TIMEOUT
+) -> rpb.Rollout:
+    """The rollout once `predicate` holds, watching WatchFleet."""
+    async with asyncio.timeout(within):
+        call = fleet.stub.WatchFleet(fleet_pb.WatchFleetRequest())
+        try:
+            first = True
+            async for event in call:
+                if first:
+                    first = False
+                    got = await fleet.stub.GetRollout(rpb.GetRolloutRequest(rollout_id=rollout_id))
+                    if predicate(got.rollout):
+                        return got.rollout
+                is_it = event.WhichOneof("event") == "rollout" and event.rollout.id == rollout_id
+                if is_it and predicate(event.rollout):
+                    return event.rollout
+        finally:
+            call.cancel()
+    raise AssertionError("WatchFleet ended")
+
+
+def ended(rollout: rpb.Rollout) -> bool:
+    return rollout.state in (rpb.ROLLOUT_STATE_STOPPED, rpb.ROLLOUT_STATE_SUCCEEDED) and not any(
+        h.state == rpb.ROLLOUT_HOST_STATE_RUNNING for b in rollout.batches for h in b.hosts
+    )
+
+
+def host_states(rollout: rpb.Rollout) -> dict[str, str]:
+    return {
+        h.host: rpb.RolloutHostState.Name(h.state).removeprefix("ROLLOUT_HOST_STATE_")
+        for b in rollout.batches
+        for h in b.hosts
+    }
+
+
+async def operations(fleet: Fleet, host: str) -> list[str]:
+    """The operations run on a host, oldest first."""
+    listed = await fleet.stub.ListCommands(fleet_pb.ListCommandsRequest(host=host))
+    return [
+        pb.Operation.Name(c.operation).removeprefix("OPERATION_").lower() for c in reversed(listed.commands)
+    ]
+
+
+async def test_a_failing_canary_stops_the_rollout_and_no_other_host_is_touched(world: World) -> None:
+    repo = await fleet_of(world)
+    second = repo.commit("break the canary", {"h1/20-web.sh": "echo 'web is down' >&2\nexit 1\n"})
+
+    created = await create(world, second)
+    assert [[h.host for h in b.hosts] for b in created.batches] == [
+        ["h1"],
+        ["h2", "h3"],
+        ["h4", "h5"],
+        ["h6"],
+    ]
+    assert created.batches[0].canary
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+
+    assert rollout.state == rpb.ROLLOUT_STATE_STOPPED, rollout.message
+    canary = rollout.batches[0].hosts[0]
+    assert (canary.state, list(canary.failed_cases)) == (rpb.ROLLOUT_HOST_STATE_FAILED, ["Web"])
+    assert "h1 (tests failed: Web)" in rollout.message
+    assert "roll back the failed hosts, resume anyway, or abort" in rollout.message
+    assert await operations(world.fleet, "h1") == ["pull", "switch", "test"]
+    for name in HOSTS[1:]:
+        assert host_states(rollout)[name] == "PENDING"
+        assert await operations(world.fleet, name) == [], name
+    host = (await world.fleet.stub.GetHost(fleet_pb.GetHostRequest(name="h1"))).host
+    assert host.rollout_id == created.id
+    assert host.desired_state.commit == second  # the canary compares against the rollout's target
+    assert host.compartments[1].status == pb.COMPARTMENT_STATUS_OK  # Git
+    assert host.compartments[4].status == pb.COMPARTMENT_STATUS_ERROR  # Tests
+
+
+async def test_a_failure_in_batch_two_stops_after_batch_two_with_a_budget_of_zero(world: World) -> None:
+    repo = await fleet_of(world)
+    second = repo.commit("break h3", {"h3/20-web.sh": "exit 1\n"})
+    # h2 runs its tests only because the rollout asks: its switch does not start them.
+    override = pb.TestSettingsOverride(auto_run_after_switch=False)
+    await world.fleet.stub.UpdateHostSettings(
+        fleet_pb.UpdateHostSettingsRequest(
+            host="h2",
+            test_settings_override=override,
+            update_mask=field_mask_pb2.FieldMask(paths=["auto_run_after_switch"]),
+        )
+    )
+
+    created = await create(world, second)
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+
+    assert rollout.state == rpb.ROLLOUT_STATE_STOPPED, rollout.message
+    assert host_states(rollout) == {
+        "h1": "SUCCEEDED",
+        "h2": "SUCCEEDED",
+        "h3": "FAILED",
+        "h4": "PENDING",
+        "h5": "PENDING",
+        "h6": "PENDING",
+    }
+    assert await operations(world.fleet, "h2") == ["pull", "switch", "test"]
+    for name in ("h4", "h5", "h6"):
+        assert await operations(world.fleet, name) == []
+
+
+async def test_a_budget_of_one_completes_and_reports_the_failure(world: World) -> None:
+    repo = await fleet_of(world)
+    second = repo.commit("break h3", {"h3/20-web.sh": "exit 1\n"})
+
+    created = await create(world, second, failure_budget=1)
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+
+    assert rollout.state == rpb.ROLLOUT_STATE_SUCCEEDED, rollout.message
+    assert rollout.failed_hosts == 1
+    assert "1 host(s) failed: h3 (tests failed: Web)" in rollout.message
+    assert [n for n, s in host_states(rollout).items() if s != "SUCCEEDED"] == ["h3"]
+    desired = await world.fleet.stub.GetDesiredState(fleet_pb.GetDesiredStateRequest())
+    assert desired.desired_state.commit == second  # a rollout that succeeded is the desired state now
+
+
+async def test_failed_hosts_are_rolled_back_automatically(world: World) -> None:
+    repo = await fleet_of(world, HOSTS[:3])
+    second = repo.commit("break the canary", {"h1/20-web.sh": "exit 1\n"})
+
+    created = await create(world, second, failed_host_action=rpb.FAILED_HOST_ACTION_ROLL_BACK)
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+
+    canary = rollout.batches[0].hosts[0]
+    assert rollout.state == rpb.ROLLOUT_STATE_STOPPED, rollout.message
+    assert canary.rolled_back and canary.state == rpb.ROLLOUT_HOST_STATE_FAILED, canary.message
+    assert await operations(world.fleet, "h1") == ["pull", "switch", "test", "rollback"]
+    host = (await world.fleet.stub.GetHost(fleet_pb.GetHostRequest(name="h1"))).host
+    system, tests = host.compartments[3], host.compartments[4]
+    assert tests.status == pb.COMPARTMENT_STATUS_OUTDATED, tests.message
+    assert system.status == pb.COMPARTMENT_STATUS_OUTDATED and "Rolled back" in system.message
+
+
+async def test_a_restart_in_batch_two_resumes_without_running_a_finished_step_twice(world: World) -> None:
+    repo = await fleet_of(world)
+    gate = world.tmp_path / "gate"
+    second = repo.commit(
+        "slow tests on h3", {"h3/20-wait.sh": f"while [ ! -e {gate} ]; do sleep 0.05; done\n"}
+    )
+
+    created = await create(world, second)
+
+    def h3_testing(rollout: rpb.Rollout) -> bool:
+        h3 = rollout.batches[1].hosts[1]
+        return h3.step == rpb.ROLLOUT_STEP_TEST and h3.state == rpb.ROLLOUT_HOST_STATE_RUNNING
+
+    await wait_rollout(world.fleet, created.id, h3_testing)
+    port = world.cp.grpc_port
+    await world.fleet.close()
+    await world.cp.stop()
+    world.cp = ControlPlane(control_plane_config(world.tmp_path, port))
+    await world.cp.start()
+    world.fleet = Fleet(world.cp.grpc_target)
+    await world.fleet.wait_host("h3", lambda h: h.online)
+    gate.touch()
+
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+    assert rollout.state == rpb.ROLLOUT_STATE_SUCCEEDED, rollout.message
+    for name in HOSTS:
+        assert await operations(world.fleet, name) == ["pull", "switch", "test"], name
+
+
+async def test_an_offline_host_past_its_deadline_is_skipped_or_failed_as_configured(world: World) -> None:
+    repo = await fleet_of(world, HOSTS[:3])
+    second = repo.commit("a change", {"h1/20-web.sh": "exit 0\n"})
+    h3 = next(a for a in world.agents if a.world.name == "h3")
+    await h3.stop()
+    await world.fleet.wait_host("h3", lambda h: not h.online)
+    deadline: dict[str, Any] = {"offline_deadline": {"seconds": 1}}
+
+    skipped = await create(world, second, offline_host_action=rpb.OFFLINE_HOST_ACTION_SKIP, **deadline)
+    rollout = await wait_rollout(world.fleet, skipped.id, ended)
+    assert rollout.state == rpb.ROLLOUT_STATE_SUCCEEDED, rollout.message
+    assert host_states(rollout) == {"h1": "SUCCEEDED", "h2": "SUCCEEDED", "h3": "SKIPPED"}
+
+    failed = await create(world, second, selector="role=web", **deadline)
+    rollout = await wait_rollout(world.fleet, failed.id, ended)
+    assert rollout.state == rpb.ROLLOUT_STATE_STOPPED, rollout.message
+    assert "h3 (offline past the deadline)" in rollout.message
+    assert await operations(world.fleet, "h3") == []
