@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from fleetdeck import admin, commands_fleet, commands_ops, commands_tests, exits
+from fleetdeck import admin, commands_fleet, commands_ops, commands_rollouts, commands_tests, exits
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
@@ -91,6 +91,8 @@ for _command in (
     commands_fleet.desired,
     commands_fleet.settings,
     commands_fleet.host_settings,
+    commands_rollouts.rollout,
+    commands_rollouts.labels,
     admin.token,
     admin.api_token,
 ):

@@ -132,8 +132,11 @@ async def _run(
     wait: bool,
     follow: bool,
     command_timeout: float | None,
+    selector: str = "",
 ) -> int:
-    request = fleet_pb.RunOperationRequest(hosts=list(hosts), operation=operations.BY_NAME[operation])
+    request = fleet_pb.RunOperationRequest(
+        hosts=list(hosts), operation=operations.BY_NAME[operation], selector=selector
+    )
     if command_timeout is not None:
         request.timeout.FromNanoseconds(int(command_timeout * 1e9))
     out = console(stderr=opts.json)  # with JSON on stdout, progress and output go to stderr
@@ -152,7 +155,7 @@ async def _run(
     async with CommandWatch(stub) as watch:  # watching before anything starts: nothing is missed
         response = await stub.RunOperation(request, timeout=DEADLINE_SECONDS)
         verdicts = [HostVerdict(r.host, refused_reason=r.refused_reason) for r in response.results]
-        several = len(hosts) > 1
+        several = len(response.results) > 1
         waits = []
         for verdict, result in zip(verdicts, response.results, strict=True):
             if result.refused_reason:
@@ -172,19 +175,26 @@ async def _run(
 
 @click.command("run")
 @click.argument("operation", type=click.Choice(list(operations.BY_NAME)))
-@click.argument("hosts", nargs=-1, required=True)
+@click.argument("hosts", nargs=-1)
+@click.option("--selector", "-l", default="", metavar="SEL", help="instead of HOSTS: hosts with these labels")
 @click.option("--wait", is_flag=True, help="wait for the command and the test run a switch triggers")
 @click.option("--follow", "-f", is_flag=True, help="print the output live while waiting (implies --wait)")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="command timeout in seconds")
 @common_options()
-def run(operation: str, hosts: tuple[str, ...], wait: bool, follow: bool, timeout: float | None) -> int:
+def run(
+    operation: str, hosts: tuple[str, ...], selector: str, wait: bool, follow: bool, timeout: float | None
+) -> int:
     """Run OPERATION (pull, switch, test, rollback) on one or more HOSTS.
 
     With --wait, wait for the verdict: the command, and after a switch the test run it triggers; print
     the test cases and exit 1 if the operation or the tests failed (3 if a host refused). With several
-    hosts, a summary table with one row per host.
+    hosts, a summary table with one row per host. --selector (-l) picks the hosts by label instead.
     """
-    return call(lambda stub, opts: _run(stub, opts, operation, hosts, wait or follow, follow, timeout))
+    if bool(hosts) == bool(selector):
+        raise click.UsageError("name HOSTS or give --selector, not both and not neither")
+    return call(
+        lambda stub, opts: _run(stub, opts, operation, hosts, wait or follow, follow, timeout, selector)
+    )
 
 
 async def _logs(stub: Stub, opts: Options, command_id: str, follow: bool) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent_e2e import Fleet, HostWorld, World, control_plane_config, git, write_script
+from fleetdeck_cli import fleetdeck
 from google.protobuf import field_mask_pb2
 
 from controlplane.app import ControlPlane
@@ -256,3 +258,61 @@ async def test_an_offline_host_past_its_deadline_is_skipped_or_failed_as_configu
     assert rollout.state == rpb.ROLLOUT_STATE_STOPPED, rollout.message
     assert "h3 (offline past the deadline)" in rollout.message
     assert await operations(world.fleet, "h3") == []
+
+
+async def test_the_cli_drives_a_rollout_with_approval_after_the_canary(world: World) -> None:
+    repo = await fleet_of(world, HOSTS[:3])
+    second = repo.commit("a change", {"h2/20-web.sh": "exit 0\n"})
+    target = world.cp.grpc_target
+
+    web = await fleetdeck("hosts", "-l", "role=web,!canary", "-o", "json", target=target)
+    assert [h["name"] for h in json.loads(web.out)["hosts"]] == ["h2", "h3"]
+    bad = await fleetdeck("hosts", "-l", "role==web", target=target)
+    assert bad.code == 2 and "use key=value, not key==value" in bad.err
+    tested = await fleetdeck("run", "test", "-l", "canary", "--wait", target=target)
+    assert tested.code == 0, tested.err
+    assert "h1" in tested.out
+    labelled = await fleetdeck("labels", "h3", "site=fra", target=target)
+    assert labelled.code == 0 and "h3: role=web,site=fra" in labelled.out
+
+    args = ["--commit", second, "--lock-hash", LOCK_HASH, "--batch-size", "2", "--approve-after-canary"]
+    created = await fleetdeck("rollout", "create", *args, "--wait", "-o", "json", target=target)
+    assert created.code == 0, created.err
+    rollout = json.loads(created.out)
+    assert rollout["state"] == "ROLLOUT_STATE_AWAITING_APPROVAL"
+    approved = await fleetdeck("rollout", "approve", rollout["id"], "--wait", target=target)
+    assert approved.code == 0, approved.err
+    assert "succeeded: every batch done" in approved.out
+    listed = await fleetdeck("rollout", "list", target=target)
+    assert rollout["id"] in listed.out and "succeeded" in listed.out
+    again = await fleetdeck("rollout", "approve", rollout["id"], target=target)
+    assert again.code == 3 and "is succeeded; it cannot be approved" in again.err
+
+
+async def test_the_cli_wait_exits_1_when_the_rollout_stops_and_offers_the_ways_on(world: World) -> None:
+    repo = await fleet_of(world, HOSTS[:3])
+    second = repo.commit("break the canary", {"h1/20-web.sh": "exit 1\n"})
+    target = world.cp.grpc_target
+
+    created = await fleetdeck(
+        "rollout",
+        "create",
+        "--commit",
+        second,
+        "--lock-hash",
+        LOCK_HASH,
+        "--canary",
+        "h1",
+        "--wait",
+        target=target,
+    )
+    assert created.code == 1, created.err
+    assert "stopped: 1 host(s) failed (budget 0): h1 (tests failed: Web)" in created.out
+    rollout_id = created.out.split()[1].rstrip(":")
+    assert f"fleetdeck rollout abort --roll-back-failed {rollout_id}" in created.out
+    aborted = await fleetdeck("rollout", "abort", "--roll-back-failed", rollout_id, "--wait", target=target)
+    assert aborted.code == 1 and "aborted" in aborted.out
+    shown = json.loads((await fleetdeck("rollout", "get", rollout_id, "-o", "json", target=target)).out)
+    canary = shown["batches"][0]["hosts"][0]
+    assert canary["rolled_back"] is True and canary["failed_cases"] == ["Web"]
+    assert [b["hosts"][0]["state"] for b in shown["batches"][1:]] == ["ROLLOUT_HOST_STATE_ABORTED"] * 2
