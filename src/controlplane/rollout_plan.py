@@ -17,7 +17,8 @@ from fleetdeck.v1 import types_pb2 as pb
 from .errors import InvalidArgument
 
 INTERRUPTED_GRACE_SECONDS = 3.0  # after a reconnect, how long an interrupted step may still report
-AUTO_TEST_GRACE_SECONDS = 3.0  # after a switch, how long its automatic test run may take to appear
+AUTO_TEST_GRACE_SECONDS = 3.0
+RECHECK_SECONDS = 1.0  # while steps run, time alone is looked at this often (events do the rest)  # after a switch, how long its automatic test run may take to appear
 DEFAULT_OFFLINE_DEADLINE_SECONDS = 600.0
 
 _STEP_OPERATION = {
@@ -118,8 +119,9 @@ def _seconds(duration: object) -> float:
     return float(duration.ToNanoseconds()) / 1e9  # type: ignore[attr-defined]
 
 
-def next_wake(rollout: rpb.Rollout) -> float | None:
-    """The wall-clock time at which time alone changes something (a pause ends, a deadline passes)."""
+def next_wake(rollout: rpb.Rollout, now: float) -> float | None:
+    """The wall-clock time at which time alone may change something: a pause ends, a deadline passes,
+    or (while steps run) a grace for an interrupted step or an automatic test run ends."""
     times = []
     if rollout.HasField("resume_at"):
         times.append(rollout.resume_at.ToNanoseconds() / 1e9)
@@ -128,7 +130,7 @@ def next_wake(rollout: rpb.Rollout) -> float | None:
         if h.state == rpb.ROLLOUT_HOST_STATE_WAITING:
             times.append(h.waiting_since.ToNanoseconds() / 1e9 + deadline)
         if h.state == rpb.ROLLOUT_HOST_STATE_RUNNING:
-            times.append(0.0)  # an interrupted step's grace: checked again soon
+            times.append(now + RECHECK_SECONDS)
     return min(times) if times else None
 
 

@@ -89,8 +89,9 @@ class Rollouts:
 
     async def _run(self) -> None:
         while True:
-            wake = min((w for r in self.live.values() if (w := plan.next_wake(r)) is not None), default=None)
-            timeout = None if wake is None else min(max(wake - time.time(), 0.05), 1.0)
+            now = time.time()
+            wakes = [w for r in self.live.values() if (w := plan.next_wake(r, now)) is not None]
+            timeout = max(min(wakes) - now, 0.01) if wakes else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()

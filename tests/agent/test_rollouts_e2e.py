@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
 from agent_e2e import Fleet, HostWorld, World, control_plane_config, git, write_script
 from fleetdeck_cli import fleetdeck
 from google.protobuf import field_mask_pb2
@@ -142,6 +144,10 @@ async def test_a_failing_canary_stops_the_rollout_and_no_other_host_is_touched(w
     for name in HOSTS[1:]:
         assert host_states(rollout)[name] == "PENDING"
         assert await operations(world.fleet, name) == [], name
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # one rollout at a time per host
+        await create(world, second, selector="canary")
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"host h1 is in rollout {created.id}, which has not finished" in str(refused.value.details())
     host = (await world.fleet.stub.GetHost(fleet_pb.GetHostRequest(name="h1"))).host
     assert host.rollout_id == created.id
     assert host.desired_state.commit == second  # the canary compares against the rollout's target
@@ -177,6 +183,13 @@ async def test_a_failure_in_batch_two_stops_after_batch_two_with_a_budget_of_zer
     assert await operations(world.fleet, "h2") == ["pull", "switch", "test"]
     for name in ("h4", "h5", "h6"):
         assert await operations(world.fleet, name) == []
+
+    # "Resume anyway": the failure so far is accepted, the rest of the fleet goes on.
+    resumed = await world.fleet.stub.ResumeRollout(rpb.ResumeRolloutRequest(rollout_id=created.id))
+    assert resumed.rollout.accepted_failures == 1
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+    assert rollout.state == rpb.ROLLOUT_STATE_SUCCEEDED, rollout.message
+    assert [n for n, s in host_states(rollout).items() if s != "SUCCEEDED"] == ["h3"]
 
 
 async def test_a_budget_of_one_completes_and_reports_the_failure(world: World) -> None:

@@ -313,3 +313,22 @@ def test_a_failed_host_whose_switch_ran_is_rolled_back_and_then_counted_failed()
     assert plan.advance(r, facts, NOW, str) == []
     (c,) = plan.all_hosts(r)
     assert (c.state, c.rolled_back, c.message) == (FAILED, True, "tests failed: web; rolled back")
+
+
+@pytest.mark.parametrize(
+    ("r", "expected"),
+    [
+        (rollout([[("c", PENDING, 0)]]), None),  # nothing waits on time
+        (rollout([[("c", WAITING, 0)]], offline_deadline={"seconds": 60}), NOW - 5 + 60),
+        (rollout([[("c", WAITING, 0)]]), NOW - 5 + plan.DEFAULT_OFFLINE_DEADLINE_SECONDS),
+        (rollout([[("c", RUNNING, PULL)]]), NOW + plan.RECHECK_SECONDS),
+    ],
+)
+def test_next_wake_is_the_earliest_time_that_matters(r: rpb.Rollout, expected: float | None) -> None:
+    assert plan.next_wake(r, NOW) == expected
+
+
+def test_next_wake_includes_the_end_of_a_pause_between_batches() -> None:
+    r = rollout([[("c", OK, 0)], [("a", PENDING, 0)]])
+    r.resume_at.FromSeconds(int(NOW) + 30)
+    assert plan.next_wake(r, NOW) == NOW + 30
