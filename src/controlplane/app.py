@@ -22,6 +22,7 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
+from .command_queue import CommandQueue
 from .commands import Commands
 from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
 from .config import ControlPlaneConfig as ControlPlaneConfig
@@ -64,6 +65,7 @@ class ControlPlane:
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
         self.rollouts: Rollouts | None = None
+        self.queue: CommandQueue | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
         self.tokens = AgentTokens(self.store)
@@ -156,6 +158,8 @@ class ControlPlane:
         self.rollouts = Rollouts(self.fleet, self.commands)
         undo.push_async_callback(self.rollouts.stop)
         await self.rollouts.load()
+        self.queue = CommandQueue(self.fleet, self.commands)
+        undo.push_async_callback(self.queue.stop)
         self.ingest = Ingest(self.store, self.commands, self.followers)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
@@ -215,8 +219,8 @@ class ControlPlane:
         fleet_service = FleetService(
             self.fleet, self.commands, self.followers, self.tokens, self.api_tokens, self.accounts
         )
-        assert self.rollouts is not None
-        fleet_service.rollouts = self.rollouts
+        assert self.rollouts is not None and self.queue is not None
+        fleet_service.rollouts, fleet_service.queue = self.rollouts, self.queue
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
 
@@ -240,8 +244,9 @@ class ControlPlane:
         assert self.fleet is not None and self.ingest is not None and self._server is not None
         await self.fleet.start()
         await self.ingest.start()
-        assert self.rollouts is not None
+        assert self.rollouts is not None and self.queue is not None
         await self.rollouts.start()
+        await self.queue.start()
         await self._server.start()
         self._grpc_started = True
         if http_socket is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 from google.protobuf.duration_pb2 import Duration
@@ -54,9 +54,14 @@ class Commands:
     # --- API side ------------------------------------------------------------------------------
 
     async def run_operation(
-        self, hosts: Sequence[str], operation: int, command_timeout: Duration | None = None
+        self,
+        hosts: Sequence[str],
+        operation: int,
+        command_timeout: Duration | None = None,
+        queue: Callable[[HostState, pb.Operation, Duration | None], Awaitable[pb.Command]] | None = None,
     ) -> list[fleet_pb.OperationResult]:
-        """Start `operation` on each host; FailedPrecondition when every host refused."""
+        """Start `operation` on each host (or `queue` it for an offline one); FailedPrecondition when
+        every host refused."""
         if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
@@ -69,6 +74,11 @@ class Commands:
         results = []
         for state in states:
             result = fleet_pb.OperationResult(host=state.host.name)
+            if queue is not None and not state.online:
+                command = await queue(state, cast(pb.Operation, operation), command_timeout)
+                result.command_id, result.queued = command.id, True
+                results.append(result)
+                continue
             try:
                 command = await self.start(
                     state, cast(pb.Operation, operation), command_timeout=command_timeout
@@ -90,6 +100,7 @@ class Commands:
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
         command_id: str = "",
+        queued: pb.Command | None = None,
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
         reason = policy.refusal_reason(self.fleet.view_of(state), operation)
@@ -115,10 +126,17 @@ class Commands:
             timeout=timeout,
             triggered_by_command_id=triggered_by,
         )
+        if queued is not None:  # a queued command starts as itself: same id, time asked, timeout
+            command.id = queued.id
+            command.timeout.CopyFrom(queued.timeout)
+            command.created_at.CopyFrom(queued.created_at)
         # Reserve the host before the first await, so two concurrent calls cannot both start.
         self.fleet.reserve(state, command)
         try:
-            await self.store.insert_command(command)
+            if queued is not None:
+                await self.store.update_command(command)
+            else:
+                await self.store.insert_command(command)
         except BaseException:
             self.fleet.release(state, command.id)
             raise
@@ -146,6 +164,9 @@ class Commands:
     async def cancel(self, command_id: str) -> pb.Command:
         """Ask the agent to stop a command."""
         command = await self.get(command_id)
+        if command.state == pb.COMMAND_STATE_QUEUED:
+            await self.end_queued(command, "cancelled while queued; it never ran")
+            return command
         if command.state in FINISHED_STATES:
             state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
             raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
@@ -160,6 +181,23 @@ class Commands:
         )
         log.info("asked %s to stop command %s", command.host, command_id)
         return command
+
+    async def end_queued(self, command: pb.Command, message: str) -> None:
+        """A queued command that will never run (cancelled, or expired): CANCELLED with `message`."""
+        command.state = pb.COMMAND_STATE_CANCELLED
+        command.message = message
+        command.finished_at.CopyFrom(now_ts())
+        command.ClearField("queue_expires_at")
+        await self.store.update_command(command)
+        log.info(
+            "queued command %s (%s on %s): %s",
+            command.id,
+            operation_name(command.operation),
+            command.host,
+            message,
+        )
+        self._publish(command)
+        self.followers.finish(command)
 
     async def get(self, command_id: str) -> pb.Command:
         """A stored command; NotFound otherwise."""

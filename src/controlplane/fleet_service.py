@@ -19,6 +19,7 @@ from . import desired, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .command_queue import CommandQueue
 from .commands import FINISHED_STATES, Commands
 from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet, checked_labels, parse_selector
@@ -58,7 +59,8 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.followers = followers
         self.tokens = tokens
         self.api_tokens = api_tokens
-        self.rollouts: Rollouts  # set by the app (a hook: the constructor stays as it was)
+        self.rollouts: Rollouts  # set by the app (hooks: the constructor stays as it was)
+        self.queue: CommandQueue
 
     async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:
         hosts = self.fleet.snapshot(request.selector).hosts
@@ -90,7 +92,11 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             hosts = [s.host.name for s in self.fleet.select(request.selector)]
             if not hosts:
                 raise FailedPrecondition(f"selector {request.selector!r} matches no host")
-        results = await self.commands.run_operation(hosts, request.operation, timeout)
+        ttl = request.queue_ttl if request.HasField("queue_ttl") else None
+        if ttl is not None and not request.queue:
+            raise InvalidArgument("queue_ttl applies to queued commands only; set queue too")
+        queue = self.queue.enqueuer(self.queue.ttl_seconds(ttl)) if request.queue else None
+        results = await self.commands.run_operation(hosts, request.operation, timeout, queue)
         return fleet_pb.RunOperationResponse(results=results)
 
     async def CancelCommand(

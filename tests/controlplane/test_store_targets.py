@@ -55,3 +55,31 @@ async def test_rollouts_list_newest_first_and_active_ones_alone(store: EngineSto
     assert await store.list_rollouts(10, active_only=True) == [running, stopped]
     assert await store.get_rollout("r3") == running
     assert await store.get_rollout("nope") is None
+
+
+async def test_queued_commands_read_back_with_their_expiry_until_they_leave_the_queue(
+    store: EngineStore,
+) -> None:
+    first = pb.Command(
+        id="q1",
+        host="web1",
+        operation=pb.OPERATION_SWITCH,
+        state=pb.COMMAND_STATE_QUEUED,
+        created_at=to_ts(5),
+    )
+    first.queue_expires_at.CopyFrom(to_ts(3605))
+    first.timeout.FromSeconds(60)
+    second = pb.Command()
+    second.CopyFrom(first)
+    second.id, second.host = "q2", "db1"
+    await store.queue_command(first)
+    await store.queue_command(second)
+    assert [(c.id, c.host, c.queue_expires_at.seconds) for c in await store.queued_commands()] == [
+        ("q1", "web1", 3605),
+        ("q2", "db1", 3605),
+    ]
+    found = await store.get_command("q1")
+    assert found is not None and found.state == pb.COMMAND_STATE_QUEUED and found.timeout.seconds == 60
+    found.state = pb.COMMAND_STATE_PENDING
+    await store.update_command(found)
+    assert [c.id for c in await store.queued_commands()] == ["q2"]

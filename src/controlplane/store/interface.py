@@ -66,7 +66,8 @@ class HostStore(Protocol):
 
 
 class TargetStore(Protocol):
-    """Host labels, desired states per selector, and rollouts: what addresses and moves groups of hosts."""
+    """Host labels, desired states per selector, rollouts and the offline queue: what addresses and
+    moves groups of hosts."""
 
     async def load_host_labels(self) -> dict[str, HostLabels]:
         """Every host's declared labels and API overrides, by host name."""
@@ -94,6 +95,14 @@ class TargetStore(Protocol):
 
     async def list_rollouts(self, limit: int, active_only: bool = False) -> list[rollouts_pb.Rollout]:
         """Rollouts newest first (only those not finished, when `active_only`), `limit` at most."""
+        ...
+
+    async def queue_command(self, command: pb.Command) -> None:
+        """Store a QUEUED command with its queue_expires_at in one transaction."""
+        ...
+
+    async def queued_commands(self) -> list[pb.Command]:
+        """Commands still QUEUED, oldest first, each with its queue_expires_at."""
         ...
 
 

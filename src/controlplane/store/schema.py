@@ -206,6 +206,10 @@ MIGRATIONS: list[Migration] = [
         rollout BLOB NOT NULL
     );
     CREATE INDEX idx_rollouts_created ON rollouts(created_at DESC, id DESC);
+    CREATE TABLE command_queue (
+        command_id TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
     """
     ),
 ]

@@ -103,26 +103,32 @@ class WatchFleetResponse(_message.Message):
     def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., hosts_seen: _Optional[_Union[HostsSeen, _Mapping]] = ..., rollout: _Optional[_Union[_rollouts_pb2.Rollout, _Mapping]] = ...) -> None: ...
 
 class RunOperationRequest(_message.Message):
-    __slots__ = ("hosts", "operation", "timeout", "selector")
+    __slots__ = ("hosts", "operation", "timeout", "selector", "queue", "queue_ttl")
     HOSTS_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_TTL_FIELD_NUMBER: _ClassVar[int]
     hosts: _containers.RepeatedScalarFieldContainer[str]
     operation: _types_pb2.Operation
     timeout: _duration_pb2.Duration
     selector: str
-    def __init__(self, hosts: _Optional[_Iterable[str]] = ..., operation: _Optional[_Union[_types_pb2.Operation, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., selector: _Optional[str] = ...) -> None: ...
+    queue: bool
+    queue_ttl: _duration_pb2.Duration
+    def __init__(self, hosts: _Optional[_Iterable[str]] = ..., operation: _Optional[_Union[_types_pb2.Operation, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., selector: _Optional[str] = ..., queue: _Optional[bool] = ..., queue_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class OperationResult(_message.Message):
-    __slots__ = ("host", "command_id", "refused_reason")
+    __slots__ = ("host", "command_id", "refused_reason", "queued")
     HOST_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
     host: str
     command_id: str
     refused_reason: str
-    def __init__(self, host: _Optional[str] = ..., command_id: _Optional[str] = ..., refused_reason: _Optional[str] = ...) -> None: ...
+    queued: bool
+    def __init__(self, host: _Optional[str] = ..., command_id: _Optional[str] = ..., refused_reason: _Optional[str] = ..., queued: _Optional[bool] = ...) -> None: ...
 
 class RunOperationResponse(_message.Message):
     __slots__ = ("results",)

@@ -65,6 +65,7 @@ class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_STATE_TIMED_OUT: _ClassVar[CommandState]
     COMMAND_STATE_INTERRUPTED: _ClassVar[CommandState]
     COMMAND_STATE_REFUSED: _ClassVar[CommandState]
+    COMMAND_STATE_QUEUED: _ClassVar[CommandState]
 
 class TestOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -124,6 +125,7 @@ COMMAND_STATE_CANCELLED: CommandState
 COMMAND_STATE_TIMED_OUT: CommandState
 COMMAND_STATE_INTERRUPTED: CommandState
 COMMAND_STATE_REFUSED: CommandState
+COMMAND_STATE_QUEUED: CommandState
 TEST_OUTCOME_UNSPECIFIED: TestOutcome
 TEST_OUTCOME_PASSED: TestOutcome
 TEST_OUTCOME_FAILED: TestOutcome
@@ -305,7 +307,7 @@ class OutputLine(_message.Message):
     def __init__(self, number: _Optional[int] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id")
+    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "queue_expires_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +322,7 @@ class Command(_message.Message):
     OUTPUT_TRUNCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     TRIGGERED_BY_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     host: str
     operation: Operation
@@ -334,7 +337,8 @@ class Command(_message.Message):
     output_truncated_bytes: int
     timeout: _duration_pb2.Duration
     triggered_by_command_id: str
-    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ...) -> None: ...
+    queue_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., queue_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LastOperation(_message.Message):
     __slots__ = ("command_id", "state", "exit_code", "finished_at", "commit", "lock_hash", "generation")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
@@ -10,6 +11,8 @@ from fleetdeck.v1 import types_pb2 as pb
 from ...timeutil import from_ts, to_ts
 from ..codec import blob, parse
 from ..records import HostLabels
+from ..rows import COMMAND_COLUMNS
+from ..rows import command as command_from_row
 from ..targets import ACTIVE_ROLLOUT_STATES
 from .database import Database
 
@@ -18,6 +21,10 @@ class PostgresTargets:
     """The target aggregate of `PostgresStore` (methods documented on `TargetStore`)."""
 
     _db: Database
+
+    if TYPE_CHECKING:  # given by PostgresCommands in the store's bases; a stub here would shadow it
+
+        async def insert_command(self, command: pb.Command) -> None: ...
 
     async def load_host_labels(self) -> dict[str, HostLabels]:
         rows = await self._db.all("SELECT host, declared, overrides FROM host_labels")
@@ -85,3 +92,28 @@ class PostgresTargets:
                 "SELECT rollout FROM rollouts ORDER BY created_at DESC, id DESC LIMIT $1", (limit,)
             )
         return [parse(rollouts_pb.Rollout, r[0]) for r in rows]
+
+    async def queue_command(self, command: pb.Command) -> None:
+        # The expiry first: a crash in between leaves a row that joins no command, never a queued
+        # command without an expiry.
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO command_queue(command_id, expires_at) VALUES ($1, $2)",
+                command.id,
+                from_ts(command.queue_expires_at),
+            )
+        await self.insert_command(command)
+
+    async def queued_commands(self) -> list[pb.Command]:
+        columns = ", ".join(f"c.{c.strip()}" for c in COMMAND_COLUMNS.split(","))
+        rows = await self._db.all(
+            f"SELECT {columns}, q.expires_at FROM commands c JOIN command_queue q ON q.command_id = c.id "
+            "WHERE c.state = $1 ORDER BY c.ord",
+            (pb.COMMAND_STATE_QUEUED,),
+        )
+        found = []
+        for r in rows:
+            command = command_from_row(r)
+            command.queue_expires_at.CopyFrom(to_ts(r[-1]))
+            found.append(command)
+        return found
