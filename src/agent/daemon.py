@@ -9,16 +9,17 @@ import random
 import signal
 from pathlib import Path
 
-import grpc
 from google.protobuf import duration_pb2
 
 from agent import facts
-from agent.commands import DEFAULT_TEST_TIMEOUT, Executor
-from agent.config import AgentConfig, ConfigError
-from agent.connection import Stream, StreamEnded, describe, now, run_stream
+from agent.config import AgentConfig
+from agent.executor import DEFAULT_TEST_TIMEOUT, Executor
 from agent.journal import Journal
 from agent.metrics import MetricsReader
 from agent.outbox import Entry, Outbox
+from agent.stream import Stream, now, run_stream
+from agent.stream_end import StreamEnded, classify
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)
@@ -227,34 +228,42 @@ class Agent:
                 welcomed = True
                 logger.info("connected to %s as %s", self.config.controlplane, self.config.host)
 
+            ended: Exception = StreamEnded("the control plane closed the stream")
             try:
                 token = self._unsaved_token or self.config.read_token()
                 await run_stream(
                     self.config.controlplane, token, self, self._attach, on_welcomed, self.config.tls
                 )
-            except (grpc.aio.AioRpcError, StreamEnded, ConfigError, OSError, TimeoutError) as error:
-                logger.warning("stream to %s ended: %s", self.config.controlplane, describe(error))
-            except Exception:
-                # A bug must cost a reconnect, not the agent's link for good.
-                logger.exception("stream to %s failed", self.config.controlplane)
+            except Exception as error:
+                ended = error
             if welcomed:
                 backoff = self.config.backoff_initial_seconds
             delay = random.uniform(0.5, 1.0) * backoff
             backoff = min(backoff * 2, self.config.backoff_max_seconds)
-            logger.info("reconnecting in %.1f s", delay)
+            # Logged once, at the level its reason deserves; a bug costs a reconnect, not the link.
+            end = classify(ended)
+            logger.log(
+                end.level,
+                "stream to %s ended: %s; reconnecting in %.1f s",
+                self.config.controlplane,
+                end.reason,
+                delay,
+                exc_info=ended if end.bug else None,
+            )
             await asyncio.sleep(delay)
 
     async def run(self) -> None:
         """Recover, then stay connected until stop(); a switch/rollback running then outlives us."""
         await self.executor.recover()
-        loop_task = asyncio.create_task(self._connect_loop(), name="connect")
+        loop_task = spawn_logged(self._connect_loop(), name="connect", logger=logger)
         try:
             await self._stopping.wait()
         finally:
             logger.info("agent stopping")
-            loop_task.cancel()
-            await asyncio.gather(loop_task, return_exceptions=True)
-            await self.executor.shutdown()
+            try:
+                await cancel_and_wait(loop_task)
+            finally:
+                await self.executor.shutdown()
 
 
 async def serve(config: AgentConfig) -> None:

@@ -16,6 +16,7 @@ from typing import IO
 
 from agent.lines import read_lines
 from agent.outbox import Line
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import types_pb2
 
 logger = logging.getLogger(__name__)
@@ -182,8 +183,11 @@ async def run_process(
     stopped: StopReason | None = None
     try:
         pumps = [
-            asyncio.ensure_future(_pump(popen.stdout, types_pb2.OUTPUT_STREAM_STDOUT, on_line)),
-            asyncio.ensure_future(_pump(popen.stderr, types_pb2.OUTPUT_STREAM_STDERR, on_line)),
+            spawn_logged(_pump(pipe, stream, on_line), name=f"pump-{popen.pid}-{stream}", logger=logger)
+            for pipe, stream in (
+                (popen.stdout, types_pb2.OUTPUT_STREAM_STDOUT),
+                (popen.stderr, types_pb2.OUTPUT_STREAM_STDERR),
+            )
         ]
         try:
             stopped = await _wait_or_stop(popen, stop, deadline)
@@ -196,9 +200,7 @@ async def run_process(
             if pending:
                 logger.warning("output of process %d still open after it ended; closing", popen.pid)
         finally:
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await cancel_and_wait(*pumps)
     finally:
         for pipe in (popen.stdout, popen.stderr):
             if pipe is not None:

@@ -2,7 +2,8 @@
 
 Everything lives in one directory (a temporary one unless --dir is given): the fleet repo with
 `hosts/<name>/tests/`, one checkout per host, and small scripts standing in for `nixos-rebuild`
-that record a generation. Ctrl-C stops the agents, then the control plane.
+that record a generation. Ctrl-C stops the agents, then the control plane. Longer than most modules
+because most of it is the demo world written out as data (repo, test scripts, agent configs).
 """
 
 from __future__ import annotations

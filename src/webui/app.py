@@ -23,7 +23,8 @@ from webui.browser_streams import BrowserStreams
 from webui.client import FleetClient
 from webui.convert import BadRequest
 from webui.cookie import CookieSigner
-from webui.gate import SessionGate, is_open
+from webui.fanout import Fanout
+from webui.gate import SESSION_CACHE_SECONDS, SessionCache, SessionGate, is_open
 from webui.login import templates
 from webui.roles import NEEDED_ROLE, calls
 from webui.security import CatchAllMiddleware, SecurityMiddleware
@@ -92,6 +93,7 @@ def create_app(
     queue_limit: int = 256,
     cookie_key: bytes | None = None,
     session_check_seconds: float = 30.0,
+    session_cache_seconds: float = SESSION_CACHE_SECONDS,
 ) -> Starlette:
     """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
 
@@ -99,14 +101,16 @@ def create_app(
     `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it.
     Session cookies are signed with `cookie_key`, by default a random key of this process (so a
     restarted web UI asks everyone to log in again). Open streams ask the control plane about their
-    session every `session_check_seconds` and end once it is revoked.
+    session every `session_check_seconds` and end once it is revoked. Sessions the control plane
+    confirmed are trusted for `session_cache_seconds` (a logout here forgets them at once).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fleet = FleetClient(controlplane_target, api_token, tls_ca)
         streams = BrowserStreams()
-        app.state.fleet, app.state.streams = fleet, streams
+        fanout = Fanout(fleet.stub)
+        app.state.fleet, app.state.streams, app.state.fanout = fleet, streams, fanout
         health = asyncio.create_task(streams.follow_health(fleet.channel), name="webui-health")
         try:
             yield
@@ -114,6 +118,7 @@ def create_app(
             health.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await health
+            await fanout.stop()
             await fleet.close()
 
     routes: list[BaseRoute] = [
@@ -140,4 +145,5 @@ def create_app(
     app.state.keepalive_seconds = keepalive_seconds
     app.state.queue_limit = queue_limit
     app.state.session_check_seconds = session_check_seconds
+    app.state.sessions = SessionCache(session_cache_seconds)
     return app

@@ -80,16 +80,20 @@ async def login(request: Request) -> Response:
     if not username or not password:
         return login_page(request, message=FILL_IN, username=username, status=400)
     signer: CookieSigner = request.app.state.signer
+    previous = signer.token(request) or ""
     message = fleet_pb.LoginRequest(
         username=username,
         password=password,
         client=request.client.host if request.client else "",
-        previous_session_token=signer.token(request) or "",
+        previous_session_token=previous,
     )
     try:
         answer = await request.app.state.fleet.stub.Login(message, timeout=DEADLINE_SECONDS)
     except grpc.aio.AioRpcError as exc:
         return _refused(request, exc, username)
+    if previous:  # the control plane ended it: so does this web UI, at once
+        request.app.state.sessions.forget(previous)
+        request.app.state.streams.end_session(previous)
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, request, signer, answer.session_token)
     return response
@@ -97,6 +101,7 @@ async def login(request: Request) -> Response:
 
 def logged_out_here(request: Request, token: str) -> Response:
     """Forget the session in this browser and this web UI: end its streams, clear the cookie."""
+    request.app.state.sessions.forget(token)
     request.app.state.streams.end_session(token)
     response = JSONResponse({"ok": True})
     clear_session_cookie(response, request)

@@ -15,9 +15,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
-from webui.client import DEADLINE_SECONDS
 from webui.convert import to_json
-from webui.relay import Drain, FleetWatch, Resync, Status
+from webui.fanout import Fanout, status_frame
+from webui.relay import Status
 from webui.roles import calls
 
 T = TypeVar("T")
@@ -47,19 +47,20 @@ def seconds_left(session: fleet_pb.WebSession) -> float:
 
 
 async def _recheck_session(request: Request, end: Callable[[], object]) -> None:
-    """Ask the control plane about the stream's session every `session_check_seconds`; call `end`
-    once it answers UNAUTHENTICATED (revoked elsewhere: a password reset, another web UI's logout)."""
+    """Check the stream's session every `session_check_seconds` (through the web UI's session cache,
+    so many streams of one session cost one call); call `end` once the control plane answers
+    UNAUTHENTICATED (revoked elsewhere: a password reset, another web UI's logout)."""
     state = request.app.state
-    lookup = fleet_pb.GetWebSessionRequest(session_token=request.state.session_token)
+    token: str = request.state.session_token
     while True:
         await asyncio.sleep(state.session_check_seconds)
         try:
-            await state.fleet.stub.GetWebSession(lookup, timeout=DEADLINE_SECONDS)
+            await state.sessions.lookup(state.fleet.stub, token, max_age=state.session_check_seconds)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                 end()
                 return
-            # Unreachable or refused for now: the relay says so; check again next time.
+            # Unreachable or refused for now: the fan-out says so; check again next time.
 
 
 @contextlib.asynccontextmanager
@@ -74,45 +75,42 @@ async def session_rechecked(request: Request, end: Callable[[], object]) -> Asyn
             await task
 
 
-def fleet_event(item: fleet_pb.WatchFleetResponse | Status | Resync | Drain) -> ServerSentEvent:
-    """One relay item as an SSE event; fleet events carry the fleet version as their id."""
-    if isinstance(item, Status):
-        data = json.dumps({"connected": item.connected, "message": item.message}, ensure_ascii=False)
-        return ServerSentEvent(data=data, event="status")
-    if isinstance(item, Resync | Drain):
-        return ServerSentEvent(data="{}", event="resync")
-    kind = item.WhichOneof("event") or "unknown"
-    payload = getattr(item, kind) if kind != "unknown" else item
-    return ServerSentEvent(data=to_json(payload), event=kind, id=str(item.version))
+def status_event(item: Status) -> bytes:
+    """A relay status as the page's `status` event."""
+    return status_frame(item.connected, item.message)
 
 
 @calls("WatchFleet")
 async def events(request: Request) -> EventSourceResponse:
-    """`GET /events`: a snapshot (or only what was missed since Last-Event-ID), then every change."""
+    """`GET /events`: a snapshot (or only what was missed since Last-Event-ID), then every change.
+
+    Every browser is a Viewer of the process's one Fanout: the frames it gets are the bytes made
+    once for everybody; only the session checks are its own."""
     state = request.app.state
+    fanout: Fanout = state.fanout
     from_version = resume_point(request)
     session_token: str = request.state.session_token
 
-    async def stream() -> AsyncIterator[ServerSentEvent]:
+    async def stream() -> AsyncIterator[ServerSentEvent | bytes]:
         yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
         logged_out = asyncio.Event()
-        async with FleetWatch(state.fleet.stub, from_version, limit=state.queue_limit) as watch:
+        with fanout.viewer(from_version, state.queue_limit) as viewer:
 
             def end() -> None:
                 logged_out.set()
-                watch.drain()
+                viewer.drain()
 
             # The session ends at its expiry too; the browser's reconnect then finds no session.
             expiry = asyncio.get_running_loop().call_later(seconds_left(request.state.web_session), end)
             try:
-                with state.streams.track(watch.drain), state.streams.of_session(session_token, end):
+                with state.streams.track(viewer.drain), state.streams.of_session(session_token, end):
                     async with session_rechecked(request, end):
-                        while not isinstance(item := await watch.get(), Drain):
-                            yield fleet_event(item)
+                        while (chunk := await viewer.next()) is not None:
+                            yield chunk
             finally:
                 expiry.cancel()
-            if not logged_out.is_set():
-                yield fleet_event(Status(False, RESTARTING))
+        if not logged_out.is_set():
+            yield status_event(Status(False, RESTARTING))
 
     return EventSourceResponse(stream(), ping=state.keepalive_seconds, send_timeout=30, headers=_NO_BUFFER)
 
@@ -126,10 +124,9 @@ def unreachable(request: Request) -> EventSourceResponse:
     until the control plane is reachable again; the browser then reconnects and is checked."""
     channel: grpc.aio.Channel = request.app.state.fleet.channel
 
-    async def stream() -> AsyncIterator[ServerSentEvent]:
+    async def stream() -> AsyncIterator[ServerSentEvent | bytes]:
         yield ServerSentEvent(comment="fleetdeck", retry=RETRY_MS)
-        status = json.dumps({"connected": False, "message": UNREACHABLE}, ensure_ascii=False)
-        yield ServerSentEvent(data=status, event="status")
+        yield status_event(Status(False, UNREACHABLE))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(UNREACHABLE_WAIT_SECONDS):
                 await channel.channel_ready()

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from agent_e2e import Fleet
+from agent_world import Fleet
 
 from fleetdeck.v1 import types_pb2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from agent_e2e import World, git
+from agent_world import World, git
 
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 

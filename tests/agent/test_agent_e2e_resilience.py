@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_e2e import Fleet, World, control_plane_config
+from agent_world import Fleet, World, control_plane_config
 
 from controlplane import fleet as live_fleet
 from controlplane.app import ControlPlane

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from agent_e2e import Fleet, World
+from agent_world import Fleet, World
 from pki import make_pki
 
 from controlplane.app import ControlPlane, ControlPlaneConfig

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 
-from agent_e2e import COMMAND_TIMEOUT, World
+from agent_world import COMMAND_TIMEOUT, World
 from fleetdeck_cli import FLEETDECK, cli_env, fleetdeck
 
 from fleetdeck.v1 import types_pb2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agent_e2e import HostWorld, World, git
+from agent_world import HostWorld, World, git
 from fleetdeck_cli import fleetdeck
 
 from fleetdeck.v1 import types_pb2

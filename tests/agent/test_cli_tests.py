@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import xmlschema
-from agent_e2e import World
+from agent_world import World
 from fleetdeck_cli import fleetdeck
 from junitparser import Failure, JUnitXml
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from agent_e2e import COMMAND_TIMEOUT, World, git
+from agent_world import COMMAND_TIMEOUT, World, git
 
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 

@@ -13,7 +13,7 @@ import hashlib
 
 import grpc
 import pytest
-from agent_e2e import COMMAND_TIMEOUT, Fleet, World, control_plane_config, git
+from agent_world import COMMAND_TIMEOUT, Fleet, World, control_plane_config, git
 from google.protobuf import duration_pb2, field_mask_pb2
 
 from fleetdeck.v1 import fleet_service_pb2, types_pb2

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from scripted_agent import COMMIT, LOCK, ScriptedAgent
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
-
-from .conftest import COMMIT, LOCK, ScriptedAgent
 
 
 async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: Path) -> None:

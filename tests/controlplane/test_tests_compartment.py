@@ -6,12 +6,11 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
+from scripted_agent import COMMIT, LOCK
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
-
-from .conftest import COMMIT, LOCK
 
 CASES = [
     ("Network connectivity", pb.TEST_OUTCOME_PASSED, ""),

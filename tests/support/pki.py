@@ -1,4 +1,4 @@
-"""A throw-away certificate authority for TLS tests, made with the openssl command."""
+"""Throw-away certificates for TLS tests, made with openssl: a CA and its leaves, or a self-signed one."""
 
 from __future__ import annotations
 
@@ -23,3 +23,11 @@ def make_pki(pki: Path, hosts: dict[str, str]) -> Path:
         sign = ("-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2")
         _openssl(pki, "x509", "-req", "-in", csr, *sign, "-extfile", f"{name}.ext", "-out", f"{name}.crt")
     return pki
+
+
+def make_self_signed(directory: Path, san: str = "IP:127.0.0.1") -> Path:
+    """cert.pem and key.pem in `directory`: a self-signed certificate for `san` (its own CA)."""
+    subject = ("-subj", "/CN=localhost", "-addext", f"subjectAltName={san}")
+    files = ("-keyout", "key.pem", "-out", "cert.pem")
+    _openssl(directory, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", *subject, *files)
+    return directory

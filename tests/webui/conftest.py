@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file
-
+from browser import Chromium
+from pki import make_self_signed
 from playwright.async_api import Page, async_playwright
-from webui_agent import ScriptedAgent, create_token
-from webui_support import CHROMIUM, CHROMIUM_ARGS, Connect, User, put_user
+from scripted_agent import ScriptedAgent, create_token
+from webui_support import Connect, User, put_user
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -34,17 +31,10 @@ async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
         yield plane
 
 
-OPENSSL_SELF_SIGNED = [
-    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
-    *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"),
-]
-
-
 @pytest.fixture
 def self_signed(tmp_path: Path) -> Path:
     """A directory with cert.pem and key.pem for 127.0.0.1."""
-    subprocess.run(OPENSSL_SELF_SIGNED, cwd=tmp_path, check=True, capture_output=True, timeout=30)
-    return tmp_path
+    return make_self_signed(tmp_path)
 
 
 @pytest.fixture
@@ -77,12 +67,20 @@ async def connect(cp: ControlPlane) -> AsyncIterator[Connect]:
         await agent.close()
 
 
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """One headless Chromium for the whole session (started by the first test that needs it)."""
+    browser = Chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield browser
+    browser.stop()
+
+
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A fresh page in headless Chromium; fails the test on any page error or CSP violation."""
+async def page(chromium: Chromium) -> AsyncIterator[Page]:
+    """A fresh page in a browser context of its own; fails the test on any page error or CSP violation."""
     problems: list[str] = []
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.connect_over_cdp(chromium.endpoint)
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         tab = await context.new_page()
         tab.on("pageerror", lambda error: problems.append(str(error)))
@@ -95,5 +93,5 @@ async def page() -> AsyncIterator[Page]:
             ),
         )
         yield tab
-        await browser.close()
+        await context.close()
     assert problems == []

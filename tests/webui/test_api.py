@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from scripted_agent import TIMEOUT
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from webui_agent import TIMEOUT
 from webui_support import Connect, SSEReader, User, logged_in, put_user, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig

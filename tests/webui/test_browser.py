@@ -6,7 +6,7 @@ import re
 
 import grpc
 from playwright.async_api import Page, expect
-from webui_agent import COMMIT, ScriptedAgent
+from scripted_agent import COMMIT, ScriptedAgent
 from webui_support import Connect, Proxy, User, compartment, login, serve_webui, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig

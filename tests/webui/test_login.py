@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from scripted_agent import TIMEOUT
 from starlette.routing import Route
-from webui_agent import TIMEOUT
 from webui_support import (
     Connect,
     Proxy,

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import grpc
-from webui_agent import TIMEOUT
+from scripted_agent import TIMEOUT
 from webui_support import Connect, set_desired
 
 from controlplane.app import ControlPlane, ControlPlaneConfig

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from webui_agent import TIMEOUT
+from scripted_agent import TIMEOUT
 from webui_support import Connect, SSEReader, User, logged_in, put_user, serve_webui, set_desired
 
 from controlplane.app import ControlPlane

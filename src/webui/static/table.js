@@ -1,6 +1,7 @@
 // The host table: one row per host, five compartment buttons, per-host actions.
 import { ago, clear, el, icon, kind, parseTime, short, status } from "./dom.js";
 import { state } from "./state.js";
+import { insertionPoint, matches, ordered } from "./view.js";
 
 export const KINDS = ["agent", "git", "lock", "system", "tests"];
 export const LABELS = { agent: "Agent", git: "Git", lock: "Lock", system: "System", tests: "Tests" };
@@ -102,13 +103,17 @@ function buildRow(name) {
   return row;
 }
 
+function seenText(host, now = Date.now()) {
+  const facts = host.facts || {};
+  const seen = host.online ? `online · seen ${ago(host.last_seen, now)}` : `offline · last seen ${ago(host.last_seen, now)}`;
+  return [facts.os, seen].filter(Boolean).join(" · ");
+}
+
 function updateRow(row, host) {
   row.classList.toggle("host-row--offline", !host.online);
   row.querySelector("[data-select]").checked = state.selected.has(host.name);
   row.querySelector(".online-dot").dataset.online = host.online ? "yes" : "no";
-  const facts = host.facts || {};
-  const seen = host.online ? `online · seen ${ago(host.last_seen)}` : `offline · last seen ${ago(host.last_seen)}`;
-  row.querySelector(".host__meta").textContent = [facts.os, seen].filter(Boolean).join(" · ");
+  row.querySelector(".host__meta").textContent = seenText(host);
   for (const k of KINDS) {
     const st = compartmentStatus(host, k);
     const button = row.querySelector(`[data-compartment="${k}"]`);
@@ -135,49 +140,163 @@ function updateRow(row, host) {
   }
 }
 
-const rows = new Map(); // host name -> <tr>, so a fleet of thousands never searches the DOM
+// Only the rows in (or near) the viewport exist: a fleet of 10,000 hosts is an ordered list of names
+// and two spacer rows standing in for the rest, so a change costs a binary search and a few rows.
+const rows = new Map(); // host name -> <tr>, for the rows in the DOM now
+let order = []; // the names shown (filter applied), in order
+const OVERSCAN = 10;
+const ALL_ROWS_UP_TO = 200; // a small fleet is drawn whole
+let rowHeight = 57;
 
-export function renderHost(host) {
-  const body = document.getElementById("host-rows");
-  let row = rows.get(host.name);
+function spacer(id) {
+  let row = document.getElementById(id);
   if (!row) {
-    row = buildRow(host.name);
-    rows.set(host.name, row);
-    const after = [...body.children].find((r) => r.dataset.host > host.name);
-    body.insertBefore(row, after || null);
+    row = el("tr", { id, class: "spacer", "aria-hidden": "true" }, el("td", { colspan: 8 }));
+    row.hidden = true;
   }
-  updateRow(row, host);
+  return row;
 }
 
-export function renderAll() {
+// Where the table body starts on the page and how far the page is scrolled, read only when the
+// layout is settled anyway (a frame, a resize, the snapshot): a change never forces a layout.
+const geometry = { bodyTop: 0, scrollY: 0, viewport: 900 };
+
+export function measureGeometry() {
   const body = document.getElementById("host-rows");
+  geometry.scrollY = window.scrollY;
+  geometry.bodyTop = body.getBoundingClientRect().top + geometry.scrollY;
+  geometry.viewport = window.innerHeight;
+}
+
+function visibleRange() {
+  if (order.length <= ALL_ROWS_UP_TO) return [0, order.length];
+  const offset = geometry.scrollY - geometry.bodyTop;
+  const first = Math.max(0, Math.floor(offset / rowHeight) - OVERSCAN);
+  const count = Math.ceil(geometry.viewport / rowHeight) + 2 * OVERSCAN;
+  return [Math.min(first, Math.max(0, order.length - count)), Math.min(order.length, first + count)];
+}
+
+function setSpacer(row, count) {
+  row.hidden = count === 0;
+  row.firstChild.style.height = `${count * rowHeight}px`;
+}
+
+// Put the rows of the visible range in the DOM, in order, building only the ones that are new.
+function paint() {
+  const body = document.getElementById("host-rows");
+  const head = spacer("rows-before");
+  const tail = spacer("rows-after");
+  if (head.parentNode !== body) body.prepend(head);
+  if (tail.parentNode !== body) body.append(tail);
+  const [from, to] = visibleRange();
+  const wanted = order.slice(from, to);
+  const keep = new Set(wanted);
   for (const [name, row] of rows) {
-    if (state.hosts.has(name)) continue;
+    if (keep.has(name)) continue;
     row.remove();
     rows.delete(name);
   }
-  const fresh = document.createDocumentFragment();
-  for (const name of [...state.hosts.keys()].sort()) {
-    if (rows.has(name)) continue;
-    const row = buildRow(name);
-    rows.set(name, row);
-    fresh.append(row);
+  let cursor = head.nextSibling;
+  for (const name of wanted) {
+    let row = rows.get(name);
+    if (!row) {
+      row = buildRow(name);
+      rows.set(name, row);
+      updateRow(row, state.hosts.get(name));
+    }
+    if (row === cursor) cursor = cursor.nextSibling;
+    else body.insertBefore(row, cursor);
   }
-  if (body.childElementCount === 0) body.append(fresh); // the first snapshot: already in order
-  else for (const row of [...fresh.children]) body.insertBefore(row, [...body.children].find((r) => r.dataset.host > row.dataset.host) || null);
-  for (const host of state.hosts.values()) updateRow(rows.get(host.name), host);
+  setSpacer(head, from);
+  setSpacer(tail, order.length - to);
+}
+
+// The real height of a row, once rows exist (the spacers stand in for rows of that height).
+function measureRows() {
+  const first = rows.values().next().value;
+  const measured = first ? first.offsetHeight : 0;
+  if (measured > 0 && Math.abs(measured - rowHeight) > 1) {
+    rowHeight = measured;
+    paint();
+  }
   document.getElementById("empty").hidden = state.hosts.size > 0;
+  document.getElementById("no-match").hidden = state.hosts.size === 0 || order.length > 0;
+}
+
+// The names shown now (filter applied), in order: "select all" selects these.
+export function shownHosts() {
+  return [...order];
+}
+
+let paintQueued = false;
+
+export function schedulePaint() {
+  if (paintQueued) return;
+  paintQueued = true;
+  requestAnimationFrame(() => {
+    paintQueued = false;
+    measureGeometry();
+    paint();
+  });
+}
+
+// One host changed: move it in the order if its place changed, redraw its row if it is shown.
+export function renderHost(host) {
+  const before = order.indexOf(host.name);
+  if (before >= 0) order.splice(before, 1);
+  let after = -1;
+  if (matches(host)) {
+    after = insertionPoint(order, host, (name) => state.hosts.get(name));
+    order.splice(after, 0, host.name);
+  }
+  const row = rows.get(host.name);
+  if (row) updateRow(row, host);
+  if (before !== after) paint();
+}
+
+// "seen 12 s ago" ages in the page from the last time it got: no event needed to keep it fresh.
+export function ageRows(now = Date.now()) {
+  for (const [name, row] of rows) {
+    const host = state.hosts.get(name);
+    if (host) row.querySelector(".host__meta").textContent = seenText(host, now);
+  }
+}
+
+// Redraw the shown rows (tooltips say "2 min ago" too).
+export function refreshRows() {
+  for (const [name, row] of rows) updateRow(row, state.hosts.get(name));
+}
+
+// The whole fleet changed (a snapshot) or the filter or sort did.
+export function renderAll() {
+  order = ordered(state.hosts.values());
+  for (const [name, row] of rows) {
+    if (state.hosts.has(name)) updateRow(row, state.hosts.get(name));
+  }
+  measureGeometry();
+  paint();
+  measureRows();
   renderSummary();
 }
 
+function testsFailing(host) {
+  for (const c of host.compartments || []) if (c.kind === "COMPARTMENT_KIND_TESTS") return c.status === "COMPARTMENT_STATUS_ERROR";
+  return false;
+}
+
 export function renderSummary() {
-  const hosts = [...state.hosts.values()];
-  const online = hosts.filter((h) => h.online).length;
-  const failing = hosts.filter((h) => compartmentStatus(h, "tests") === "error").length;
-  const running = hosts.filter((h) => h.running_command_id).length;
-  const parts = [`${hosts.length} hosts`, `${online} online`];
+  let online = 0;
+  let failing = 0;
+  let running = 0;
+  for (const h of state.hosts.values()) {
+    if (h.online) online += 1;
+    if (h.running_command_id) running += 1;
+    if (testsFailing(h)) failing += 1;
+  }
+  const parts = [`${state.hosts.size} hosts`, `${online} online`];
   if (running) parts.push(`${running} busy`);
   if (failing) parts.push(`${failing} failing tests`);
+  if (order.length !== state.hosts.size) parts.push(`${order.length} shown`);
   document.getElementById("summary").textContent = parts.join(" · ");
   document.title = failing ? `(${failing} failing) Fleetdeck` : "Fleetdeck";
   for (const sel of state.selected) if (!state.hosts.has(sel)) state.selected.delete(sel);

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
-from agent_e2e import World
+from agent_world import World
 
 from agent.config import load_config
-from agent.connection import describe, run_stream
 from agent.daemon import Agent
+from agent.stream import run_stream
+from agent.stream_end import classify
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 
 
@@ -29,8 +32,10 @@ async def test_a_bad_token_is_unauthenticated_and_never_logged(world: World) -> 
         async with asyncio.timeout(10):
             await _connect(agent, world.cp.grpc_target, "fd_agent_not-a-real-token")
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "not-a-real-token" not in describe(error.value)
-    assert "check token_file" in describe(error.value)
+    end = classify(error.value)
+    assert "not-a-real-token" not in end.reason
+    assert "check token_file" in end.reason
+    assert end.level == logging.ERROR and not end.bug
 
 
 async def test_another_hosts_token_is_permission_denied(world: World) -> None:
@@ -53,8 +58,7 @@ async def test_a_newer_connection_of_the_same_host_aborts_the_older(world: World
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await older
     assert error.value.code() == grpc.StatusCode.ABORTED
-    newer.cancel()
-    await asyncio.gather(newer, return_exceptions=True)
+    await cancel_and_wait(newer)
 
 
 async def test_settings_pushed_by_the_control_plane_apply_at_once(world: World) -> None:

@@ -13,6 +13,7 @@ from google.protobuf import timestamp_pb2
 
 from agent.config import TlsConfig
 from agent.outbox import Outbox
+from agent.stream_end import NoWelcome, StreamEnded, real_reason
 from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc
 
@@ -31,10 +32,6 @@ CHANNEL_OPTIONS = [
 ]
 CONTROL_QUEUE_SIZE = 1_000
 WELCOME_TIMEOUT_SECONDS = 30.0
-
-
-class StreamEnded(Exception):
-    """The control plane ended the stream, or it broke."""
 
 
 class AgentLink(Protocol):
@@ -72,24 +69,42 @@ class Stream:
             logger.warning("control queue full; dropped a %s message", message.WhichOneof("message"))
 
 
+async def _write(call: grpc.aio.StreamStreamCall, message: agent_service_pb2.ConnectRequest) -> bool:
+    """Write one message; False when the RPC had ended, so only a read can tell why.
+
+    A write racing the control plane's status fails with what grpc makes of it (InvalidStateError,
+    or INTERNAL "Internal error from Core" for a send the ending call refused): never the reason.
+    """
+    try:
+        await call.write(message)
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        if not call.done():
+            raise
+        return False
+    return True
+
+
+async def _next_messages(stream: Stream, outbox: Outbox) -> list[agent_service_pb2.ConnectRequest]:
+    """What to write next: a queued control message, else whichever of control or outbox comes first."""
+    if not stream.queue.empty():
+        return [stream.queue.get_nowait()]
+    control = asyncio.ensure_future(stream.queue.get())
+    entry = asyncio.ensure_future(outbox.next_request())
+    try:
+        await asyncio.wait({control, entry}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (control, entry):
+            if not task.done():
+                task.cancel()
+    return [task.result() for task in (control, entry) if task.done() and not task.cancelled()]
+
+
 async def _writer(call: grpc.aio.StreamStreamCall, stream: Stream, outbox: Outbox) -> None:
     # One write at a time; control messages first so heartbeats never wait behind queued output.
     while True:
-        if not stream.queue.empty():
-            await call.write(stream.queue.get_nowait())
-            continue
-        control = asyncio.ensure_future(stream.queue.get())
-        entry = asyncio.ensure_future(outbox.next_request())
-        try:
-            await asyncio.wait({control, entry}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (control, entry):
-                if not task.done():
-                    task.cancel()
-        if control.done() and not control.cancelled():
-            await call.write(control.result())
-        if entry.done() and not entry.cancelled():
-            await call.write(entry.result())
+        for message in await _next_messages(stream, outbox):
+            if not await _write(call, message):
+                await asyncio.Future()  # the RPC has ended: the reader reads why and ends the group
 
 
 async def _heartbeats(link: AgentLink, stream: Stream) -> None:
@@ -104,6 +119,13 @@ async def _reader(call: grpc.aio.StreamStreamCall, link: AgentLink) -> None:
         if message is grpc.aio.EOF:
             raise StreamEnded("the control plane closed the stream")
         link.on_message(message)
+
+
+async def _serve(call: grpc.aio.StreamStreamCall, stream: Stream, link: AgentLink) -> None:
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(_writer(call, stream, link.outbox))
+        tg.create_task(_heartbeats(link, stream))
+        tg.create_task(_reader(call, link))
 
 
 def now() -> timestamp_pb2.Timestamp:
@@ -133,18 +155,25 @@ async def run_stream(
     on_welcomed: Callable[[], None],
     tls: TlsConfig | None = None,
 ) -> None:
-    """Connect, say hello, and serve the stream until it ends (always by an exception)."""
+    """Connect, say hello, and serve the stream until it ends (always by an exception).
+
+    The exception is the stream's one real reason (see stream_end.classify), never a group.
+    """
     async with open_channel(target, tls) as channel:
         stub = agent_service_pb2_grpc.AgentServiceStub(channel)
         call = stub.Connect(metadata=(("authorization", f"Bearer {token}"),))
         try:
-            await call.write(agent_service_pb2.ConnectRequest(hello=await link.hello()))
-            async with asyncio.timeout(WELCOME_TIMEOUT_SECONDS):
-                first = await call.read()
+            hello = agent_service_pb2.ConnectRequest(hello=await link.hello())
+            await _write(call, hello)  # when the RPC has ended already, the read below says why
+            try:
+                async with asyncio.timeout(WELCOME_TIMEOUT_SECONDS):
+                    first = await call.read()
+            except TimeoutError:
+                raise NoWelcome(f"no welcome within {WELCOME_TIMEOUT_SECONDS:.0f} s of the hello") from None
             if first is grpc.aio.EOF:
-                raise StreamEnded("the control plane closed the stream before its welcome")
+                raise NoWelcome("the control plane closed the stream before its welcome")
             if first.WhichOneof("message") != "welcome":
-                raise StreamEnded(f"expected a welcome, got {first.WhichOneof('message')}")
+                raise NoWelcome(f"expected a welcome, got {first.WhichOneof('message')}")
             link.on_welcome(first.welcome)
             on_welcomed()
             stream = Stream(asyncio.Queue(CONTROL_QUEUE_SIZE))
@@ -152,27 +181,16 @@ async def run_stream(
             stream.send(agent_service_pb2.ConnectRequest(heartbeat=await link.heartbeat()))
             attach(stream)
             try:
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(_writer(call, stream, link.outbox))
-                    tg.create_task(_heartbeats(link, stream))
-                    tg.create_task(_reader(call, link))
-            except* grpc.aio.AioRpcError as group:
-                raise group.exceptions[0] from None
-            except* StreamEnded as group:
-                raise group.exceptions[0] from None
+                # In a task of its own: on Python 3.11 a TaskGroup whose child fails leaves the task
+                # it ran in counted as being cancelled, and the connect loop's task must stay clean.
+                await asyncio.create_task(_serve(call, stream, link), name="stream")
+            except* Exception as group:
+                # One clause for every failure: two clauses that both raise would combine what they
+                # raise into a new group. The other tasks often failed only because the first did.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError from None  # stopping: the group absorbed our cancel
+                raise real_reason(group) from None
         finally:
             attach(None)
             call.cancel()
-
-
-def describe(error: BaseException) -> str:
-    """A log line for why a stream ended."""
-    if isinstance(error, grpc.aio.AioRpcError):
-        code = error.code()
-        hint = {
-            grpc.StatusCode.UNAUTHENTICATED: " (check token_file)",
-            grpc.StatusCode.PERMISSION_DENIED: " (the token belongs to another host; check host)",
-            grpc.StatusCode.ABORTED: " (a newer connection of this host replaced this one)",
-        }.get(code, "")
-        return f"{code.name}: {error.details()}{hint}"
-    return str(error) or type(error).__name__

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.commands import Executor
 from agent.config import parse_config
+from agent.executor import Executor
 from agent.journal import Journal
 from agent.outbox import Outbox
 from fleetdeck.v1 import agent_service_pb2, types_pb2

@@ -1,4 +1,8 @@
-"""A scripted agent for the web UI's tests: speaks AgentService.Connect over real gRPC, step by step."""
+"""A scripted agent: speaks AgentService.Connect over real gRPC, one message at a time, as a test says.
+
+The control plane's and the web UI's tests both drive hosts with it: hello and heartbeats, a
+command's start, output, progress, test run and end, and the acknowledgements that come back.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def seconds(value: float) -> duration_pb2.Duration:
 
 
 async def create_token(target: str, host: str) -> str:
-    """A fresh agent token for `host`, from FleetService.CreateAgentToken."""
+    """A fresh agent token for `host`, from FleetService.CreateAgentToken (no API token needed)."""
     async with grpc.aio.insecure_channel(target) as channel:
         stub = fleet_grpc.FleetServiceStub(channel)
         response = await stub.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host=host), timeout=TIMEOUT)
@@ -44,20 +48,43 @@ async def create_token(target: str, host: str) -> str:
 
 
 class ScriptedAgent:
-    """One host's agent stream, driven by the test: hello, heartbeats, a command's lifecycle."""
+    """One host's agent stream, driven by the test. The stream opens at once; nothing is sent until
+    the test says so (`hello`, or `connect` for hello with the test status)."""
 
-    def __init__(self, target: str, host: str, token: str, *, generation: int = 1) -> None:
+    def __init__(
+        self,
+        target: str,
+        host: str,
+        token: str,
+        *,
+        generation: int = 1,
+        test_status: pb.TestStatus | None = None,
+    ) -> None:
         self.host = host
         self.target = target
         self.token = token
         self.generation = generation
-        self.test_status = pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=3)
-        self._channel: grpc.aio.Channel | None = None
+        # What heartbeats (and `connect`'s hello) report; progress and report_tests move it on.
+        self.test_status = test_status or pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=3)
+        self.seq: dict[str, int] = {}
+        self.lines: dict[str, int] = {}
+        self.skipped: list[agent_pb.ConnectResponse] = []
+        self.channel: grpc.aio.Channel | None = None
+        self.call: grpc.aio.StreamStreamCall | None = None
         self._outgoing: asyncio.Queue[agent_pb.ConnectRequest | None] = asyncio.Queue()
-        self._call: grpc.aio.StreamStreamCall | None = None
-        self._seq: dict[str, int] = {}
-        self._lines: dict[str, int] = {}
-        self._pending: list[agent_pb.ConnectResponse] = []
+        self.open()
+
+    def open(self) -> None:
+        """Open the stream on a fresh channel; messages sent from now on go out on it."""
+        self.channel = grpc.aio.insecure_channel(self.target)
+        self.stub = agent_grpc.AgentServiceStub(self.channel)
+        self._outgoing = asyncio.Queue()
+        self.skipped = []
+        self.call = self.stub.Connect(self._requests(), metadata=(("authorization", f"Bearer {self.token}"),))
+
+    async def _requests(self) -> AsyncIterator[agent_pb.ConnectRequest]:
+        while (message := await self._outgoing.get()) is not None:
+            yield message
 
     def facts(self, **overrides: str) -> pb.HostFacts:
         """The host facts this agent reports."""
@@ -71,48 +98,58 @@ class ScriptedAgent:
         values.update(overrides)
         return pb.HostFacts(**values)
 
-    async def connect(self) -> agent_pb.Welcome:
-        """Open the stream and say hello; returns the welcome."""
-        self._channel = grpc.aio.insecure_channel(self.target)
-        self._outgoing = asyncio.Queue()
-        self._pending = []
-        stub = agent_grpc.AgentServiceStub(self._channel)
-        self._call = stub.Connect(self._requests(), metadata=(("authorization", f"Bearer {self.token}"),))
-        self.send(hello=agent_pb.Hello(host=self.host, facts=self.facts(), test_status=self.test_status))
-        return (await self.recv("welcome")).welcome
-
-    async def _requests(self) -> AsyncIterator[agent_pb.ConnectRequest]:
-        while (message := await self._outgoing.get()) is not None:
-            yield message
-
     def send(self, **kwargs: object) -> None:
         """Queue one ConnectRequest with the given oneof field."""
         self._outgoing.put_nowait(agent_pb.ConnectRequest(**kwargs))  # type: ignore[arg-type]
 
-    async def recv(self, kind: str) -> agent_pb.ConnectResponse:
-        """The next message of `kind` (others are kept), under a timeout."""
-        for i, message in enumerate(self._pending):
-            if message.WhichOneof("message") == kind:
-                return self._pending.pop(i)
-        assert self._call is not None
+    async def recv(self, kind: str | None = None) -> agent_pb.ConnectResponse:
+        """The next message (of `kind`; others are kept for later calls) under a timeout."""
+        for i, message in enumerate(self.skipped):
+            if kind is None or message.WhichOneof("message") == kind:
+                return self.skipped.pop(i)
+        assert self.call is not None, "the stream is closed"
         async with asyncio.timeout(TIMEOUT):
             while True:
-                read = await self._call.read()
+                read = await self.call.read()
                 assert read is not grpc.aio.EOF, "the control plane ended the stream"
                 response: agent_pb.ConnectResponse = read
-                if response.WhichOneof("message") == kind:
+                if kind is None or response.WhichOneof("message") == kind:
                     return response
-                self._pending.append(response)
+                self.skipped.append(response)
 
-    def heartbeat(self) -> None:
-        """Send a heartbeat with the current facts and test status."""
+    async def hello(self, *, with_test_status: bool = False, **facts: str) -> agent_pb.Welcome:
+        """Say hello (with `facts` overridden; with the test status if asked); returns the welcome."""
+        hello = agent_pb.Hello(host=self.host, facts=self.facts(**facts))
+        if with_test_status:
+            hello.test_status.CopyFrom(self.test_status)
+        self.send(hello=hello)
+        return (await self.recv("welcome")).welcome
+
+    async def connect(self) -> agent_pb.Welcome:
+        """Open the stream again if it was closed, and say hello with the test status."""
+        if self.call is None:
+            self.open()
+        return await self.hello(with_test_status=True)
+
+    async def ack(self, command_id: str, seq: int) -> None:
+        """Wait until the control plane acknowledged `seq` of `command_id`."""
+        while True:
+            ack = (await self.recv("ack")).ack
+            if ack.command_id == command_id and ack.seq >= seq:
+                return
+
+    def heartbeat(self, **facts: str) -> None:
+        """Send a heartbeat with the current facts (`facts` overridden) and test status."""
         self.send(
-            heartbeat=agent_pb.Heartbeat(facts=self.facts(), test_status=self.test_status, sent_at=now())
+            heartbeat=agent_pb.Heartbeat(
+                facts=self.facts(**facts), test_status=self.test_status, sent_at=now()
+            )
         )
 
-    def _next_seq(self, command_id: str) -> int:
-        self._seq[command_id] = self._seq.get(command_id, 0) + 1
-        return self._seq[command_id]
+    def next_seq(self, command_id: str) -> int:
+        """The next sequence number of `command_id`'s messages."""
+        self.seq[command_id] = self.seq.get(command_id, 0) + 1
+        return self.seq[command_id]
 
     async def next_command(self) -> agent_pb.RunCommand:
         """Wait for the control plane to ask for a command, and report it started."""
@@ -124,26 +161,29 @@ class ScriptedAgent:
         )
         return run
 
-    def output(self, command_id: str, *texts: str, stream: int = pb.OUTPUT_STREAM_STDOUT) -> None:
-        """Send lines of output."""
-        first = self._lines.get(command_id, 0)
+    def output(self, command_id: str, *texts: str, stream: int = pb.OUTPUT_STREAM_STDOUT) -> int:
+        """Send lines of output; returns the chunk's sequence number."""
+        first = self.lines.get(command_id, 0)
         lines = [pb.OutputLine(number=first + i, stream=stream, text=t) for i, t in enumerate(texts)]  # type: ignore[arg-type]
-        self._lines[command_id] = first + len(texts)
-        chunk = agent_pb.OutputChunk(command_id=command_id, seq=self._next_seq(command_id), lines=lines)
-        self.send(output=chunk)
+        self.lines[command_id] = first + len(texts)
+        seq = self.next_seq(command_id)
+        self.send(output=agent_pb.OutputChunk(command_id=command_id, seq=seq, lines=lines))
+        return seq
 
-    def finish(self, command_id: str, exit_code: int = 0) -> None:
-        """Report the command finished with `exit_code`."""
+    def finish(self, command_id: str, exit_code: int = 0, **facts: str) -> int:
+        """Report the command finished with `exit_code` (and `facts` overridden); returns its seq."""
+        seq = self.next_seq(command_id)
         state = pb.COMMAND_STATE_SUCCEEDED if exit_code == 0 else pb.COMMAND_STATE_FAILED
         finished = agent_pb.CommandFinished(
             command_id=command_id,
-            seq=self._next_seq(command_id),
+            seq=seq,
             state=state,
             exit_code=exit_code,
             finished_at=now(),
-            facts=self.facts(),
+            facts=self.facts(**facts),
         )
         self.send(command_finished=finished)
+        return seq
 
     def progress(self, command_id: str, completed: int, total: int, current: str) -> None:
         """Report test progress after a case."""
@@ -201,15 +241,15 @@ class ScriptedAgent:
             defined_cases=len(cases),
         )
         self.send(
-            test_run=agent_pb.TestRunReport(command_id=command_id, seq=self._next_seq(command_id), run=run)
+            test_run=agent_pb.TestRunReport(command_id=command_id, seq=self.next_seq(command_id), run=run)
         )
 
     async def close(self) -> None:
         """End the stream and close the channel; safe to call twice."""
         self._outgoing.put_nowait(None)
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
+        if self.call is not None:
+            self.call.cancel()
+            self.call = None
+        if self.channel is not None:
+            await self.channel.close()
+            self.channel = None

@@ -1,4 +1,5 @@
-"""Regressions found in review: no acknowledged gap, no stuck host, no stuck blue, no hidden interruption."""
+"""Work cut off midway — a failed write, a stream that ends, a restart — leaves nothing acknowledged lost,
+no host busy, no Tests blue and no switch looking finished."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from scripted_agent import COMMIT, LOCK, ScriptedAgent
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
-
-from .conftest import COMMIT, LOCK, ScriptedAgent
 
 
 async def _host(fleet, name: str = "gpc0") -> pb.Host:

@@ -1,4 +1,8 @@
-"""Commands: the closed set of operations mapped to local argv, one at a time, reported via the outbox."""
+"""The executor: runs the closed set of operations as local argv, one at a time, reported via the outbox.
+
+Longer than most modules: it holds one command's whole life on the host (start, adoption after an
+agent restart, stop, deadline, report), and splitting that one sequence would scatter it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from agent.outcome import Outcome, command_finished, outcome_of_run, status_of
 from agent.process import ProcessResult, StopReason, kill_group, pid_alive, run_process, wait_exit
 from agent.testsuite import SuiteRun, discover, no_tests_message
 from fleetdeck.operations import OPERATIONS, operation_name
+from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 logger = logging.getLogger(__name__)
@@ -112,7 +117,9 @@ class Executor:
             return
         running = Running(rc.command_id, rc.operation, time.time())
         self._set_running(running)
-        running.task = asyncio.create_task(self._command(rc, running), name=f"command-{rc.command_id}")
+        running.task = spawn_logged(
+            self._command(rc, running), name=f"command-{rc.command_id}", logger=logger
+        )
 
     def _set_running(self, running: Running | None) -> None:
         self.running = running
@@ -142,9 +149,8 @@ class Executor:
         """Leave switch/rollback running (they must outlive the agent), kill the rest, await the task."""
         self._detach.set()
         running = self.running
-        if running is not None and running.task is not None:
-            running.task.cancel()
-            await asyncio.gather(running.task, return_exceptions=True)
+        if running is not None:
+            await cancel_and_wait(running.task)
 
     # -- the command's life ------------------------------------------------------------------------
 
@@ -367,7 +373,9 @@ class Executor:
         logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
         running = Running(entry.command_id, entry.operation, entry.started_at)
         self._set_running(running)
-        running.task = asyncio.create_task(self._follow(entry, running), name=f"adopted-{entry.command_id}")
+        running.task = spawn_logged(
+            self._follow(entry, running), name=f"adopted-{entry.command_id}", logger=logger
+        )
 
     async def _follow(self, entry: JournalEntry, running: Running) -> None:
         self.outbox.add_output(

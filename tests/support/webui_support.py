@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 from playwright.async_api import Locator, Page, expect
+from scripted_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 from starlette.routing import BaseRoute
-from webui_agent import COMMIT, LOCK, TIMEOUT, ScriptedAgent
 
 from fleetdeck.client import aio_channel
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -22,17 +22,6 @@ from fleetdeck.v1 import types_pb2 as pb
 from webui.app import create_app
 
 Connect = Callable[[str], Awaitable[ScriptedAgent]]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass(frozen=True)
