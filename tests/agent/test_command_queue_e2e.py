@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from agent_e2e import World
+from agent_world import World
 from fleetdeck_cli import fleetdeck
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb

@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from agent_e2e import Fleet, HostWorld, World, control_plane_config, git, write_script
+from agent_world import Fleet, HostWorld, World, control_plane_config, git, write_script
 from fleetdeck_cli import fleetdeck
 from google.protobuf import field_mask_pb2
 
