@@ -4,6 +4,7 @@ import { api, toLogin } from "./api.js";
 import { operation } from "./dom.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
+import { initRollouts, loadRollouts, onHost as rolloutHost, onRollout } from "./rollouts.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
 import { rememberCommand, state } from "./state.js";
 import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint, shownHosts } from "./table.js";
@@ -32,6 +33,7 @@ const handlers = {
     state.hosts = new Map((data.hosts || []).map((h) => [h.name, h]));
     renderAll();
     for (const name of state.hosts.keys()) refreshPopup(name);
+    loadRollouts(); // what changed while this page was not following
     setConnection("live", "Live");
   },
   host(host) {
@@ -40,6 +42,10 @@ const handlers = {
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
+    rolloutHost(host);
+  },
+  rollout(rollout) {
+    onRollout(rollout);
   },
   hosts_seen(batch) {
     for (const seen of batch.hosts || []) {
@@ -229,6 +235,7 @@ function start() {
   initTooltips();
   renderSelection();
   initView();
+  initRollouts();
   // "seen 12 s ago" ages in the page from the last time it has; tooltips ("2 min ago") too, slower.
   setInterval(() => ageRows(), 1000);
   setInterval(refreshRows, 15000);
