@@ -301,7 +301,15 @@ def _follow(
     command = facts.step
     name = _STEP_NAME[step]
     if command is None:
-        # Recorded but never started (the control plane stopped in between): start it now.
+        # Recorded but not started (the host was busy, or the control plane stopped in between).
+        running = facts.running
+        if (
+            step == rpb.ROLLOUT_STEP_TEST
+            and running is not None
+            and running.trigger == pb.TEST_TRIGGER_AFTER_SWITCH
+        ):
+            host.command_id = running.id  # the run its switch started after all: follow that one
+            return
         if aborted and step != rpb.ROLLOUT_STEP_ROLLBACK:
             host.state = rpb.ROLLOUT_HOST_STATE_ABORTED
             host.message = f"aborted before its {name} started"

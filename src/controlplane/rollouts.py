@@ -84,7 +84,13 @@ class Rollouts:
                     self._online_since.setdefault(host.name, time.time())
                 else:
                     self._online_since.pop(host.name, None)
-            if kind in ("command", "host", "snapshot") and self.live:
+            members = self.fleet.rollout_members  # only events of hosts in a rollout wake it
+            concerned = (
+                (kind == "snapshot" and bool(self.live))
+                or (kind == "host" and event.host.name in members)
+                or (kind == "command" and event.command.host in members)
+            )
+            if concerned:
                 self._wake.set()
 
     async def _run(self) -> None:

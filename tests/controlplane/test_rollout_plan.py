@@ -227,6 +227,21 @@ CASES: list[tuple[str, rpb.Rollout, dict[str, plan.Seen], dict[str, int], list[t
         rpb.ROLLOUT_STATE_RUNNING,
     ),
     (
+        "a test step not started because the host was busy follows the run its switch started",
+        rollout([[("c", RUNNING, TEST)]]),
+        {
+            "c": seen(
+                running_id="t",
+                running=cmd(
+                    pb.OPERATION_TEST, pb.COMMAND_STATE_RUNNING, id="t", trigger=pb.TEST_TRIGGER_AFTER_SWITCH
+                ),
+            )
+        },
+        {"c": RUNNING},
+        [],
+        rpb.ROLLOUT_STATE_RUNNING,
+    ),
+    (
         "an interrupted step fails the host once it is back and silent about it",
         rollout([[("c", RUNNING, SWITCH)]]),
         {"c": seen(cmd(pb.OPERATION_SWITCH, pb.COMMAND_STATE_INTERRUPTED))},
