@@ -121,7 +121,10 @@ async def _desired_get(stub: Stub, opts: Options) -> int:
     if opts.json:
         print_json(response)
     else:
-        console().print(desired_table(response.desired_state))
+        out = console()
+        out.print(desired_table(response.desired_state))
+        for d in response.selector_states:  # most specific first
+            out.print(f"for {d.selector}: commit {d.commit}, flake.lock {d.lock_hash[:12]}")
     return exits.OK
 
 

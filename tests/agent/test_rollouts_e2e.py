@@ -215,6 +215,13 @@ async def test_the_cli_drives_a_rollout_with_approval_after_the_canary(world: Wo
     approved = await fleetdeck("rollout", "approve", rollout["id"], "--wait", target=target)
     assert approved.code == 0, approved.err
     assert "succeeded: every batch done" in approved.out
+    desired = await fleetdeck("desired", "get", target=target)  # the rollout's target, for every host
+    assert any(line.split() == ["commit", second] for line in desired.out.splitlines()), desired.out
+    web = await fleetdeck(
+        "desired", "set", "--commit", second, "--lock-hash", LOCK_HASH, "-l", "role=web", target=target
+    )
+    assert web.code == 0, web.err
+    assert f"for role=web: commit {second}" in (await fleetdeck("desired", "get", target=target)).out
     listed = await fleetdeck("rollout", "list", target=target)
     assert rollout["id"] in listed.out and "succeeded" in listed.out
     again = await fleetdeck("rollout", "approve", rollout["id"], target=target)
@@ -248,3 +255,29 @@ async def test_the_cli_wait_exits_1_when_the_rollout_stops_and_offers_the_ways_o
     canary = shown["batches"][0]["hosts"][0]
     assert canary["rolled_back"] is True and canary["failed_cases"] == ["Web"]
     assert [b["hosts"][0]["state"] for b in shown["batches"][1:]] == ["ROLLOUT_HOST_STATE_ABORTED"] * 2
+
+
+async def test_a_paused_rollout_finishes_the_running_host_starts_no_other_and_resumes(world: World) -> None:
+    repo = await fleet_of(world, HOSTS[:3])
+    second = repo.commit("a change", {"h1/20-web.sh": "exit 0\n"})
+
+    created = await create(world, second, batch_size=1)
+    paused = await world.fleet.stub.PauseRollout(rpb.PauseRolloutRequest(rollout_id=created.id))
+    assert paused.rollout.state == rpb.ROLLOUT_STATE_PAUSED
+
+    def canary_done(r: rpb.Rollout) -> bool:
+        return r.batches[0].hosts[0].state == rpb.ROLLOUT_HOST_STATE_SUCCEEDED
+
+    rollout = await wait_rollout(world.fleet, created.id, canary_done)
+    assert rollout.state == rpb.ROLLOUT_STATE_PAUSED
+    assert host_states(rollout) == {"h1": "SUCCEEDED", "h2": "PENDING", "h3": "PENDING"}
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await world.fleet.stub.ApproveRollout(rpb.ApproveRolloutRequest(rollout_id=created.id))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"rollout {created.id} is paused; it cannot be approved" in str(refused.value.details())
+    assert await operations(world.fleet, "h2") == []
+
+    await world.fleet.stub.ResumeRollout(rpb.ResumeRolloutRequest(rollout_id=created.id))
+    rollout = await wait_rollout(world.fleet, created.id, ended)
+    assert rollout.state == rpb.ROLLOUT_STATE_SUCCEEDED, rollout.message
+    assert await operations(world.fleet, "h3") == ["pull", "switch", "test"]
