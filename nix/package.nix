@@ -28,7 +28,6 @@ python3Packages.buildPythonApplication {
     pytestCheckHook
     pytest-asyncio
     pytest-timeout
-    httpx
     grpcio-testing
     junitparser
     xmlschema

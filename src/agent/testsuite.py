@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from agent import junit
 from agent.outbox import Line
 from agent.process import StopReason, run_process
 from fleetdeck.v1 import types_pb2
@@ -139,7 +141,7 @@ def _verdict(case: TestCase, result: types_pb2.TestCaseResult, seconds: float) -
     if result.outcome == types_pb2.TEST_OUTCOME_TIMED_OUT:
         return f"✗ {case.name} (timed out after {seconds:.1f} s)"
     if result.outcome == types_pb2.TEST_OUTCOME_ERROR:
-        return f"✗ {case.name} (could not run: {result.output})"
+        return f"✗ {case.name} ({result.message or 'could not run: ' + result.output})"
     return f"✗ {case.name} (exit {result.exit_code})"
 
 
@@ -183,7 +185,25 @@ class SuiteRun:
         started_at, t0 = _now(), time.monotonic()
         deadline = loop.time() + self.timeout
         results: list[types_pb2.TestCaseResult] = []
-        for case in self.cases:
+        reports = tempfile.TemporaryDirectory(prefix="fleetdeck-junit-")
+        try:
+            await self._run_cases(results, Path(reports.name), deadline, stop, on_line, on_progress)
+        finally:
+            reports.cleanup()
+        self.status.current_case = ""
+        return self._finish(results, started_at, t0, cancelled=stop.is_set())
+
+    async def _run_cases(
+        self,
+        results: list[types_pb2.TestCaseResult],
+        reports: Path,
+        deadline: float,
+        stop: asyncio.Event,
+        on_line: Callable[[Line], None],
+        on_progress: ProgressHook | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for index, case in enumerate(self.cases):
             if stop.is_set() or loop.time() >= deadline:
                 results.append(
                     types_pb2.TestCaseResult(
@@ -192,7 +212,7 @@ class SuiteRun:
                 )
                 continue
             self.status.current_case = case.name
-            result = await self._run_case(case, deadline, stop, on_line)
+            result = await self._run_case(case, deadline, stop, on_line, reports / f"{index}.xml")
             results.append(result)
             self.status.completed += 1
             if result.outcome == types_pb2.TEST_OUTCOME_PASSED:
@@ -204,7 +224,16 @@ class SuiteRun:
                 brief.CopyFrom(result)
                 brief.ClearField("output")
                 on_progress(self.status, brief)
-        self.status.current_case = ""
+
+    def _finish(
+        self,
+        results: list[types_pb2.TestCaseResult],
+        started_at: timestamp_pb2.Timestamp,
+        t0: float,
+        *,
+        cancelled: bool,
+    ) -> types_pb2.TestRun:
+        """The run's record from its case results."""
         passed = sum(r.outcome == types_pb2.TEST_OUTCOME_PASSED for r in results)
         failed = sum(
             r.outcome
@@ -212,12 +241,16 @@ class SuiteRun:
             for r in results
         )
         ok = passed == len(results)
+        if cancelled:
+            state = types_pb2.TEST_STATE_CANCELLED  # stopped on request: no verdict on the system
+        else:
+            state = types_pb2.TEST_STATE_PASSED if ok else types_pb2.TEST_STATE_FAILED
         run = types_pb2.TestRun(
             id=self.command_id,
             host=self.host,
             trigger=self.trigger,
             generation=self.generation,
-            state=types_pb2.TEST_STATE_PASSED if ok else types_pb2.TEST_STATE_FAILED,
+            state=state,
             started_at=started_at,
             finished_at=_now(),
             exit_code=0 if ok else 1,
@@ -232,7 +265,12 @@ class SuiteRun:
         return run
 
     async def _run_case(
-        self, case: TestCase, deadline: float, stop: asyncio.Event, on_line: Callable[[Line], None]
+        self,
+        case: TestCase,
+        deadline: float,
+        stop: asyncio.Event,
+        on_line: Callable[[Line], None],
+        report_path: Path,
     ) -> types_pb2.TestCaseResult:
         tail = _Tail()
 
@@ -249,7 +287,7 @@ class SuiteRun:
             grace=self.grace,
             deadline=deadline,
             cwd=self.cwd or self.tests_dir,
-            env=self.env,
+            env={**(os.environ if self.env is None else self.env), junit.ENV_VAR: str(report_path)},
         )
         seconds = time.monotonic() - t0
         result = types_pb2.TestCaseResult(
@@ -268,6 +306,24 @@ class SuiteRun:
                 result.outcome = types_pb2.TEST_OUTCOME_FAILED
                 if proc.stopped is StopReason.CANCELLED:
                     tail.add("[fleetdeck] stopped on request")
+            _import_report(result, junit.read_report(report_path), tail)
             result.output = tail.text()
         on_line((types_pb2.OUTPUT_STREAM_SYSTEM, _verdict(case, result, seconds)))
         return result
+
+
+def _import_report(result: types_pb2.TestCaseResult, report: junit.JunitReport | None, tail: _Tail) -> None:
+    """Record a case's JUnit test cases; a bad report makes the case an error, failures a failure."""
+    if report is None:
+        return
+    if report.error:
+        result.outcome = types_pb2.TEST_OUTCOME_ERROR
+        result.message = report.error
+        tail.add(f"[fleetdeck] {report.error}")
+        return
+    result.sub_cases.extend(report.sub_cases)
+    if report.dropped:
+        tail.add(f"[fleetdeck] {report.dropped} more JUnit test cases were not recorded")
+    if report.failed and result.outcome == types_pb2.TEST_OUTCOME_PASSED:
+        result.outcome = types_pb2.TEST_OUTCOME_FAILED
+        result.message = f"{report.failed} of {len(report.sub_cases)} JUnit test cases failed"

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from fleetdeck.roles import required_role, role_name
+from fleetdeck.roles import allows, check_role, required_role, role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -34,8 +34,10 @@ class ApiTokens:
 
     async def create(self, name: str, role: int, token: str | None = None) -> tuple[str, fleet_pb.ApiToken]:
         """A new token (or store the given one) with a role; the secret is returned, never stored."""
-        if role not in (pb.ROLE_VIEWER, pb.ROLE_OPERATOR, pb.ROLE_ADMIN):
-            raise InvalidArgument("role must be ROLE_VIEWER, ROLE_OPERATOR or ROLE_ADMIN")
+        try:
+            check_role(role)
+        except ValueError as error:
+            raise InvalidArgument(str(error)) from None
         if not name.strip() or len(name) > 100:
             raise InvalidArgument("name the token's user in 1 to 100 characters")
         secret = token or API_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -77,7 +79,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             if needed is None:
                 raise PermissionDenied(f"{method} is not a call this server allows")
             role = await self.tokens.role_of(details.invocation_metadata)
-            if role < needed:
+            if not allows(role, needed):
                 raise PermissionDenied(
                     f"{method.rsplit('/', 1)[-1]} needs the {role_name(needed)} role; "
                     f"this token has {role_name(role)}"

@@ -14,6 +14,7 @@ from typing import cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from fleetdeck.roles import check_role
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -74,8 +75,10 @@ class Accounts:
             raise InvalidArgument("user names are 1 to 64 letters, digits, '.', '_' or '-'")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidArgument(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-        if role not in (pb.ROLE_VIEWER, pb.ROLE_OPERATOR, pb.ROLE_ADMIN):
-            raise InvalidArgument("role must be ROLE_VIEWER, ROLE_OPERATOR or ROLE_ADMIN")
+        try:
+            check_role(role)
+        except ValueError as error:
+            raise InvalidArgument(str(error)) from None
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         await self.store.put_user(username, password_hash, role)
 

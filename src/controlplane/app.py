@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 from types import TracebackType
+from typing import Any
 
 import grpc
 import uvicorn
@@ -22,6 +23,7 @@ from .accounts import Accounts
 from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
+from .audit import AuditInterceptor, AuditLog
 from .command_queue import CommandQueue
 from .commands import Commands
 from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
@@ -34,6 +36,9 @@ from .hub import Hub
 from .ingest import Ingest
 from .listen import StartFailed as StartFailed
 from .listen import client_host, listening_socket, why_unbindable
+from .metrics import FleetMetrics
+from .metrics_http import metrics_app, with_metrics
+from .notifier import Notifier
 from .output import OutputFollowers
 from .rollouts import Rollouts
 from .store import Store, make_store, redacted
@@ -66,6 +71,7 @@ class ControlPlane:
         self.commands: Commands | None = None
         self.rollouts: Rollouts | None = None
         self.queue: CommandQueue | None = None
+        self.notifier: Notifier | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
         self.tokens = AgentTokens(self.store)
@@ -76,6 +82,10 @@ class ControlPlane:
         self.grpc_port = 0
         self.agent_grpc_port = 0
         self.http_port = 0
+        self.metrics_port = 0
+        self.metrics: FleetMetrics | None = None
+        self._webui: Any = None  # the in-process web UI's app, for its count of browser streams
+        self._metrics_socket: socket.socket | None = None
         # Set when this start created the first admin token: show it once, never log it.
         self.bootstrap_admin_token: str | None = None
         self.bootstrap_admin_password: str | None = None
@@ -91,6 +101,12 @@ class ControlPlane:
         assert self.config.http_address is not None
         scheme = "http" if self.config.tls_cert is None else "https"
         return f"{scheme}://{client_host(self.config.http_address)}:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of the credential-free /metrics listener, when there is one."""
+        assert self.config.metrics_address is not None
+        return f"http://{client_host(self.config.metrics_address)}:{self.metrics_port}/metrics"
 
     async def __aenter__(self) -> ControlPlane:
         await self.start()
@@ -136,6 +152,7 @@ class ControlPlane:
             (config.grpc_address, "listen for gRPC"),
             (config.agent_grpc_address, "listen for gRPC"),
             (config.http_address, "serve the web UI"),
+            (config.metrics_address, "serve /metrics"),
         ):
             reason = None if address is None else why_unbindable(address)
             if reason is not None:
@@ -162,7 +179,23 @@ class ControlPlane:
         undo.push_async_callback(self.queue.stop)
         self.ingest = Ingest(self.store, self.commands, self.followers)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
+        self.notifier = Notifier(
+            self.store,
+            self.hub,
+            link_base=self.config.public_url,
+            backoff_seconds=self.config.webhook_retry_seconds,
+            offline_grace_seconds=self.config.host_offline_grace_seconds,
+        )
+        self.commands.notifier = self.notifier
+        undo.push_async_callback(self.notifier.stop)
         self.fleet.flush_hooks.append(self.tokens.flush_last_used)
+        self.metrics = FleetMetrics(self.fleet, self.store, self._sse_clients)
+        self.store.observe_writes(self.fleet.counts.store_write_seconds.observe)
+
+    def _sse_clients(self) -> int | None:
+        """Browsers streaming from the in-process web UI; None without one."""
+        streams = getattr(self._webui.state, "streams", None) if self._webui is not None else None
+        return None if streams is None else int(streams.open_streams)
 
     def _bind(self, undo: contextlib.AsyncExitStack, tls: TlsFiles | None) -> socket.socket | None:
         """Bind the web UI's socket and the gRPC ports; nothing is served yet."""
@@ -172,11 +205,17 @@ class ControlPlane:
             sock = listening_socket(config.http_address, "serve the web UI")
             undo.callback(sock.close)
             self.http_port = sock.getsockname()[1]
+        if config.metrics_address is not None:
+            metrics_sock = listening_socket(config.metrics_address, "serve /metrics")
+            undo.callback(metrics_sock.close)
+            self.metrics_port = metrics_sock.getsockname()[1]
+            self._metrics_socket = metrics_sock
         server = grpc.aio.server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
             interceptors=[
                 ErrorInterceptor(),  # first: it maps what the access check refuses too
                 *([AccessInterceptor(self.api_tokens)] if config.require_api_tokens else []),
+                AuditInterceptor(AuditLog(self.store, self.api_tokens.internal_token)),  # after access
             ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -209,6 +248,7 @@ class ControlPlane:
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         """AgentService and FleetService, wired to the domain objects the load phase built."""
         assert self.fleet is not None and self.commands is not None and self.ingest is not None
+        assert self.notifier is not None
         agents = AgentService(
             self.fleet,
             self.commands,
@@ -217,7 +257,13 @@ class ControlPlane:
             require_client_cert=self.config.agent_ca is not None,
         )
         fleet_service = FleetService(
-            self.fleet, self.commands, self.followers, self.tokens, self.api_tokens, self.accounts
+            self.fleet,
+            self.commands,
+            self.followers,
+            self.tokens,
+            self.api_tokens,
+            self.accounts,
+            self.notifier,
         )
         assert self.rollouts is not None and self.queue is not None
         fleet_service.rollouts, fleet_service.queue = self.rollouts, self.queue
@@ -244,6 +290,10 @@ class ControlPlane:
         assert self.fleet is not None and self.ingest is not None and self._server is not None
         await self.fleet.start()
         await self.ingest.start()
+        assert self.notifier is not None
+        if not self.notifier.link_base and self.config.http_address is not None:
+            self.notifier.link_base = self.http_url
+        await self.notifier.start(self.fleet.snapshot)
         assert self.rollouts is not None and self.queue is not None
         await self.rollouts.start()
         await self.queue.start()
@@ -251,6 +301,8 @@ class ControlPlane:
         self._grpc_started = True
         if http_socket is not None:
             await self._serve_http(undo, tls, http_socket)
+        if self._metrics_socket is not None:
+            await self._serve_metrics(undo, self._metrics_socket)
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.SERVING)
         undo.push_async_callback(self._stop_accepting)
@@ -263,13 +315,16 @@ class ControlPlane:
     ) -> None:
         from webui.app import create_app
 
+        assert self.metrics is not None
+        self._webui = create_app(
+            self.grpc_target,
+            api_token=self.api_tokens.internal_token,
+            cookie_key=await self.store.secret("webui-cookie-key"),  # sessions survive restarts
+            tls_ca=tls.cert if tls is not None else None,
+        )
+        tokens = self.api_tokens if self.config.require_api_tokens else None
         config = uvicorn.Config(
-            create_app(
-                self.grpc_target,
-                api_token=self.api_tokens.internal_token,
-                cookie_key=await self.store.secret("webui-cookie-key"),  # sessions survive restarts
-                tls_ca=tls.cert if tls is not None else None,
-            ),
+            with_metrics(self._webui, metrics_app(self.metrics, tokens)),
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=1,
@@ -284,6 +339,17 @@ class ControlPlane:
         task = asyncio.create_task(server.serve(sockets=[sock]), name="webui")
         undo.push_async_callback(self._stop_http, server, task)
         log.info("web UI on %s", self.http_url)
+
+    async def _serve_metrics(self, undo: contextlib.AsyncExitStack, sock: socket.socket) -> None:
+        """/metrics alone, without credentials, on the --metrics listener."""
+        assert self.metrics is not None
+        config = uvicorn.Config(
+            metrics_app(self.metrics, None), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="metrics")
+        undo.push_async_callback(self._stop_http, server, task)
+        log.info("metrics on %s", self.metrics_url)
 
     # --- shut-down phases, run by stop() (or by a failed start) in this order ------------------------
 

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--grpc", default=env("FLEETDECK_GRPC", "127.0.0.1:50051"), help="gRPC listen address HOST:PORT"
     )
     parser.add_argument("--http", default=env("FLEETDECK_HTTP"), help="serve the web UI on HOST:PORT")
+    parser.add_argument(
+        "--metrics",
+        default=env("FLEETDECK_METRICS"),
+        help="serve Prometheus /metrics on HOST:PORT without credentials, for a scraper in a trusted "
+        "network (the web UI's port serves it too, to a viewer API token)",
+    )
     parser.add_argument("--ready-file", type=Path, help="write {grpc, http} addresses as JSON once serving")
     parser.add_argument("--tls-cert", type=Path, default=env("FLEETDECK_TLS_CERT"), help="PEM certificate")
     parser.add_argument("--tls-key", type=Path, default=env("FLEETDECK_TLS_KEY"), help="PEM private key")
@@ -50,6 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--agent-grpc",
         default=env("FLEETDECK_AGENT_GRPC"),
         help="mutual-TLS address for agents (with --agent-ca)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=env("FLEETDECK_PUBLIC_URL", ""),
+        help="the page's address as people reach it, for the links in webhook notifications "
+        "(default: the --http address)",
+    )
+    parser.add_argument(
+        "--host-offline-grace",
+        type=float,
+        default=float(env("FLEETDECK_HOST_OFFLINE_GRACE", "300")),
+        metavar="SECONDS",
+        help="how long a host must stay offline before host_offline is notified (default: 300)",
     )
     parser.add_argument(
         "--admin-token-file",
@@ -92,6 +111,9 @@ def _config(args: argparse.Namespace) -> ControlPlaneConfig:
         tls_key=args.tls_key,
         agent_ca=args.agent_ca,
         agent_grpc_address=args.agent_grpc,
+        public_url=args.public_url,
+        host_offline_grace_seconds=args.host_offline_grace,
+        metrics_address=args.metrics,
     )
 
 
@@ -107,7 +129,11 @@ async def _serve(config: ControlPlaneConfig, ready_file: Path | None) -> None:
         if cp.bootstrap_admin_password is not None:
             print(f"Web login (shown once): user admin, password {cp.bootstrap_admin_password}", flush=True)
         if ready_file is not None:
-            ready = {"grpc": cp.grpc_target, "http": cp.http_url if config.http_address else ""}
+            ready = {
+                "grpc": cp.grpc_target,
+                "http": cp.http_url if config.http_address else "",
+                "metrics": cp.metrics_url if config.metrics_address else "",
+            }
             tmp = ready_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(ready))
             tmp.replace(ready_file)

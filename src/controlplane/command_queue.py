@@ -76,19 +76,24 @@ class CommandQueue:
         return seconds
 
     def enqueuer(
-        self, ttl_seconds: float
+        self, ttl_seconds: float, requested_by: str = ""
     ) -> Callable[[HostState, pb.Operation, Duration | None], Awaitable[pb.Command]]:
-        """The `queue` hook of `Commands.run_operation` for this time to live."""
+        """The `queue` hook of `Commands.run_operation` for this time to live and requester."""
 
         async def enqueue(
             state: HostState, operation: pb.Operation, command_timeout: Duration | None
         ) -> pb.Command:
-            return await self.enqueue(state, operation, command_timeout, ttl_seconds)
+            return await self.enqueue(state, operation, command_timeout, ttl_seconds, requested_by)
 
         return enqueue
 
     async def enqueue(
-        self, state: HostState, operation: pb.Operation, command_timeout: Duration | None, ttl_seconds: float
+        self,
+        state: HostState,
+        operation: pb.Operation,
+        command_timeout: Duration | None,
+        ttl_seconds: float,
+        requested_by: str = "",
     ) -> pb.Command:
         """Store a QUEUED command for an offline host."""
         if state.online:
@@ -112,6 +117,7 @@ class CommandQueue:
             timeout=timeout,
             message=f"queued until {state.host.name} reconnects",
             queue_expires_at=to_ts(time.time() + ttl_seconds),
+            requested_by=requested_by,
         )
         await self.store.queue_command(command)
         log.info(

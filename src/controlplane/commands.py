@@ -16,10 +16,11 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
+from . import case_history, history, policy
 from . import test_status as tests
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, HostState
+from .notifier import Notifier
 from .output import OutputFollowers
 from .timeutil import now_ts
 
@@ -36,6 +37,10 @@ FINISHED_STATES = frozenset(
 )
 
 
+AUTO_RUN_REQUESTER = "control plane"
+"""Who requested a test run the control plane started itself after a switch."""
+
+
 def new_command_id() -> str:
     """A fresh, unguessable command id."""
     return uuid.uuid4().hex
@@ -50,6 +55,7 @@ class Commands:
         self.followers = followers
         self._background: set[asyncio.Task[None]] = set()
         self._stored_runs: dict[str, pb.TestRun] = {}  # stored, awaiting their command's end
+        self.notifier: Notifier | None = None  # queues webhook notifications with command results
 
     # --- API side ------------------------------------------------------------------------------
 
@@ -59,9 +65,12 @@ class Commands:
         operation: int,
         command_timeout: Duration | None = None,
         queue: Callable[[HostState, pb.Operation, Duration | None], Awaitable[pb.Command]] | None = None,
+        *,
+        requested_by: str = "",
     ) -> list[fleet_pb.OperationResult]:
-        """Start `operation` on each host (or `queue` it for an offline one); FailedPrecondition when
-        every host refused."""
+        """Start `operation` on each host (or `queue` it for an offline one); a host that may not start
+        it (unknown, offline, busy) is a refusal in its result. FailedPrecondition when every host
+        refused (NotFound when none exists)."""
         if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
@@ -70,25 +79,33 @@ class Commands:
             raise InvalidArgument("name at least one host")
         if len(set(hosts)) != len(hosts):
             raise InvalidArgument("a host is named twice; name each host once")
-        states = [self.fleet.state(name) for name in hosts]  # NotFound before anything starts
         results = []
-        for state in states:
-            result = fleet_pb.OperationResult(host=state.host.name)
-            if queue is not None and not state.online:
-                command = await queue(state, cast(pb.Operation, operation), command_timeout)
+        unknown = 0
+        for name in hosts:  # each host refuses on its own: unknown, offline or busy
+            result = fleet_pb.OperationResult(host=name)
+            known = self.fleet.hosts.get(name)
+            if queue is not None and known is not None and not known.online:
+                command = await queue(known, cast(pb.Operation, operation), command_timeout)
                 result.command_id, result.queued = command.id, True
                 results.append(result)
                 continue
             try:
                 command = await self.start(
-                    state, cast(pb.Operation, operation), command_timeout=command_timeout
+                    self.fleet.state(name),
+                    cast(pb.Operation, operation),
+                    command_timeout=command_timeout,
+                    requested_by=requested_by,
                 )
                 result.command_id = command.id
+            except NotFound as refusal:
+                unknown += 1
+                result.refused_reason = str(refusal)
             except FailedPrecondition as refusal:
                 result.refused_reason = str(refusal)
             results.append(result)
         if all(r.refused_reason for r in results):
-            raise FailedPrecondition("; ".join(r.refused_reason for r in results))
+            error = NotFound if unknown == len(results) else FailedPrecondition
+            raise error("; ".join(r.refused_reason for r in results))
         return results
 
     async def start(
@@ -99,6 +116,7 @@ class Commands:
         command_timeout: Duration | None = None,
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
+        requested_by: str = "",
         command_id: str = "",
         queued: pb.Command | None = None,
     ) -> pb.Command:
@@ -125,9 +143,10 @@ class Commands:
             trigger=trigger,
             timeout=timeout,
             triggered_by_command_id=triggered_by,
+            requested_by=requested_by,
         )
         if queued is not None:  # a queued command starts as itself: same id, time asked, timeout
-            command.id = queued.id
+            command.id, command.requested_by = queued.id, queued.requested_by
             command.timeout.CopyFrom(queued.timeout)
             command.created_at.CopyFrom(queued.created_at)
         # Reserve the host before the first await, so two concurrent calls cannot both start.
@@ -305,9 +324,11 @@ class Commands:
             run.trigger = found.trigger
             run.triggered_by_command_id = found.triggered_by_command_id
         run.deployment_id = state.host.current_deployment_id
-        await self.store.put_test_run(run, report.seq, host=state.host)
+        summaries = await history.classify(self.store, run)
+        await self.store.put_test_run(run, report.seq, host=state.host, summaries=summaries)
         if found is None or found.state not in FINISHED_STATES:  # not a resend of a finished run
             self._stored_runs[run.id] = run
+            self.fleet.counts.test_run_stored(run)
         spawn_logged(
             self._prune(state.host.name),
             name=f"prune-test-runs-{state.host.name}",
@@ -330,16 +351,29 @@ class Commands:
         command.finished_at.CopyFrom(finished.finished_at if finished.HasField("finished_at") else now_ts())
         host = state.host
         event: tests.Event | None = None
-        failed_run = None
+        run: pb.TestRun | None = None
+        announcement = None
         if command.operation == pb.OPERATION_TEST:
             run = self._stored_runs.pop(command.id, None) or await self.store.get_test_run(
                 command.id, with_output=False
             )
             event = self._test_ended(state, command, run, finished.facts)
             if isinstance(event, tests.RunStored) and event.run.state == pb.TEST_STATE_FAILED:
-                failed_run = event.run  # announced once Tests are red and a rollback can start
+                announcement = await self._failure(state, event.run)  # sent once a rollback can start
+        notices = []
+        if self.notifier is not None:
+            verdict = event.run if isinstance(event, tests.RunStored) else None
+            notices = await self.notifier.for_finished_command(
+                command,
+                verdict,
+                announcement,
+                (finished.facts if finished.facts.ByteSize() else host.facts).generation,
+            )
         self.fleet.command_finished(state, command, finished.facts, event)
-        await self.store.finish_command(command, finished.seq, host)
+        command.no_test_run_reason = policy.no_test_run_reason(
+            self.fleet.view_of(state), command.operation, command.state
+        )
+        await self.store.finish_command(command, finished.seq, host, notices)
         log.info(
             "command %s (%s on %s) finished: %s, exit %d",
             command.id,
@@ -349,17 +383,29 @@ class Commands:
             command.exit_code,
         )
         self.fleet.changed(state, durable=True)
-        self._publish(command)
-        self.followers.finish(command)
-        if failed_run is not None:
-            self._announce_failure(state, failed_run)
-        if policy.should_auto_run_tests(self.fleet.view_of(state), command.operation, command.state):
+        if not command.no_test_run_reason:
+            # The test command names its trigger when stored: from then on the switch names its run.
             try:
-                await self.start(
-                    state, pb.OPERATION_TEST, trigger=pb.TEST_TRIGGER_AFTER_SWITCH, triggered_by=command.id
+                test = await self.start(
+                    state,
+                    pb.OPERATION_TEST,
+                    trigger=pb.TEST_TRIGGER_AFTER_SWITCH,
+                    triggered_by=command.id,
+                    requested_by=AUTO_RUN_REQUESTER,
                 )
+                command.triggered_test_command_id = test.id
             except FailedPrecondition as refusal:
                 log.info("tests not started after switch on %s: %s", host.name, refusal)
+                command.no_test_run_reason = pb.NO_TEST_RUN_REASON_HOST_UNAVAILABLE
+                await self.store.update_command(command)
+        self._publish(command)  # with its test run, or why none follows: watchers need not guess
+        self.followers.finish(command)
+        if notices and self.notifier is not None:
+            self.notifier.wake()
+        if announcement is not None:
+            announcement.rollback_available = state.online
+            self.fleet.hub.publish(fleet_pb.WatchFleetResponse(tests_failed=announcement))
+            log.info("%s", announcement.message)
         return command
 
     # --- helpers -------------------------------------------------------------------------------
@@ -369,7 +415,9 @@ class Commands:
         state: HostState, command: pb.Command, run: pb.TestRun | None, facts: pb.HostFacts
     ) -> tests.Event:
         """What the end of a TEST command tells the Tests status."""
-        if command.state == pb.COMMAND_STATE_CANCELLED:
+        if command.state == pb.COMMAND_STATE_CANCELLED or (
+            run is not None and run.state == pb.TEST_STATE_CANCELLED
+        ):
             return tests.Cancelled(run)
         if run is not None:
             return tests.RunStored(run, command.finished_at)
@@ -382,31 +430,29 @@ class Commands:
             reason=command.message or f"exit {command.exit_code}",
         )
 
-    def _announce_failure(self, state: HostState, run: pb.TestRun) -> None:
-        failed = [
-            c.name
-            for c in run.cases
-            if c.outcome in (pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_TIMED_OUT, pb.TEST_OUTCOME_ERROR)
-        ]
-        name = state.host.name
-        message = f"Tests failed on {name}"
+    async def _failure(self, state: HostState, run: pb.TestRun) -> fleet_pb.TestsFailed:
+        """What a failed run announces: its failing cases, how each reads, and what to offer first."""
+        with_output = await self.store.get_test_run(run.id) or run  # the first output lines go along
+        cases = await history.failed_cases(self.store, with_output)
+        offer = case_history.offer(cases, run.generation)
+        failed = [c.name for c in cases]
+        message = f"Tests failed on {state.host.name}"
         if failed:
             message += ": " + ", ".join(failed)
-        self.fleet.hub.publish(
-            fleet_pb.WatchFleetResponse(
-                tests_failed=fleet_pb.TestsFailed(
-                    host=name,
-                    run_id=run.id,
-                    failed_cases=failed,
-                    message=message,
-                    rollback_available=state.online,
-                    generation=run.generation,
-                )
-            )
+        return fleet_pb.TestsFailed(
+            host=state.host.name,
+            run_id=run.id,
+            failed_cases=failed,
+            message=message,
+            generation=run.generation,
+            cases=cases,
+            offered_operations=offer.operations,
+            advice=offer.advice,
         )
-        log.info("%s", message)
 
     def _publish(self, command: pb.Command) -> None:
+        if command.state in FINISHED_STATES or command.state == pb.COMMAND_STATE_INTERRUPTED:
+            self.fleet.counts.command_ended(command)
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(command=command))
 
     async def _prune(self, host: str) -> None:

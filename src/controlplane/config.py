@@ -34,6 +34,14 @@ class ControlPlaneConfig:
     # (mutual TLS, a certificate is required there) with a certificate naming their host.
     agent_ca: Path | None = None
     agent_grpc_address: str | None = None
+    # Webhook notifications: the page's URL for their links (the web UI's own address when empty),
+    # the first retry delay (doubling after each failed attempt), and how long a host must stay
+    # offline before host_offline goes out.
+    public_url: str = ""
+    webhook_retry_seconds: float = 5.0
+    host_offline_grace_seconds: float = 300.0
+    # Serve /metrics here without credentials (for a scraper in a trusted network).
+    metrics_address: str | None = None
 
 
 class ConfigError(StartFailed):
@@ -56,6 +64,7 @@ def problems(config: ControlPlaneConfig) -> list[str]:
         "--grpc": config.grpc_address,
         "--http": config.http_address,
         "--agent-grpc": config.agent_grpc_address,
+        "--metrics": config.metrics_address,
     }
     for flag, address in addresses.items():
         if address is not None and split_address(address) is None:
@@ -76,6 +85,12 @@ def problems(config: ControlPlaneConfig) -> list[str]:
         found.append("--agent-grpc needs --agent-ca: the CA that signs the agents' certificates")
     if config.admin_password is not None and len(config.admin_password) < MIN_PASSWORD_LENGTH:
         found.append(f"the first admin's password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if config.webhook_retry_seconds <= 0:
+        found.append("the webhook retry delay must be more than 0 seconds")
+    if config.host_offline_grace_seconds < 0:
+        found.append("--host-offline-grace cannot be negative")
+    if config.public_url and not config.public_url.startswith(("http://", "https://")):
+        found.append(f"--public-url {config.public_url!r} must start with http:// or https://")
     if config.shutdown_grace_seconds < 0:
         found.append("the shutdown grace period cannot be negative")
     if config.output_cap_bytes <= 0 or config.max_concurrent_rpcs <= 0:

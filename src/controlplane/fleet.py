@@ -2,6 +2,8 @@
 
 The one owner of host state. Heartbeats land here and only here: memory is updated at once, SQLite
 later in one batch a second, and a fleet event goes out only when something a person can see changed.
+A heartbeat's time is not such a thing: it rides along with the host's next event (going offline is
+one), so watchers are never sent the whole fleet's last-seen times.
 Longer than most modules because every write to a host goes through it, by design.
 """
 
@@ -27,12 +29,12 @@ from . import compartments, desired, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
 from .errors import InvalidArgument, NotFound, Unauthenticated
 from .hub import Hub
+from .metrics import Counts
 from .store import VERSION_BLOCK, HostLabels, Store
 from .timeutil import now_ts
 
 log = logging.getLogger(__name__)
 
-SEEN_COALESCE_SECONDS = 5.0  # one "last seen" event for the whole fleet at most this often
 MISSED_HEARTBEATS_OFFLINE = 3
 
 
@@ -58,6 +60,7 @@ class HostState:
     stale: bool = False  # connected, but heartbeats stopped arriving
     published: bytes = b""  # fingerprint of what watchers last saw
     waiting_on_store: bool = False  # its stream is held back by storage, not silent
+    statuses: tuple[tuple[int, int], ...] = ()  # (kind, status) of each compartment as last computed
 
     @property
     def online(self) -> bool:
@@ -85,12 +88,11 @@ class Fleet:
         self.rollout_members: dict[str, str] = {}  # host -> the active rollout it belongs to
         self._labels_unsaved: set[str] = set()  # hosts whose declared labels changed, written behind
         self._reserved_version = 0
-        self._seen_published = 0.0
         self._unsaved: set[str] = set()  # hosts with facts not yet written to SQLite
         self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
-        self._seen_unreported: set[str] = set()  # hosts heard from since watchers last got their time
         self._flusher: asyncio.Task[None] | None = None
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
+        self.counts = Counts()  # what happened, for the metrics; bumped where it happens
 
     async def load(self) -> None:
         """Rebuild the live view from the database alone."""
@@ -105,7 +107,9 @@ class Fleet:
             if found is not None:
                 self._set_labels(state, found.declared, found.overrides)
             self._refresh_settings(state)
-            state.published = self._fingerprint(self.view_of(state))
+            view = self.view_of(state)
+            state.published = self._fingerprint(view)
+            state.statuses = tuple((c.kind, c.status) for c in view.compartments)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -206,7 +210,6 @@ class Fleet:
         state.last_heard = time.monotonic()
         state.seen_at = time.time()
         self._seen_unsaved.add(state.host.name)
-        self._seen_unreported.add(state.host.name)
         if state.stale:
             state.stale = False
             log.info("host %s is sending heartbeats again", state.host.name)
@@ -214,6 +217,7 @@ class Fleet:
 
     def heartbeat(self, state: HostState, heartbeat: agent_pb.Heartbeat) -> None:
         """A heartbeat: the hot path. One that changes nothing visible publishes nothing."""
+        self.counts.heartbeats += 1
         self.heard_from(state)
         host = state.host
         host.metrics.CopyFrom(heartbeat.metrics)  # written behind with the last-seen time
@@ -422,13 +426,13 @@ class Fleet:
             self._unsaved.add(state.host.name)
         self._refresh_settings(state)
         view = self.view_of(state)  # computed once: compared, then published as is
+        state.statuses = tuple((c.kind, c.status) for c in view.compartments)  # for the metrics
         fingerprint = self._fingerprint(view)
         if fingerprint != state.published:
             state.published = fingerprint
-            self._seen_unreported.discard(state.host.name)  # the host event carries last_seen
             self.hub.publish(fleet_pb.WatchFleetResponse(host=view))
 
-    # --- background: write-behind, liveness, coalesced last-seen -------------------------------
+    # --- background: write-behind and liveness ----------------------------------------------------
 
     async def start(self) -> None:
         """Reserve fleet versions and start the once-a-second housekeeping; safe to call twice."""
@@ -448,7 +452,6 @@ class Fleet:
             await asyncio.sleep(1.0)
             try:
                 self.check_liveness(time.monotonic())
-                self.publish_seen(time.monotonic())
                 await self.flush()
             except Exception:
                 log.exception("fleet housekeeping failed; retrying in a second")
@@ -493,21 +496,6 @@ class Fleet:
                 state.stale = True
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)
-
-    def publish_seen(self, now: float) -> None:
-        """One event with every host heard from since the last one, at most every few seconds."""
-        if now - self._seen_published < SEEN_COALESCE_SECONDS:
-            return
-        self._seen_published = now
-        names, self._seen_unreported = sorted(self._seen_unreported), set()
-        seen = []
-        for name in names:
-            state = self.hosts.get(name)
-            if state is not None:
-                self._sync_last_seen(state)
-                seen.append(fleet_pb.HostSeen(host=name, last_seen=state.host.last_seen))
-        if seen:
-            self.hub.publish(fleet_pb.WatchFleetResponse(hosts_seen=fleet_pb.HostsSeen(hosts=seen)))
 
 
 def parse_selector(selector: str) -> selectors.Selector:

@@ -10,34 +10,36 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fleetdeck.v1 import audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as watch_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import desired, policy
+from . import desired, history, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
+from .audit import current_actor
 from .command_queue import CommandQueue
+from .command_verdict import watch_command
 from .commands import FINISHED_STATES, Commands
 from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from .fleet import Fleet, checked_labels, parse_selector
-from .output import OutputFollowers
+from .notifier import Notifier
+from .output import OutputFollowers, in_messages
 from .paging import decode_page_token, encode_page_token, page_size
 from .rollouts import Rollouts
-from .timeutil import now_ts, to_ts
+from .store import AuditQuery
+from .timeutil import from_ts, now_ts, to_ts
 
 log = logging.getLogger(__name__)
 
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MAX_LINES_PER_MESSAGE = 500
-
-
-def _parts(lines: list[pb.OutputLine]) -> list[list[pb.OutputLine]]:
-    """Lines in messages of a bounded size."""
-    return [lines[i : i + _MAX_LINES_PER_MESSAGE] for i in range(0, len(lines), _MAX_LINES_PER_MESSAGE)]
 
 
 class FleetService(fleet_grpc.FleetServiceServicer):
@@ -51,8 +53,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         tokens: AgentTokens,
         api_tokens: ApiTokens,
         accounts: Accounts,
+        notifier: Notifier,
     ) -> None:
         self.accounts = accounts
+        self.notifier = notifier
         self.fleet = fleet
         self.store = fleet.store
         self.commands = commands
@@ -95,8 +99,11 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         ttl = request.queue_ttl if request.HasField("queue_ttl") else None
         if ttl is not None and not request.queue:
             raise InvalidArgument("queue_ttl applies to queued commands only; set queue too")
-        queue = self.queue.enqueuer(self.queue.ttl_seconds(ttl)) if request.queue else None
-        results = await self.commands.run_operation(hosts, request.operation, timeout, queue)
+        actor = current_actor()
+        queue = self.queue.enqueuer(self.queue.ttl_seconds(ttl), actor) if request.queue else None
+        results = await self.commands.run_operation(
+            hosts, request.operation, timeout, queue, requested_by=actor
+        )
         return fleet_pb.RunOperationResponse(results=results)
 
     async def CancelCommand(
@@ -131,7 +138,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             stored = await self.store.read_output(request.command_id, request.from_line)
             next_line = stored[-1].number + 1 if stored else request.from_line
             first = True
-            for part in _parts(stored) or [[]]:
+            for part in list(in_messages(stored)) or [[]]:
                 response = fleet_pb.StreamCommandOutputResponse(lines=part)
                 if first and request.from_line == 0:  # a resumed stream was told already
                     response.truncated_bytes = command.output_truncated_bytes
@@ -150,16 +157,16 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                     # Lines were dropped from the queue: catch up from the store, then go on live.
                     follower.overflowed = False
                     tail = await self.store.read_output(request.command_id, next_line)
-                    for part in _parts(tail):
+                    for part in in_messages(tail):
                         next_line = part[-1].number + 1
                         yield fleet_pb.StreamCommandOutputResponse(lines=part)
                 if isinstance(item, pb.Command):
                     yield fleet_pb.StreamCommandOutputResponse(command=item)
                     return
                 fresh = [line for line in item if line.number >= next_line]
-                if fresh:
-                    next_line = fresh[-1].number + 1
-                    yield fleet_pb.StreamCommandOutputResponse(lines=fresh)
+                for part in in_messages(fresh):  # one ingest batch can hold thousands of lines
+                    next_line = part[-1].number + 1
+                    yield fleet_pb.StreamCommandOutputResponse(lines=part)
         finally:
             if follower is not None:
                 self.followers.unfollow(request.command_id, follower)
@@ -182,6 +189,53 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if run is None:
             raise NotFound(f"no test run with id {request.run_id}")
         return fleet_pb.GetTestRunResponse(run=run)
+
+    async def ListCaseResults(
+        self, request: history_pb.ListCaseResultsRequest, context: Any
+    ) -> history_pb.ListCaseResultsResponse:
+        self.fleet.state(request.host)
+        limit = page_size(request.page_size, default=50, maximum=500)
+        page, summary = await history.case_results(
+            self.store, request.host, request.name, limit, decode_page_token(request.page_token)
+        )
+        response = history_pb.ListCaseResultsResponse(results=page.items, summary=summary)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
+        return response
+
+    async def ListCaseSummaries(
+        self, request: history_pb.ListCaseSummariesRequest, context: Any
+    ) -> history_pb.ListCaseSummariesResponse:
+        self.fleet.state(request.host)
+        summaries = await self.store.case_summaries(request.host)
+        return history_pb.ListCaseSummariesResponse(summaries=summaries.values())
+
+    async def ListFailingCases(
+        self, request: history_pb.ListFailingCasesRequest, context: Any
+    ) -> history_pb.ListFailingCasesResponse:
+        return history_pb.ListFailingCasesResponse(cases=await history.failing_cases(self.store))
+
+    async def CreateWebhook(
+        self, request: notifications_pb.CreateWebhookRequest, context: Any
+    ) -> notifications_pb.CreateWebhookResponse:
+        webhook, secret = await self.notifier.create(request.url, request.events, request.format)
+        return notifications_pb.CreateWebhookResponse(webhook=webhook, secret=secret)
+
+    async def ListWebhooks(
+        self, request: notifications_pb.ListWebhooksRequest, context: Any
+    ) -> notifications_pb.ListWebhooksResponse:
+        return notifications_pb.ListWebhooksResponse(webhooks=await self.store.list_webhooks())
+
+    async def DeleteWebhook(
+        self, request: notifications_pb.DeleteWebhookRequest, context: Any
+    ) -> notifications_pb.DeleteWebhookResponse:
+        await self.notifier.delete(request.id)
+        return notifications_pb.DeleteWebhookResponse()
+
+    async def TestWebhook(
+        self, request: notifications_pb.TestWebhookRequest, context: Any
+    ) -> notifications_pb.TestWebhookResponse:
+        return notifications_pb.TestWebhookResponse(event_id=await self.notifier.test(request.id))
 
     async def UpdateHostSettings(
         self, request: fleet_pb.UpdateHostSettingsRequest, context: Any
@@ -310,6 +364,28 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         await self.accounts.put_user(request.username, request.password, request.role)
         log.info("web user %s set (%s)", request.username, pb.Role.Name(request.role))
         return fleet_pb.PutUserResponse(username=request.username, role=request.role)
+
+    async def WatchCommand(
+        self, request: watch_pb.WatchCommandRequest, context: Any
+    ) -> AsyncIterator[watch_pb.WatchCommandResponse]:
+        async for response in watch_command(self.fleet, self.commands, request.command_id):
+            yield response
+
+    async def ListAuditEvents(
+        self, request: audit_pb2.ListAuditEventsRequest, context: Any
+    ) -> audit_pb2.ListAuditEventsResponse:
+        query = AuditQuery(
+            host=request.host,
+            actor=request.actor,
+            since=from_ts(request.since) if request.HasField("since") else None,
+            until=from_ts(request.until) if request.HasField("until") else None,
+        )
+        limit = page_size(request.page_size, default=100, maximum=1000)
+        page = await self.store.list_audit_events(query, limit, decode_page_token(request.page_token))
+        response = audit_pb2.ListAuditEventsResponse(events=page.items)
+        if page.next_cursor is not None:
+            response.next_page_token = encode_page_token(page.next_cursor)
+        return response
 
     async def UpdateHostLabels(
         self, request: rollouts_pb.UpdateHostLabelsRequest, context: Any

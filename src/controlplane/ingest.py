@@ -137,6 +137,7 @@ class Ingest:
         if not appends:
             return
         stored = await self.store.append_output(appends)
+        self.commands.fleet.counts.output_lines += sum(len(a.chunk.lines) for a in appends)
         lines: defaultdict[str, list[pb.OutputLine]] = defaultdict(list)
         for append in appends:
             lines[append.command_id].extend(append.chunk.lines)

@@ -1,14 +1,42 @@
-"""Live followers of command output: lines go to them only after they are durably stored."""
+"""Command output on its way out: live followers (lines go to them only after they are durably
+stored), and the split of lines into messages that fit the message limit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
+from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import types_pb2 as pb
 
 FOLLOWER_QUEUE_LIMIT = 10_000
+MAX_LINES_PER_MESSAGE = 500
+# Room left in a message for what travels with the lines (the command, truncated bytes).
+MESSAGE_BUDGET = MAX_MESSAGE_BYTES - 64 * 1024
+_FRAMING = 6  # a repeated field's tag and length prefix, at most, per line
+
+
+def in_messages(
+    lines: Sequence[pb.OutputLine], budget: int = MESSAGE_BUDGET, most: int = MAX_LINES_PER_MESSAGE
+) -> Iterator[list[pb.OutputLine]]:
+    """`lines` in order, in parts of at most `most` lines whose encoding fits `budget` bytes.
+
+    A part never splits a line; a single line larger than the budget (the agent splits lines far
+    below it) travels alone."""
+    part: list[pb.OutputLine] = []
+    size = 0
+    for line in lines:
+        cost = line.ByteSize() + _FRAMING
+        if part and (size + cost > budget or len(part) == most):
+            yield part
+            part, size = [], 0
+        part.append(line)
+        size += cost
+    if part:
+        yield part
+
 
 Item = list[pb.OutputLine] | pb.Command | None  # None: the control plane is stopping
 

@@ -65,17 +65,37 @@ def refusal_reason(host: types_pb2.Host, operation: types_pb2.Operation) -> str 
     return None
 
 
-def should_auto_run_tests(
+def no_test_run_reason(
     host: types_pb2.Host, finished_operation: types_pb2.Operation, state: types_pb2.CommandState
-) -> bool:
-    """Whether a test run starts automatically now that `finished_operation` ended in `state`."""
-    return (
-        finished_operation == types_pb2.OPERATION_SWITCH
-        and state == types_pb2.COMMAND_STATE_SUCCEEDED
-        and tests_enabled(host)
-        and _auto_run_after_switch(host)
-        and host.test_status.state != types_pb2.TEST_STATE_DISABLED
-    )
+) -> types_pb2.NoTestRunReason:
+    """Why no test run starts by itself now that `finished_operation` ended in `state`;
+    UNSPECIFIED when one starts (if the host can still take it)."""
+    if finished_operation != types_pb2.OPERATION_SWITCH or state != types_pb2.COMMAND_STATE_SUCCEEDED:
+        return types_pb2.NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH
+    if not tests_enabled(host):
+        return types_pb2.NO_TEST_RUN_REASON_TESTS_DISABLED
+    if host.test_status.state == types_pb2.TEST_STATE_DISABLED:
+        return types_pb2.NO_TEST_RUN_REASON_NO_TESTS_DEFINED
+    if not _auto_run_after_switch(host):
+        return types_pb2.NO_TEST_RUN_REASON_AUTO_RUN_OFF
+    return types_pb2.NO_TEST_RUN_REASON_UNSPECIFIED
+
+
+_NO_TEST_RUN = {
+    types_pb2.NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: "only a successful switch starts tests",
+    types_pb2.NO_TEST_RUN_REASON_TESTS_DISABLED: "tests are disabled for host {host}",
+    types_pb2.NO_TEST_RUN_REASON_NO_TESTS_DEFINED: "host {host} has no tests defined",
+    types_pb2.NO_TEST_RUN_REASON_AUTO_RUN_OFF: "auto-run tests after switch is off for host {host}",
+    types_pb2.NO_TEST_RUN_REASON_HOST_UNAVAILABLE: (
+        "host {host} went offline or started another command before its tests could start"
+    ),
+    types_pb2.NO_TEST_RUN_REASON_NOT_RECORDED: "the command ended before follow-up test runs were recorded",
+}
+
+
+def no_test_run_sentence(reason: types_pb2.NoTestRunReason, host: str) -> str:
+    """`reason` as a sentence for a person ("tests are disabled for host gpc0")."""
+    return _NO_TEST_RUN.get(reason, "no reason was recorded").format(host=host)
 
 
 OVERRIDE_PATHS = ("enabled", "auto_run_after_switch", "timeout")

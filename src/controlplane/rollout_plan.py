@@ -17,7 +17,6 @@ from fleetdeck.v1 import types_pb2 as pb
 from .errors import InvalidArgument
 
 INTERRUPTED_GRACE_SECONDS = 3.0  # after a reconnect, how long an interrupted step may still report
-AUTO_TEST_GRACE_SECONDS = 3.0
 RECHECK_SECONDS = 1.0  # while steps run, time alone is looked at this often (events do the rest)  # after a switch, how long its automatic test run may take to appear
 DEFAULT_OFFLINE_DEADLINE_SECONDS = 600.0
 
@@ -54,7 +53,6 @@ class Seen:
     running: pb.Command | None = None  # that command, once stored
     step: pb.Command | None = None  # the stored command of its current rollout step
     run: pb.TestRun | None = None  # the test run of that step, when it is a finished TEST
-    auto_tests: bool = False  # whether a successful switch starts its tests by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,32 +355,27 @@ def _follow(
         host.state = rpb.ROLLOUT_HOST_STATE_ABORTED
         host.message = f"aborted after its {name}"
         if step == rpb.ROLLOUT_STEP_SWITCH:
-            _adopt_auto_test(host, command, facts)
+            _adopt_auto_test(host, command)
         return
     if step == rpb.ROLLOUT_STEP_PULL:
         _start_step(host, rpb.ROLLOUT_STEP_SWITCH, new_id, starts)
         return
-    # The switch succeeded: tests are required. Follow the run the switch started, or start one.
-    if _adopt_auto_test(host, command, facts):
+    # The switch succeeded: tests are required. Follow the run the switch started, or start one when
+    # the switch says none follows (auto-run off, ...); until it says either, look again later.
+    if _adopt_auto_test(host, command):
         return
-    finished = command.finished_at.ToNanoseconds() / 1e9
-    if facts.running_id or (facts.auto_tests and now - finished < AUTO_TEST_GRACE_SECONDS):
-        host.done_steps.pop()  # its automatic test run may not be started or stored yet: look again
+    if not command.no_test_run_reason or facts.running_id:
+        host.done_steps.pop()
         return
     _start_step(host, rpb.ROLLOUT_STEP_TEST, new_id, starts)
 
 
-def _adopt_auto_test(host: rpb.RolloutHost, switch: pb.Command, facts: Seen) -> bool:
-    running = facts.running
-    if (
-        running is None
-        or running.operation != pb.OPERATION_TEST
-        or running.triggered_by_command_id != switch.id
-    ):
+def _adopt_auto_test(host: rpb.RolloutHost, switch: pb.Command) -> bool:
+    if not switch.triggered_test_command_id:
         return False
     host.state = rpb.ROLLOUT_HOST_STATE_RUNNING
     host.step = rpb.ROLLOUT_STEP_TEST
-    host.command_id = running.id
+    host.command_id = switch.triggered_test_command_id
     return True
 
 

@@ -19,7 +19,6 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import rollouts_pb2 as rpb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import policy
 from . import rollout_plan as plan
 from .commands import FINISHED_STATES, Commands, new_command_id
 from .errors import FailedPrecondition, InvalidArgument, NotFound
@@ -148,9 +147,6 @@ class Rollouts:
                 running=running,
                 step=step,
                 run=run,
-                auto_tests=policy.should_auto_run_tests(
-                    self.fleet.view_of(state), pb.OPERATION_SWITCH, pb.COMMAND_STATE_SUCCEEDED
-                ),
             )
         return seen
 

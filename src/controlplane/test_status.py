@@ -123,7 +123,7 @@ def next_status(status: pb.TestStatus, event: Event) -> pb.TestStatus:
         case RunStored(run, now):
             new = _verdict(status, run, now)
         case FinishedWithoutRun(command_id, finished_at, generation, deployment_id, reason):
-            new.state = pb.TEST_STATE_FAILED
+            new.state = new.verdict = pb.TEST_STATE_FAILED
             new.last_run_id = command_id
             new.last_run_at.CopyFrom(finished_at)
             new.generation = generation
@@ -170,17 +170,21 @@ def _adopt_report(status: pb.TestStatus, reported: pb.TestStatus, test_running: 
 
 
 def _restore(status: pb.TestStatus) -> None:
-    """Tests are back: the last stored run's verdict (still tied to its deployment), or not run."""
-    if not status.last_run_id:
-        status.state = pb.TEST_STATE_NOT_RUN
+    """Tests are back: the last verdict (still tied to its deployment), or not run.
+
+    From `verdict`, never from the counts: a run started, cancelled or interrupted since the verdict
+    has replaced them."""
+    if status.verdict in (pb.TEST_STATE_PASSED, pb.TEST_STATE_FAILED):
+        status.state = status.verdict
     else:
-        status.state = pb.TEST_STATE_PASSED if status.failed == 0 else pb.TEST_STATE_FAILED
+        status.state = pb.TEST_STATE_NOT_RUN
     status.message = ""
 
 
 def _verdict(previous: pb.TestStatus, run: pb.TestRun, now: Timestamp) -> pb.TestStatus:
     status = pb.TestStatus(
         state=run.state,
+        verdict=run.state,
         passed=run.passed,
         failed=run.failed,
         total=run.total,

@@ -6,21 +6,18 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from fleetdeck import exits
+from fleetdeck import exits, roles
 from fleetdeck.invocation import DEADLINE_SECONDS, Options, call, common_options
 from fleetdeck.render import agent_tokens_table, api_tokens_table, console, print_json
+from fleetdeck.roles import role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 if TYPE_CHECKING:
     from fleetdeck.invocation import Stub
 
-ROLES = {
-    pb.Role.Name(value).removeprefix("ROLE_").lower(): value
-    for value in pb.Role.values()
-    if value != pb.ROLE_UNSPECIFIED
-}
-"""{"viewer": ROLE_VIEWER, …}: every role the contract names, so a new role needs no CLI change."""
+ROLES = {role_name(value): value for value in roles.ROLES}
+"""{"viewer": ROLE_VIEWER, …}, lowest first: every role the contract ranks."""
 
 
 @click.group("token")

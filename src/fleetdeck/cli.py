@@ -9,7 +9,17 @@ import sys
 
 import click
 
-from fleetdeck import admin, commands_fleet, commands_ops, commands_rollouts, commands_tests, exits
+from fleetdeck import (
+    admin,
+    commands_audit,
+    commands_fleet,
+    commands_history,
+    commands_ops,
+    commands_rollouts,
+    commands_tests,
+    commands_webhooks,
+    exits,
+)
 from fleetdeck.exits import CliError
 from fleetdeck.invocation import ENVIRONMENT_HELP, common_options
 from fleetdeck.version import __version__
@@ -95,6 +105,10 @@ for _command in (
     commands_rollouts.labels,
     admin.token,
     admin.api_token,
+    commands_history.case_history,
+    commands_history.failing_cases,
+    commands_webhooks.webhook,
+    commands_audit.audit,
 ):
     root.add_command(_command)
 

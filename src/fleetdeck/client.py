@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,13 @@ CHANNEL_OPTIONS: Sequence[tuple[str, int]] = (
 )
 
 
+USER_METADATA = "x-fleetdeck-user"
+"""Metadata naming the web user a web UI calls for (the control plane trusts it from admin tokens only)."""
+
+ON_BEHALF_OF: contextvars.ContextVar[str] = contextvars.ContextVar("fleetdeck_on_behalf_of", default="")
+"""The web user the current task calls for; sent as `x-fleetdeck-user` with the token when set."""
+
+
 def token_from_env() -> str | None:
     """The API token from FLEETDECK_TOKEN or the file named by FLEETDECK_TOKEN_FILE."""
     token = os.environ.get("FLEETDECK_TOKEN")
@@ -32,11 +40,16 @@ def token_from_env() -> str | None:
 
 
 def _with_token(details: Any, token: str) -> Any:
+    added = [("authorization", f"Bearer {token}")]
+    user = ON_BEHALF_OF.get()
+    if user:
+        added.append((USER_METADATA, user))
     if isinstance(details, grpc.aio.ClientCallDetails):
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        metadata.add("authorization", f"Bearer {token}")
+        for key, value in added:
+            metadata.add(key, value)
     else:
-        metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
+        metadata = [*(details.metadata or ()), *added]
     return details._replace(metadata=metadata)
 
 

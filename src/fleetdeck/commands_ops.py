@@ -85,6 +85,9 @@ async def _wait_host(
                 elif command.id != command_id:
                     out.print(f"{label or command.host}: tests started after the switch (run {command.id})")
         outputs.put_nowait(None)
+        decided = watch.verdicts.get(command_id)
+        if decided is not None and decided.no_test_run_reason:
+            verdict.no_test_run = decided.message.split("no test run follows: ", 1)[-1]
         if printer is not None:
             await printer
     finally:
@@ -132,6 +135,7 @@ async def _run(
     wait: bool,
     follow: bool,
     command_timeout: float | None,
+    wait_timeout: float | None = None,
     selector: str = "",
     queue_ttl: float | None = None,
 ) -> int:
@@ -172,7 +176,15 @@ async def _run(
                 out.print(f"{result.host}: {operation} started (command {result.command_id})", markup=False)
             label = result.host if several else ""
             waits.append(_wait_host(stub, watch, verdict, result.command_id, follow, out, label))
-        await asyncio.gather(*waits)
+        try:
+            async with asyncio.timeout(wait_timeout):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            raise exits.CliError(
+                f"gave up waiting for the verdict after {wait_timeout:g} s; the commands go on "
+                "(see `fleetdeck commands`)",
+                exits.FAILED,
+            ) from None
     if opts.json:
         print_json({"results": [v.to_dict() for v in verdicts]})
     else:
@@ -187,6 +199,11 @@ async def _run(
 @click.option("--wait", is_flag=True, help="wait for the command and the test run a switch triggers")
 @click.option("--follow", "-f", is_flag=True, help="print the output live while waiting (implies --wait)")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="command timeout in seconds")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="with --wait: give up waiting after this many seconds (exit 1; the commands go on)",
+)
 @click.option("--queue", is_flag=True, help="queue it for offline hosts: it runs when they reconnect")
 @click.option(
     "--queue-ttl",
@@ -201,6 +218,7 @@ def run(
     wait: bool,
     follow: bool,
     timeout: float | None,
+    wait_timeout: float | None,
     queue: bool,
     queue_ttl: float | None,
 ) -> int:
@@ -217,7 +235,18 @@ def run(
         raise click.UsageError("--queue-ttl goes with --queue")
     ttl = (queue_ttl or 0.0) if queue else None
     return call(
-        lambda stub, opts: _run(stub, opts, operation, hosts, wait or follow, follow, timeout, selector, ttl)
+        lambda stub, opts: _run(
+            stub,
+            opts,
+            operation,
+            hosts,
+            wait or follow or wait_timeout is not None,
+            follow,
+            timeout,
+            wait_timeout,
+            selector,
+            ttl,
+        )
     )
 
 

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from fleetdeck import exits
+from fleetdeck.history import classification_name
 from fleetdeck.invocation import DEADLINE_SECONDS, Options, call, common_options
 from fleetdeck.junit import junit_xml
 from fleetdeck.render import (
+    case_story,
     console,
     failing_cases,
     print_json,
@@ -20,6 +22,7 @@ from fleetdeck.render import (
     test_runs_table,
 )
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 if TYPE_CHECKING:
@@ -60,8 +63,15 @@ async def _test_run(stub: Stub, opts: Options, run_id: str, junit: Path | None) 
         out = console()
         out.print(test_run_summary(run), markup=False)
         out.print(test_cases_table(run))
-        for case in failing_cases(run):
-            out.print(f"--- {case.name} ---", style="bold red", markup=False)
+        failing = failing_cases(run)
+        summaries = await _summaries(stub, run.host) if failing else {}
+        for case in failing:
+            badge = classification_name(case.classification)
+            out.print(f"--- {case.name}{f' ({badge})' if badge else ''} ---", style="bold red", markup=False)
+            if case.name in summaries:
+                out.print(case_story(summaries[case.name]), markup=False)
+            if case.message:
+                out.print(case.message, markup=False)
             out.print(case.output, markup=False)
         if junit is not None:
             out.print(f"JUnit XML written to {junit}", markup=False)
@@ -80,3 +90,10 @@ async def _test_run(stub: Stub, opts: Options, run_id: str, junit: Path | None) 
 def test_run(run_id: str, junit: Path | None) -> int:
     """One test run with every case and the failing cases' output; exit 1 if it failed."""
     return call(lambda stub, opts: _test_run(stub, opts, run_id, junit))
+
+
+async def _summaries(stub: Stub, host: str) -> dict[str, history_pb.CaseSummary]:
+    response = await stub.ListCaseSummaries(
+        history_pb.ListCaseSummariesRequest(host=host), timeout=DEADLINE_SECONDS
+    )
+    return {s.name: s for s in response.summaries}

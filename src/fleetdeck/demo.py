@@ -107,6 +107,20 @@ WEB1_TESTS = {
     sleep 0.2
     echo "/: 41% used"
     """,
+    # Flaky on purpose: every second run times out on the resolver, whatever the generation, so
+    # the Tests popup can show its FLAKY badge and offer to run the tests again before a rollback.
+    "40-dns.sh": """
+    # fleetdeck-name: DNS resolver
+    count="$(dirname "$FLEETDECK_GENERATION_PATH")/dns-runs"
+    n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 ))
+    echo "$n" > "$count"
+    sleep 0.2
+    if [ $((n % 2)) -eq 0 ]; then
+      echo ";; connection timed out; no servers could be reached" >&2
+      exit 1
+    fi
+    echo "dig web1.example.org: 203.0.113.10 (12 ms)"
+    """,
 }
 
 SWITCH = """
@@ -504,7 +518,9 @@ class Demo:
             "",
             "What you will see: a switch on gpc0 turns System green and starts its 8 tests (Tests blue);",
             "'GPU acceleration' then fails (Tests red, 7/8 passed) until you roll back (Tests yellow) and",
-            "run the tests again (green). web1 does not auto-run tests after a switch; mac1 has none (gray).",
+            "run the tests again (green). web1 does not auto-run tests after a switch; its 'DNS resolver'",
+            "is flaky (it fails every second run): run web1's tests twice to see the FLAKY badge and the",
+            "offer to run again before rolling back. mac1 has no tests (gray).",
             "",
             "A rollout gated on tests: the commit on branch next breaks a test on web1, the canary, so the",
             "rollout stops after the canary and touches no other host (it exits 1):",

@@ -15,8 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleetdeck.history import classification_name, failing_since, pass_rate
 from fleetdeck.operations import operation_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 # CompartmentStatus -> (word, cell style); the words are the legend's.
@@ -191,7 +194,17 @@ def commands_table(commands: Iterable[pb.Command]) -> Table:
 def test_runs_table(runs: Iterable[pb.TestRun]) -> Table:
     """Test runs, newest first, one row each."""
     table = Table(box=None, pad_edge=False)
-    for column in ("RUN", "STATE", "PASSED", "TRIGGER", "GENERATION", "COMMIT", "STARTED", "DURATION"):
+    for column in (
+        "RUN",
+        "STATE",
+        "PASSED",
+        "TRIGGER",
+        "GENERATION",
+        "COMMIT",
+        "STARTED",
+        "DURATION",
+        "CASES",
+    ):
         table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
@@ -203,23 +216,129 @@ def test_runs_table(runs: Iterable[pb.TestRun]) -> Table:
             run.commit[:12] or "-",
             when(run.started_at),
             seconds(run.duration),
+            classification_counts(run) or "-",
         )
     return table
 
 
+# CaseClassification -> badge style; the words are classification_name's.
+BADGE_STYLES = {
+    pb.CASE_CLASSIFICATION_PASSED: "green",
+    pb.CASE_CLASSIFICATION_FLAKY: "bold black on yellow",
+    pb.CASE_CLASSIFICATION_REGRESSION: "bold white on red",
+    pb.CASE_CLASSIFICATION_BROKEN: "bold red",
+    pb.CASE_CLASSIFICATION_FAILING: "red",
+}
+
+
+def classification_counts(run: pb.TestRun) -> str:
+    """ "1 regression, 2 flaky": the run's failing cases by classification."""
+    counts: dict[str, int] = {}
+    for case in run.cases:
+        name = classification_name(case.classification)
+        if name and case.classification != pb.CASE_CLASSIFICATION_PASSED:
+            counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
+
+
 def test_cases_table(run: pb.TestRun) -> Table:
-    """A run's cases: outcome, duration and exit code."""
+    """A run's cases: outcome, classification, duration and exit code; JUnit sub-cases beneath."""
     table = Table(box=None, pad_edge=False)
-    for column in ("CASE", "OUTCOME", "DURATION", "EXIT", "FILE"):
+    for column in ("CASE", "OUTCOME", "CLASS", "DURATION", "EXIT", "FILE"):
         table.add_column(column, no_wrap=True)
     styles = {pb.TEST_OUTCOME_PASSED: "green", pb.TEST_OUTCOME_NOT_RUN: "grey50"}
     for case in run.cases:
         table.add_row(
             case.name,
             Text(outcome_word(case.outcome), style=styles.get(case.outcome, "bold red")),
+            Text(
+                classification_name(case.classification) or "-",
+                style=BADGE_STYLES.get(case.classification, ""),
+            ),
             seconds(case.duration),
             str(case.exit_code),
             case.file,
+        )
+        for sub in case.sub_cases:
+            table.add_row(
+                f"  ↳ {sub.classname + '.' if sub.classname else ''}{sub.name}",
+                Text(outcome_word(sub.outcome), style=styles.get(sub.outcome, "bold red")),
+                "",
+                seconds(sub.duration),
+                "",
+                sub.message,
+            )
+    return table
+
+
+def case_story(summary: history_pb.CaseSummary) -> str:
+    """ "Gpu on gpc0: failing since system-41, 3 runs; last passed on system-40; 2/5 passed (40%)"."""
+    parts = [failing_since(summary) or "passing"]
+    if summary.last_pass_generation:
+        parts.append(f"last passed on {summary.last_pass_generation} at {when(summary.last_pass_at)}")
+    else:
+        parts.append("never passed")
+    if rate := pass_rate(summary):
+        parts.append(rate + " of the retained runs")
+    return f"{summary.name} on {summary.host}: " + "; ".join(parts)
+
+
+def case_results_table(results: Iterable[history_pb.CaseResult]) -> Table:
+    """One case's results, newest first."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("RUN", "OUTCOME", "CLASS", "GENERATION", "COMMIT", "TRIGGER", "FINISHED", "DURATION"):
+        table.add_column(column, no_wrap=True)
+    for r in results:
+        table.add_row(
+            r.run_id,
+            outcome_word(r.outcome),
+            Text(classification_name(r.classification) or "-", style=BADGE_STYLES.get(r.classification, "")),
+            r.generation or "-",
+            r.commit[:12] or "-",
+            enum_word(pb.TestTrigger, r.trigger, "TEST_TRIGGER_"),
+            when(r.finished_at),
+            seconds(r.duration),
+        )
+    return table
+
+
+def failing_cases_table(cases: Iterable[history_pb.FailingCase]) -> Table:
+    """The fleet's failing cases: how many hosts, which, since when, on which commits."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("CASE", "HOSTS", "SAME COMMIT", "WHERE"):
+        table.add_column(column, no_wrap=True)
+    for case in cases:
+        where = ", ".join(
+            f"{h.host} ({classification_name(h.last_classification)}, since {h.failing_since_generation})"
+            for h in case.hosts
+        )
+        table.add_row(case.name, str(len(case.hosts)), "yes" if case.same_commit else "no", where)
+    return table
+
+
+def webhooks_table(webhooks: Iterable[notifications_pb.Webhook]) -> Table:
+    """Webhook subscriptions (without secrets) and how their last delivery went."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "URL", "FORMAT", "EVENTS", "PENDING", "LAST DELIVERY"):
+        table.add_column(column, no_wrap=True)
+    for w in webhooks:
+        events = ", ".join(
+            enum_word(notifications_pb.NotificationEvent, e, "NOTIFICATION_EVENT_") for e in w.events
+        )
+        last = w.last_delivery
+        if not last.event_id:
+            status = "-"
+        elif last.delivered:
+            status = f"delivered {last.event_id} at {when(last.attempted_at)}"
+        else:
+            status = f"failed {last.event_id} ({last.error}), attempt {last.attempts}"
+        table.add_row(
+            w.id,
+            w.url,
+            enum_word(notifications_pb.WebhookFormat, w.format, "WEBHOOK_FORMAT_"),
+            events or "all",
+            str(w.pending),
+            status,
         )
     return table
 

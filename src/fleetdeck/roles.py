@@ -36,8 +36,42 @@ def declared_role(method: MethodDescriptor) -> int | None:
     return role if role != types_pb2.ROLE_UNSPECIFIED else None
 
 
+RANKS: dict[int, int] = {
+    types_pb2.ROLE_VIEWER: 1,
+    types_pb2.ROLE_OPERATOR: 2,
+    types_pb2.ROLE_DEPLOYER: 3,
+    types_pb2.ROLE_ADMIN: 4,
+}
+"""How much each role may do, lowest first: the one place roles are ordered (never by enum number)."""
+
+ROLES: tuple[int, ...] = tuple(sorted(RANKS, key=RANKS.__getitem__))
+"""Every valid role, lowest first."""
+
+
+def rank(role: int) -> int:
+    """A role's rank; 0 for UNSPECIFIED or a value the contract does not name (allowed nothing)."""
+    return RANKS.get(role, 0)
+
+
+def allows(role: int, needed: int) -> bool:
+    """Whether a caller with `role` may make a call that needs `needed`."""
+    return rank(role) > 0 and rank(role) >= rank(needed)
+
+
+def highest(roles: list[int], default: int) -> int:
+    """The highest-ranked of `roles` (`default` when there are none)."""
+    return max(roles, key=rank, default=default)
+
+
+def check_role(role: int) -> None:
+    """ValueError naming the valid roles when `role` is not one a token or user may hold."""
+    if role not in RANKS:
+        names = ", ".join(types_pb2.Role.Name(r) for r in ROLES)
+        raise ValueError(f"role must be one of {names}")
+
+
 def role_name(role: int) -> str:
-    """ "viewer", "operator" or "admin" ("role 7" for a value the contract does not name)."""
+    """ "viewer", "operator", "deployer" or "admin" ("role 7" for a value the contract does not name)."""
     if role in types_pb2.Role.values():
         return types_pb2.Role.Name(role).removeprefix("ROLE_").lower()
     return f"role {role}"

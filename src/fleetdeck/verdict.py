@@ -23,6 +23,7 @@ class HostVerdict:
     command: pb.Command | None = None
     test_command: pb.Command | None = None
     test_run: pb.TestRun | None = None
+    no_test_run: str = ""  # the control plane's reason why no test run followed
 
     @property
     def run_of_tests(self) -> pb.Command | None:
@@ -60,7 +61,7 @@ class HostVerdict:
         elif tests is not None:
             text += f"; tests ended without results: {_ended(tests)}"
         elif self.command.operation == pb.OPERATION_SWITCH and self.outcome == PASSED:
-            text += "; no test run followed (tests disabled or none defined, or auto-run after switch off)"
+            text += f"; no test run followed: {self.no_test_run or 'the control plane started none'}"
         return text
 
     def to_dict(self) -> dict[str, Any]:

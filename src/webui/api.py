@@ -8,11 +8,15 @@ from typing import Any
 
 from google.protobuf import duration_pb2, field_mask_pb2
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fleetdeck.history import run_offer
+from fleetdeck.junit import junit_xml
+from fleetdeck.operations import operation_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2
 from webui.client import DEADLINE_SECONDS
 from webui.convert import BadRequest, host_names, operation, optional_bool, optional_seconds, to_dict
@@ -104,7 +108,51 @@ async def get_test_run(request: Request) -> JSONResponse:
     """One test run with every case and its output."""
     message = fleet_pb.GetTestRunRequest(run_id=request.path_params["run_id"])
     response = await _stub(request).GetTestRun(message, timeout=DEADLINE_SECONDS)
-    return JSONResponse(to_dict(response.run))
+    run = to_dict(response.run)
+    if response.run.state == types_pb2.TEST_STATE_FAILED:
+        offer = run_offer(response.run)  # what the popup offers first, decided where the CLI's is
+        run["offer"] = {"operations": [operation_name(op) for op in offer.operations], "advice": offer.advice}
+    return JSONResponse(run)
+
+
+@calls("ListCaseSummaries")
+async def list_case_summaries(request: Request) -> JSONResponse:
+    """The summary of every case a host ran: since when it fails, its last pass, its pass rate."""
+    message = history_pb.ListCaseSummariesRequest(host=request.path_params["name"])
+    response = await _stub(request).ListCaseSummaries(message, timeout=DEADLINE_SECONDS)
+    return JSONResponse(to_dict(response))
+
+
+@calls("ListCaseResults")
+async def list_case_results(request: Request) -> JSONResponse:
+    """One case's recent results on a host with its summary."""
+    message = history_pb.ListCaseResultsRequest(
+        host=request.path_params["name"], name=request.path_params["case"], page_size=20
+    )
+    response = await _stub(request).ListCaseResults(message, timeout=DEADLINE_SECONDS)
+    return JSONResponse(to_dict(response))
+
+
+@calls("ListFailingCases")
+async def list_failing_cases(request: Request) -> JSONResponse:
+    """Every case failing somewhere in the fleet, with its hosts."""
+    response = await _stub(request).ListFailingCases(
+        history_pb.ListFailingCasesRequest(), timeout=DEADLINE_SECONDS
+    )
+    return JSONResponse(to_dict(response))
+
+
+@calls("GetTestRun")
+async def get_test_run_junit(request: Request) -> Response:
+    """One test run as JUnit XML, as a download (the same document as `fleetdeck test-run --junit`)."""
+    message = fleet_pb.GetTestRunRequest(run_id=request.path_params["run_id"])
+    response = await _stub(request).GetTestRun(message, timeout=DEADLINE_SECONDS)
+    name = f"{response.run.host}-{response.run.id}.xml"
+    return Response(
+        junit_xml(response.run),
+        media_type="application/xml",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @calls("UpdateHostSettings")
@@ -166,11 +214,15 @@ routes = [
     Route("/api/hosts/{name}", get_host),
     Route("/api/hosts/{name}/commands", list_commands),
     Route("/api/hosts/{name}/test-runs", list_test_runs),
+    Route("/api/hosts/{name}/cases", list_case_summaries),
+    Route("/api/hosts/{name}/cases/{case:path}", list_case_results),
+    Route("/api/failing-cases", list_failing_cases),
     Route("/api/hosts/{name}/settings", update_host_settings, methods=["PATCH"]),
     Route("/api/operations", run_operation, methods=["POST"]),
     Route("/api/commands/{command_id}", get_command),
     Route("/api/commands/{command_id}/cancel", cancel_command, methods=["POST"]),
     Route("/api/test-runs/{run_id}", get_test_run),
+    Route("/api/test-runs/{run_id}/junit.xml", get_test_run_junit),
     Route("/api/settings", get_settings),
     Route("/api/settings", update_settings, methods=["PATCH"]),
 ]

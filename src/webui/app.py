@@ -12,7 +12,7 @@ import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -60,6 +60,15 @@ async def rpc_error(request: Request, exc: Exception) -> Response:
         details = "The control plane is unreachable right now; try again in a moment."
         log.warning("FleetService call to %s failed: %s", request.url.path, code.name)
     return JSONResponse({"error": details}, status_code=http_status_for(code))
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """No route here: a sentence in JSON under /api/ (what scripts and the page read), text elsewhere."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(
+            {"error": f"there is no API route {request.method} {request.url.path}"}, status_code=404
+        )
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 async def bad_request(request: Request, exc: Exception) -> Response:
@@ -136,6 +145,7 @@ def create_app(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware), Middleware(CatchAllMiddleware), Middleware(SessionGate)],
         exception_handlers={
+            404: not_found,
             grpc.aio.AioRpcError: rpc_error,
             BadRequest: bad_request,
             UnicodeEncodeError: not_encodable,

@@ -36,6 +36,11 @@ class BrowserStreams:
         self._by_session: dict[str, set[Callable[[], object]]] = {}
         self.draining = False
 
+    @property
+    def open_streams(self) -> int:
+        """How many browser streams are open now."""
+        return len(self._drains)
+
     @contextlib.contextmanager
     def track(self, drain: Callable[[], object]) -> Iterator[None]:
         """While open, `drain` is called when the control plane stops serving."""

@@ -13,7 +13,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
 
 from sse_starlette import ServerSentEvent
 
@@ -127,10 +126,7 @@ class Fanout:
         """Subscribes through `stub` once the first browser attaches; with None it relays only what
         is handed to `apply` (a fan-out fed by hand, as the tests and the bench do)."""
         self._stub = stub
-        self._hosts: dict[str, dict[str, Any]] = {}
         self._host_json: dict[str, bytes] = {}
-        self._stale: set[str] = set()
-        """Hosts whose dict moved (last seen) since their JSON was made."""
         self._history: deque[tuple[int, bytes]] = deque()
         self._history_limit = history
         self._base: int | None = None
@@ -173,9 +169,6 @@ class Fanout:
 
     def _snapshot_frame(self) -> bytes:
         if self._snapshot is None or self._snapshot[0] != self.version:
-            for name in self._stale:
-                self._host_json[name] = _dumps(self._hosts[name]).encode()
-            self._stale.clear()
             data = b'{"hosts":[' + b",".join(self._host_json.values()) + b"]}"
             self._snapshot = (self.version, _frame("snapshot", self.version, data))
         return self._snapshot[1]
@@ -232,15 +225,8 @@ class Fanout:
                 viewer.wake()
             return
         if kind == "host":
-            fields = to_dict(item.host)
-            data = _dumps(fields)
-            self._hosts[item.host.name] = fields
+            data = _dumps(to_dict(item.host))
             self._host_json[item.host.name] = data.encode()
-            self._stale.discard(item.host.name)
-        elif kind == "hosts_seen":
-            fields = to_dict(item.hosts_seen)
-            data = _dumps(fields)
-            self._note_seen(fields)
         else:
             data = _dumps(to_dict(getattr(item, kind)))
         frame = _frame(kind, item.version, data)
@@ -249,18 +235,9 @@ class Fanout:
             viewer.offer(frame)
 
     def _take_snapshot(self, snapshot: fleet_pb.FleetSnapshot) -> None:
-        self._hosts = {host.name: to_dict(host) for host in snapshot.hosts}
-        self._host_json = {name: _dumps(fields).encode() for name, fields in self._hosts.items()}
-        self._stale.clear()
+        self._host_json = {host.name: _dumps(to_dict(host)).encode() for host in snapshot.hosts}
         self._history.clear()
         self._base = self.version
-
-    def _note_seen(self, fields: dict[str, Any]) -> None:
-        for seen in fields.get("hosts", ()):
-            host = self._hosts.get(seen.get("host", ""))
-            if host is not None and "last_seen" in seen:
-                host["last_seen"] = seen["last_seen"]
-                self._stale.add(seen["host"])
 
     def _remember(self, version: int, frame: bytes) -> None:
         self._history.append((version, frame))

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fleetdeck.client import ON_BEHALF_OF
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from webui import sse
@@ -187,4 +188,5 @@ class SessionGate:
             return JSONResponse({"error": BAD_CSRF}, status_code=403)
         request.state.web_session = session
         request.state.session_token = token
+        ON_BEHALF_OF.set(session.username)  # the audit log names the user, not the web UI
         return None

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from fleetdeck.roles import required_role, role_name
+from fleetdeck.roles import allows, highest, required_role, role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
@@ -31,7 +31,7 @@ def role_for(methods: tuple[str, ...]) -> int:
     known = [role for role in roles if role is not None]
     if len(known) != len(roles):
         raise ValueError(f"not every one of {methods} is a FleetService method")
-    return max(known, default=pb.ROLE_VIEWER)
+    return highest(known, default=pb.ROLE_VIEWER)
 
 
 def refusal(session: fleet_pb.WebSession, needed: int, methods: tuple[str, ...]) -> str:
@@ -51,7 +51,7 @@ def calls(*methods: str) -> Callable[[Endpoint], Endpoint]:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             session: fleet_pb.WebSession = request.state.web_session
-            if session.role < needed:
+            if not allows(session.role, needed):
                 return JSONResponse({"error": refusal(session, needed, methods)}, status_code=403)
             return await endpoint(request)
 

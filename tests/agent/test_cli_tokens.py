@@ -94,3 +94,24 @@ async def test_an_unreachable_control_plane_is_one_sentence_and_exit_4(tmp_path:
         )
     missing = await fleetdeck("hosts", target=gone, FLEETDECK_TOKEN_FILE=str(tmp_path / "nope"))
     assert missing.code == 2 and "FLEETDECK_TOKEN_FILE" in missing.err
+
+
+async def test_a_deployer_token_sets_the_desired_state_but_manages_no_tokens(target: str) -> None:
+    created = await fleetdeck("api-token", "create", "ci", "--role", "deployer", target=target, token=ADMIN)
+    assert created.code == 0, created.err
+    assert created.out.splitlines()[1].startswith("deployer API token id ")
+    deployer = created.out.splitlines()[0]
+
+    commit, lock = "c" * 40, "d" * 64
+    done = await fleetdeck(
+        "desired", "set", "--commit", commit, "--lock-hash", lock, target=target, token=deployer
+    )
+    assert done.code == 0, done.err
+    got = await fleetdeck("desired", "get", "-o", "json", target=target, token=deployer)
+    assert commit in got.out
+
+    denied = await fleetdeck("api-token", "create", "more", "--role", "admin", target=target, token=deployer)
+    assert denied.code == 3
+    assert denied.err.strip() == "fleetdeck: CreateApiToken needs the admin role; this token has deployer"
+    settings = await fleetdeck("settings", "set", "--test-timeout", "30", target=target, token=deployer)
+    assert settings.code == 3 and "needs the admin role" in settings.err

@@ -59,3 +59,9 @@ async def test_stopping_a_test_run_leaves_tests_yellow_and_announces_no_failure(
         "Test run cancelled after 3/4; run the tests again",
     )
     assert host.test_status.state == types_pb2.TEST_STATE_NOT_RUN
+    # The stored run says what happened to it, so history never counts it as a failure.
+    run = (await world.fleet.stub.GetTestRun(fleet_service_pb2.GetTestRunRequest(run_id=test_id))).run
+    assert run.state == types_pb2.TEST_STATE_CANCELLED
+    assert [c.outcome for c in run.cases][3] == types_pb2.TEST_OUTCOME_NOT_RUN
+    # Nor does the case history: a stopped run classifies nothing and moves no summary.
+    assert {c.classification for c in run.cases} == {types_pb2.CASE_CLASSIFICATION_UNSPECIFIED}

@@ -11,9 +11,11 @@ from google.protobuf import symbol_database
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from controlplane.audit import AUDITED
 from fleetdeck.client import aio_channel
-from fleetdeck.roles import declared_role, required_role, role_name
+from fleetdeck.roles import allows, declared_role, rank, required_role, role_name
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
@@ -31,22 +33,25 @@ VIEWER = {
     "GetTestRun",
     "GetSettings",
     "GetDesiredState",
+    "ListCaseResults",
+    "ListCaseSummaries",
+    "ListFailingCases",
+    "WatchCommand",
     "GetRollout",
     "ListRollouts",
 }
 OPERATOR = {
     "RunOperation",
     "CancelCommand",
-    "CreateRollout",
     "PauseRollout",
     "ResumeRollout",
     "AbortRollout",
     "ApproveRollout",
 }
+DEPLOYER = {"SetDesiredState", "CreateRollout"}
 ADMIN = {
     "UpdateHostSettings",
     "UpdateSettings",
-    "SetDesiredState",
     "CreateAgentToken",
     "ListAgentTokens",
     "RevokeAgentToken",
@@ -58,11 +63,17 @@ ADMIN = {
     "GetWebSession",
     "Logout",
     "PutUser",
+    "CreateWebhook",
+    "ListWebhooks",
+    "DeleteWebhook",
+    "TestWebhook",
+    "ListAuditEvents",
     "UpdateHostLabels",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},
     **{m: pb.ROLE_OPERATOR for m in OPERATOR},
+    **{m: pb.ROLE_DEPLOYER for m in DEPLOYER},
     **{m: pb.ROLE_ADMIN for m in ADMIN},
 }
 """The policy, stated once more here: the contract's `required_role` options must say the same."""
@@ -78,6 +89,13 @@ async def secured(tmp_path: Path) -> AsyncIterator[ControlPlane]:
     )
     async with ControlPlane(config) as plane:
         yield plane
+
+
+async def _audit_count(target: str) -> int:
+    async with aio_channel(target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        listed = await fleet.ListAuditEvents(audit_pb.ListAuditEventsRequest(page_size=1000), timeout=5)
+    return len(listed.events)
 
 
 async def _call(target: str, token: str | None, method_name: str) -> grpc.StatusCode:
@@ -134,10 +152,27 @@ def test_a_method_without_the_option_declares_no_role() -> None:
 
 @pytest.mark.parametrize(
     ("role", "name"),
-    [(pb.ROLE_VIEWER, "viewer"), (pb.ROLE_OPERATOR, "operator"), (pb.ROLE_ADMIN, "admin"), (9, "role 9")],
+    [
+        (pb.ROLE_VIEWER, "viewer"),
+        (pb.ROLE_OPERATOR, "operator"),
+        (pb.ROLE_DEPLOYER, "deployer"),
+        (pb.ROLE_ADMIN, "admin"),
+        (9, "role 9"),
+    ],
 )
 def test_role_names(role: int, name: str) -> None:
     assert role_name(role) == name
+
+
+def test_deployer_ranks_between_operator_and_admin_whatever_its_number() -> None:
+    order = [pb.ROLE_VIEWER, pb.ROLE_OPERATOR, pb.ROLE_DEPLOYER, pb.ROLE_ADMIN]
+    assert [rank(role) for role in order] == sorted(rank(role) for role in order)
+    assert pb.ROLE_DEPLOYER > pb.ROLE_ADMIN  # appended to the enum: numbers are no order
+    assert allows(pb.ROLE_ADMIN, pb.ROLE_DEPLOYER)
+    assert allows(pb.ROLE_DEPLOYER, pb.ROLE_OPERATOR)
+    assert not allows(pb.ROLE_DEPLOYER, pb.ROLE_ADMIN)
+    assert not allows(pb.ROLE_UNSPECIFIED, pb.ROLE_VIEWER)
+    assert not allows(9, pb.ROLE_VIEWER)
 
 
 @pytest.mark.parametrize("method_name", sorted(SERVICE.methods_by_name))
@@ -158,17 +193,24 @@ async def test_every_rpc_checks_the_role(secured, method_name) -> None:
         operator = (
             await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="o", role=pb.ROLE_OPERATOR))
         ).token
+        deployer = (
+            await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="d", role=pb.ROLE_DEPLOYER))
+        ).token
         agent = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
     needed = ROLE_OF[method_name]
-    for role, token in ((pb.ROLE_VIEWER, viewer), (pb.ROLE_OPERATOR, operator)):
+    for role, token in ((pb.ROLE_VIEWER, viewer), (pb.ROLE_OPERATOR, operator), (pb.ROLE_DEPLOYER, deployer)):
+        before = await _audit_count(secured.grpc_target)
         code = await _call(secured.grpc_target, token, method_name)
-        if role < needed:
+        if rank(role) < rank(needed):
             assert code == grpc.StatusCode.PERMISSION_DENIED, (method_name, role)
         else:
             assert code not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED), (
                 method_name,
                 role,
             )
+        # A state change that happened leaves exactly one audit event; a refused or failed call none.
+        changed = code == grpc.StatusCode.OK and method_name in AUDITED
+        assert await _audit_count(secured.grpc_target) == before + changed, (method_name, role, code)
     assert await _call(secured.grpc_target, agent, method_name) == grpc.StatusCode.PERMISSION_DENIED
 
 

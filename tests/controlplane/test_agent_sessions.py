@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -174,17 +176,22 @@ async def test_old_token_works_during_rotation_overlap_then_stops(cp, connect, f
     assert await _status_of_hello(await connect("gpc0", token=old)) == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_last_seen_goes_out_as_one_event_for_the_whole_fleet(cp, fleet) -> None:
+async def test_last_seen_times_ride_along_with_host_events_and_cost_watchers_nothing(
+    connect, cp, fleet
+) -> None:
+    agent = await connect("gpc0")
+    await agent.hello()
     stream = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
     await stream.read()  # snapshot
-    for name in ("gpc0", "web1", "mac1"):
-        cp.fleet.ensure(name)
-    for name in ("gpc0", "web1"):  # two hosts speak, changing nothing visible
-        cp.fleet.heard_from(cp.fleet.hosts[name])
-    cp.fleet.publish_seen(10**9)  # the housekeeping tick, driven directly
+    version = cp.hub.version
+    for _ in range(3):  # heartbeats that change nothing visible: no event, however many
+        cp.fleet.heard_from(cp.fleet.hosts["gpc0"])
+    cp.fleet.check_liveness(time.monotonic())
+    assert cp.hub.version == version
+    # The host goes quiet: the event that marks it offline carries the time it was last heard from.
+    heard = cp.fleet.hosts["gpc0"].seen_at
+    cp.fleet.check_liveness(time.monotonic() + 3600)
     event = await stream.read()
-    assert event.WhichOneof("event") == "hosts_seen"
-    assert sorted(h.host for h in event.hosts_seen.hosts) == ["gpc0", "web1"]
-    cp.fleet.publish_seen(10**9 + 60)  # nobody spoke since: nothing to say
-    assert cp.hub.version == event.version
+    assert event.WhichOneof("event") == "host" and not event.host.online
+    assert abs(event.host.last_seen.ToNanoseconds() / 1e9 - heard) < 0.001
     stream.cancel()

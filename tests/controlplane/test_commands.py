@@ -80,6 +80,27 @@ async def test_bulk_run_reports_refusals_per_host(connect, fleet) -> None:
     assert by_host["web1"].command_id
 
 
+async def test_bulk_run_refuses_an_unknown_host_and_starts_the_others(connect, fleet) -> None:
+    agent = await _online(connect, "gpc0")
+    response = await _run(fleet, pb.OPERATION_SWITCH, "gpc0", "nosuch")
+    gpc0, nosuch = response.results
+    assert gpc0.host == "gpc0" and gpc0.command_id and not gpc0.refused_reason
+    assert nosuch.host == "nosuch" and not nosuch.command_id
+    assert nosuch.refused_reason == (
+        "host nosuch is not known to the control plane; has its agent ever connected?"
+    )
+    run = (await agent.recv("run_command")).run_command
+    assert run.command_id == gpc0.command_id and run.operation == pb.OPERATION_SWITCH
+
+
+async def test_bulk_run_over_unknown_hosts_only_is_not_found(fleet) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _run(fleet, pb.OPERATION_PULL, "nope", "nosuch")
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "host nope is not known" in caught.value.details()
+    assert "host nosuch is not known" in caught.value.details()
+
+
 @pytest.mark.parametrize("operation", [pb.OPERATION_UNSPECIFIED, 99])
 async def test_unknown_operation_is_invalid_and_never_sent(connect, fleet, operation) -> None:
     agent = await _online(connect)

@@ -57,6 +57,16 @@ CERT, KEY, CA = Path("cp.crt"), Path("cp.key"), Path("ca.crt")
             id="port-not-a-number",
         ),
         pytest.param(
+            {"metrics_address": "metrics"},
+            ["--metrics 'metrics' is not an address to listen on; use HOST:PORT or [IPv6]:PORT"],
+            id="metrics-without-port",
+        ),
+        pytest.param(
+            {"http_address": "127.0.0.1:9100", "metrics_address": "127.0.0.1:9100"},
+            ["--http and --metrics are both 127.0.0.1:9100; give each its own port"],
+            id="metrics-on-the-web-ui-port",
+        ),
+        pytest.param(
             {"grpc_address": "127.0.0.1:8080", "http_address": "127.0.0.1:8080"},
             ["--grpc and --http are both 127.0.0.1:8080; give each its own port"],
             id="same-address-twice",
@@ -65,6 +75,22 @@ CERT, KEY, CA = Path("cp.crt"), Path("cp.key"), Path("ca.crt")
             {"admin_password": "short"},
             ["the first admin's password needs at least 12 characters"],
             id="short-admin-password",
+        ),
+        pytest.param({"public_url": "https://fleet.example.org"}, [], id="public-url"),
+        pytest.param(
+            {"public_url": "fleet.example.org"},
+            ["--public-url 'fleet.example.org' must start with http:// or https://"],
+            id="public-url-without-scheme",
+        ),
+        pytest.param(
+            {"host_offline_grace_seconds": -1.0},
+            ["--host-offline-grace cannot be negative"],
+            id="negative-offline-grace",
+        ),
+        pytest.param(
+            {"webhook_retry_seconds": 0.0},
+            ["the webhook retry delay must be more than 0 seconds"],
+            id="no-retry-delay",
         ),
         pytest.param(
             {"tls_cert": CERT, "http_address": "web"},
@@ -148,4 +174,36 @@ def test_every_problem_is_named_in_one_error() -> None:
     assert str(caught.value) == (
         "--grpc 'nowhere' is not an address to listen on; use HOST:PORT or [IPv6]:PORT; "
         "--tls-cert and --tls-key go together; give both or neither"
+    )
+
+
+def test_the_notification_flags_reach_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from controlplane import cli
+
+    monkeypatch.delenv("FLEETDECK_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("FLEETDECK_HOST_OFFLINE_GRACE", "120")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    config = cli._config(parser.parse_args(["--db", "fleet.db", "--public-url", "https://fleet.example.org"]))
+    assert (config.public_url, config.host_offline_grace_seconds) == ("https://fleet.example.org", 120.0)
+
+
+def test_the_metrics_flag_and_variable_name_the_listener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from controlplane import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    flagged = cli._config(parser.parse_args(["--db", str(tmp_path / "f.db"), "--metrics", "0.0.0.0:9100"]))
+    assert flagged.metrics_address == "0.0.0.0:9100"
+    monkeypatch.setenv("FLEETDECK_METRICS", "127.0.0.1:9101")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert (
+        cli._config(parser.parse_args(["--db", str(tmp_path / "f.db")])).metrics_address == "127.0.0.1:9101"
     )

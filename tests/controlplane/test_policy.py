@@ -9,9 +9,10 @@ from google.protobuf import duration_pb2
 
 from controlplane.policy import (
     effective_test_settings,
+    no_test_run_reason,
+    no_test_run_sentence,
     operation_name,
     refusal_reason,
-    should_auto_run_tests,
 )
 from fleetdeck.v1 import types_pb2
 
@@ -215,13 +216,14 @@ def test_refusal_reason_treats_unset_test_settings_as_default_enabled() -> None:
         ),
     ],
 )
-def test_should_auto_run_tests(
+def test_tests_run_by_themselves_only_after_a_successful_switch_with_auto_run_on(
     host: types_pb2.Host,
     operation: types_pb2.Operation,
     state: types_pb2.CommandState,
     expected: bool,
 ) -> None:
-    assert should_auto_run_tests(host, operation, state) is expected
+    starts = no_test_run_reason(host, operation, state) == types_pb2.NO_TEST_RUN_REASON_UNSPECIFIED
+    assert starts is expected
 
 
 @pytest.mark.parametrize(
@@ -237,3 +239,56 @@ def test_should_auto_run_tests(
 )
 def test_operation_name(operation: types_pb2.Operation, name: str) -> None:
     assert operation_name(operation) == name
+
+
+@pytest.mark.parametrize(
+    ("host", "operation", "state", "reason", "sentence"),
+    [
+        (make_host(), T.OPERATION_SWITCH, T.COMMAND_STATE_SUCCEEDED, T.NO_TEST_RUN_REASON_UNSPECIFIED, None),
+        (
+            make_host(),
+            T.OPERATION_SWITCH,
+            T.COMMAND_STATE_FAILED,
+            T.NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH,
+            "only a successful switch starts tests",
+        ),
+        (
+            make_host(),
+            T.OPERATION_PULL,
+            T.COMMAND_STATE_SUCCEEDED,
+            T.NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH,
+            "only a successful switch starts tests",
+        ),
+        (
+            make_host(test_settings={"enabled": False, "auto_run_after_switch": False}),
+            T.OPERATION_SWITCH,
+            T.COMMAND_STATE_SUCCEEDED,
+            T.NO_TEST_RUN_REASON_TESTS_DISABLED,
+            "tests are disabled for host gpc0",
+        ),
+        (
+            make_host(test_status={"state": T.TEST_STATE_DISABLED}),
+            T.OPERATION_SWITCH,
+            T.COMMAND_STATE_SUCCEEDED,
+            T.NO_TEST_RUN_REASON_NO_TESTS_DEFINED,
+            "host gpc0 has no tests defined",
+        ),
+        (
+            make_host(test_settings={"enabled": True, "auto_run_after_switch": False}),
+            T.OPERATION_SWITCH,
+            T.COMMAND_STATE_SUCCEEDED,
+            T.NO_TEST_RUN_REASON_AUTO_RUN_OFF,
+            "auto-run tests after switch is off for host gpc0",
+        ),
+    ],
+)
+def test_why_no_test_run_follows(
+    host: types_pb2.Host,
+    operation: types_pb2.Operation,
+    state: types_pb2.CommandState,
+    reason: types_pb2.NoTestRunReason,
+    sentence: str | None,
+) -> None:
+    assert no_test_run_reason(host, operation, state) == reason
+    if sentence is not None:
+        assert no_test_run_sentence(reason, host.name) == sentence

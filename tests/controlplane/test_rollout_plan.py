@@ -113,7 +113,7 @@ CASES: list[tuple[str, rpb.Rollout, dict[str, plan.Seen], dict[str, int], list[t
     (
         "a switched host without auto-run gets its tests started by the rollout",
         rollout([[("c", RUNNING, SWITCH)]]),
-        {"c": seen(cmd(pb.OPERATION_SWITCH, DONE))},
+        {"c": seen(cmd(pb.OPERATION_SWITCH, DONE, no_test_run_reason=pb.NO_TEST_RUN_REASON_AUTO_RUN_OFF))},
         {"c": RUNNING},
         [("c", pb.OPERATION_TEST)],
         rpb.ROLLOUT_STATE_RUNNING,
@@ -121,15 +121,15 @@ CASES: list[tuple[str, rpb.Rollout, dict[str, plan.Seen], dict[str, int], list[t
     (
         "the test run its switch started is followed, not started again",
         rollout([[("c", RUNNING, SWITCH)]]),
-        {
-            "c": seen(
-                cmd(pb.OPERATION_SWITCH, DONE, id="c-2"),
-                running_id="t",
-                running=cmd(
-                    pb.OPERATION_TEST, pb.COMMAND_STATE_RUNNING, id="t", triggered_by_command_id="c-2"
-                ),
-            )
-        },
+        {"c": seen(cmd(pb.OPERATION_SWITCH, DONE, triggered_test_command_id="t"), running_id="t")},
+        {"c": RUNNING},
+        [],
+        rpb.ROLLOUT_STATE_RUNNING,
+    ),
+    (
+        "a switch that has not said yet whether tests follow is waited for",
+        rollout([[("c", RUNNING, SWITCH)]]),
+        {"c": seen(cmd(pb.OPERATION_SWITCH, DONE))},
         {"c": RUNNING},
         [],
         rpb.ROLLOUT_STATE_RUNNING,
@@ -347,3 +347,11 @@ def test_next_wake_includes_the_end_of_a_pause_between_batches() -> None:
     r = rollout([[("c", OK, 0)], [("a", PENDING, 0)]])
     r.resume_at.FromSeconds(int(NOW) + 30)
     assert plan.next_wake(r, NOW) == NOW + 30
+
+
+def test_a_switch_whose_tests_start_by_themselves_hands_the_step_to_that_run() -> None:
+    r = rollout([[("c", RUNNING, SWITCH)]])
+    facts = {"c": seen(cmd(pb.OPERATION_SWITCH, DONE, triggered_test_command_id="t"), running_id="t")}
+    assert plan.advance(r, facts, NOW, str) == []
+    (c,) = plan.all_hosts(r)
+    assert (c.step, c.command_id, list(c.done_steps)) == (TEST, "t", [SWITCH])

@@ -44,10 +44,11 @@ def run(state: int, *outcomes: int, **fields: Any) -> pb.TestRun:
 P, F, N = pb.TEST_OUTCOME_PASSED, pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_NOT_RUN
 PASSED_RUN = run(pb.TEST_STATE_PASSED, P, P, finished_at=RAN_AT)
 FAILED_RUN = run(pb.TEST_STATE_FAILED, P, F, finished_at=RAN_AT)
-STOPPED_RUN = run(pb.TEST_STATE_FAILED, P, P, P, F, N, N, N, N, finished_at=RAN_AT)
+STOPPED_RUN = run(pb.TEST_STATE_CANCELLED, P, P, P, F, N, N, N, N, finished_at=RAN_AT)
 
 LAST_PASS: dict[str, Any] = {
     "state": "TEST_STATE_PASSED",
+    "verdict": "TEST_STATE_PASSED",
     "passed": 2,
     "total": 2,
     "completed": 2,
@@ -56,7 +57,13 @@ LAST_PASS: dict[str, Any] = {
     "deployment_id": "sw1",
     "defined_cases": 2,
 }
-LAST_FAIL: dict[str, Any] = {**LAST_PASS, "state": "TEST_STATE_FAILED", "passed": 1, "failed": 1}
+LAST_FAIL: dict[str, Any] = {
+    **LAST_PASS,
+    "state": "TEST_STATE_FAILED",
+    "verdict": "TEST_STATE_FAILED",
+    "passed": 1,
+    "failed": 1,
+}
 RUNNING: dict[str, Any] = {
     **LAST_PASS,
     "state": "TEST_STATE_RUNNING",
@@ -185,6 +192,7 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         RunStored(PASSED_RUN, NOW),
         {
             "state": "TEST_STATE_PASSED",
+            "verdict": "TEST_STATE_PASSED",
             "passed": 2,
             "total": 2,
             "completed": 2,
@@ -201,6 +209,7 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         RunStored(FAILED_RUN, NOW),
         {
             "state": "TEST_STATE_FAILED",
+            "verdict": "TEST_STATE_FAILED",
             "passed": 1,
             "failed": 1,
             "total": 2,
@@ -218,6 +227,7 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         RunStored(run(pb.TEST_STATE_PASSED, P), NOW),
         {
             "state": "TEST_STATE_PASSED",
+            "verdict": "TEST_STATE_PASSED",
             "passed": 1,
             "total": 1,
             "completed": 1,
@@ -235,6 +245,7 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         {
             **RUNNING,
             "state": "TEST_STATE_FAILED",
+            "verdict": "TEST_STATE_FAILED",
             "last_run_id": "t2",
             "last_run_at": "1970-01-01T00:08:20Z",
             "generation": "gen-2",
@@ -249,6 +260,7 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         Cancelled(STOPPED_RUN),
         {
             "state": "TEST_STATE_NOT_RUN",
+            "verdict": "TEST_STATE_PASSED",  # the cancelled run is none: the last verdict stays
             "passed": 3,
             "failed": 1,
             "total": 8,
@@ -318,6 +330,25 @@ ROWS: list[tuple[str, dict[str, Any], Event, dict[str, Any]]] = [
         {**LAST_PASS, "state": "TEST_STATE_DISABLED", "message": "Tests are disabled for host gpc0"},
         SettingsChanged(was_enabled=False, enabled=True),
         LAST_PASS,
+    ),
+    (
+        "tests enabled again after a run that was interrupted (counts reset): the last verdict, not the counts",
+        {
+            **LAST_FAIL,
+            "state": "TEST_STATE_DISABLED",
+            "passed": 0,
+            "failed": 0,
+            "completed": 0,
+            "message": "Tests are disabled for host gpc0",
+        },
+        SettingsChanged(was_enabled=False, enabled=True),
+        {**LAST_FAIL, "passed": 0, "failed": 0, "completed": 0},
+    ),
+    (
+        "tests defined again, a report without a verdict on record: not run, whatever the counts",
+        {"state": "TEST_STATE_DISABLED", "last_run_id": "t1", "passed": 2, "total": 2, "message": "x"},
+        AgentReported(status(state="TEST_STATE_NOT_RUN", defined_cases=2), test_running=False),
+        {"state": "TEST_STATE_NOT_RUN", "last_run_id": "t1", "passed": 2, "total": 2, "defined_cases": 2},
     ),
     (
         "tests disabled by settings: the gray comes from the settings, the status waits for the agent",

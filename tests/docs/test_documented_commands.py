@@ -43,7 +43,7 @@ BIN = Path(sys.executable).parent
 TIMEOUT = 30.0
 
 SHELL = {"sh", "bash", "shell"}
-NOT_COMMANDS = {"toml", "text", "json", "proto", "nix"}
+NOT_COMMANDS = {"toml", "text", "json", "proto", "nix", "yaml"}
 
 NOT_RUN = {
     (
@@ -340,6 +340,7 @@ def test_the_operators_shell_blocks_run_against_their_own_control_plane(tmp_path
         FLEETDECK_HTTP=http,
         FLEETDECK_CONTROLPLANE=grpc,
         FLEETDECK_WEBUI_HTTP=free_address(),
+        FLEETDECK_METRICS=free_address(),
     )
     workdir = tmp_path / WORKDIR["docs/operating.md"]
     workdir.mkdir()

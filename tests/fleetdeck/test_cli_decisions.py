@@ -7,7 +7,6 @@ import grpc
 import pytest
 
 from fleetdeck import exits
-from fleetdeck.command_watch import expects_tests_after
 from fleetdeck.invocation import describe
 from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.verdict import HostVerdict, exit_code
@@ -74,41 +73,11 @@ def test_a_failed_call_is_one_sentence(code: grpc.StatusCode, details: str, sent
     assert describe(_error(code, details), "cp:1") == sentence
 
 
-def _host(**kwargs: object) -> pb.Host:
-    host = pb.Host(name="gpc0", online=True)
-    host.test_settings.enabled = bool(kwargs.get("enabled", True))
-    host.test_settings.auto_run_after_switch = bool(kwargs.get("auto_run", True))
-    host.test_status.state = kwargs.get("tests", pb.TEST_STATE_NOT_RUN)  # type: ignore[assignment]
-    host.online = bool(kwargs.get("online", True))
-    return host
-
-
 def _command(op: int, state: int, exit_code: int = 0) -> pb.Command:
     return pb.Command(id="c1", host="gpc0", operation=op, state=state, exit_code=exit_code)  # type: ignore[arg-type]
 
 
 SWITCHED = _command(pb.OPERATION_SWITCH, pb.COMMAND_STATE_SUCCEEDED)
-
-
-@pytest.mark.parametrize(
-    ("command", "host", "follows"),
-    [
-        (SWITCHED, _host(), True),
-        (SWITCHED, _host(auto_run=False), False),
-        (SWITCHED, _host(enabled=False), False),
-        (SWITCHED, _host(tests=pb.TEST_STATE_DISABLED), False),
-        (SWITCHED, _host(online=False), False),
-        (SWITCHED, None, False),
-        (SWITCHED, pb.Host(name="gpc0", online=True), True),  # settings never published: the defaults
-        (_command(pb.OPERATION_SWITCH, pb.COMMAND_STATE_FAILED, 1), _host(), False),
-        (_command(pb.OPERATION_ROLLBACK, pb.COMMAND_STATE_SUCCEEDED), _host(), False),
-        (_command(pb.OPERATION_TEST, pb.COMMAND_STATE_SUCCEEDED), _host(), False),
-    ],
-)
-def test_whether_a_test_run_follows_a_finished_command(
-    command: pb.Command, host: pb.Host | None, follows: bool
-) -> None:
-    assert expects_tests_after(command, host) is follows
 
 
 def _run(state: int) -> pb.TestRun:

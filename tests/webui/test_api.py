@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ from webui.roles import calls
 
 STATIC = Path(__file__).parents[2] / "src" / "webui" / "static"
 TEMPLATES = Path(__file__).parents[2] / "src" / "webui" / "templates"
+JUNIT_XSD = Path(__file__).parents[1] / "fleetdeck" / "junit.xsd"
 
 
 def anonymous(cp: ControlPlane) -> httpx.AsyncClient:
@@ -298,3 +300,68 @@ async def test_an_unexpected_error_is_a_json_500_with_the_security_headers(
     assert "secret internals" not in answer.text and answer.json()["error"]
     assert answer.headers["content-security-policy"] and answer.headers["x-frame-options"] == "DENY"
     assert "secret internals" in caplog.text  # the traceback goes to the log
+
+
+async def test_a_test_run_downloads_as_junit_xml(cp: ControlPlane, connect: Connect, user: User) -> None:
+    import xmlschema
+    from junitparser import Failure, JUnitXml
+
+    agent = await connect("gpc0")
+    async with logged_in(cp.http_url, user) as http:
+        started = await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "test"})
+        assert started.status_code == 200, started.text
+        run = await agent.next_command()
+        agent.report_tests(
+            run.command_id,
+            [("network", True, ""), ("gpu", False, "no device")],
+            trigger=pb.TEST_TRIGGER_MANUAL,
+        )
+        agent.finish(run.command_id, 1)
+        url = f"/api/test-runs/{run.command_id}/junit.xml"
+        async with asyncio.timeout(TIMEOUT):
+            while (response := await http.get(url)).status_code == 404:
+                await agent.recv("ack")  # the run is stored once the agent's report is acknowledged
+        unknown = await http.get("/api/test-runs/nosuch/junit.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert response.headers["content-disposition"] == f'attachment; filename="gpc0-{run.command_id}.xml"'
+    xmlschema.XMLSchema(JUNIT_XSD).validate(response.content)
+    (suite,) = JUnitXml.fromstring(response.content)
+    assert suite.name == "gpc0 system-1-link"
+    cases = {case.name: case for case in suite}
+    assert set(cases) == {"network", "gpu"}
+    assert isinstance(cases["gpu"].result[0], Failure) and not cases["network"].result
+    assert unknown.status_code == 404 and "nosuch" in unknown.json()["error"]
+
+
+async def test_an_unknown_api_route_answers_json(cp: ControlPlane, user: User) -> None:
+    async with logged_in(cp.http_url, user) as http:
+        response = await http.get("/api/nosuch")
+        page = await http.get("/nosuch")
+    assert response.status_code == 404
+    assert response.json() == {"error": "there is no API route GET /api/nosuch"}
+    assert page.status_code == 404 and page.text == "Not Found"
+
+
+async def test_the_web_ui_runs_operations_as_its_logged_in_user(
+    cp: ControlPlane, connect: Connect, user: User, fleet: fleet_grpc.FleetServiceAsyncStub
+) -> None:
+    from fleetdeck.v1 import audit_pb2, fleet_service_pb2
+
+    agent = await connect("gpc0")
+    async with logged_in(cp.http_url, user) as http:
+        started = await http.post("/api/operations", json={"hosts": ["gpc0"], "operation": "pull"})
+        assert started.status_code == 200, started.text
+        command_id = started.json()["results"][0]["command_id"]
+        listed = await http.get("/api/hosts/gpc0/commands")
+    await agent.next_command()
+    assert listed.json()["commands"][0]["requested_by"] == "user alice"
+    audit = await fleet.ListAuditEvents(audit_pb2.ListAuditEventsRequest(host="gpc0"), timeout=TIMEOUT)
+    (event,) = [e for e in audit.events if e.action == "RunOperation"]
+    assert event.actor == "user alice" and f"gpc0 -> command {command_id}" in event.detail
+    got = await fleet.GetCommand(fleet_service_pb2.GetCommandRequest(command_id=command_id), timeout=TIMEOUT)
+    assert got.command.requested_by == "user alice"
+    logins = await fleet.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(actor="user alice"), timeout=TIMEOUT
+    )
+    assert "Login" in [e.action for e in logins.events]

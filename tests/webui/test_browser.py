@@ -114,6 +114,8 @@ async def test_switch_then_failing_tests_go_yellow_blue_red_and_roll_back_from_t
     await expect(popup.locator(".meta").first).to_have_text("Run time: 1.5s")
     for label in ("View Full Output", "Rollback", "Close"):
         await expect(popup.get_by_role("button", name=label, exact=True)).to_be_visible()
+    junit = popup.get_by_role("link", name="JUnit XML")
+    await expect(junit).to_have_attribute("href", f"/api/test-runs/{run.command_id}/junit.xml")
     assert await page.locator("#popup script, #popup img, #log-output script, #log-output img").count() == 0
     assert await page.evaluate("window.__xss") is None
 
@@ -237,6 +239,8 @@ async def test_settings_turn_off_auto_run_then_the_prompt_runs_tests_that_pass(
     await page.get_by_role("button", name="History of gpc0").click()
     await expect(popup.locator("h2")).to_have_text("gpc0 - History")
     await expect(popup.locator("table.history tbody tr")).to_have_count(2)
+    await expect(popup.locator("table.history thead th").nth(4)).to_have_text("By")
+    await expect(popup.locator(".history__by").first).to_have_text(re.compile(r"^(user \S+|control plane)$"))
     await popup.locator('[data-popup-action="output"][data-op="switch"]').click()
     await expect(page.locator("#log-title")).to_have_text("switch on gpc0")
     await expect(page.locator("#log-output")).to_contain_text("switch succeeded (exit 0)")

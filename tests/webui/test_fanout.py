@@ -93,13 +93,7 @@ async def test_a_resuming_browser_gets_only_what_it_missed_and_a_stale_one_a_sna
 def test_the_snapshot_is_kept_current_as_ready_made_json() -> None:
     fanout = fed(Fanout(None), hosts=3)  # fed by hand: no subscription
     fanout.apply(liveview.change(liveview.host(1, tests=pb.COMPARTMENT_STATUS_ERROR), 101))
-    seen = liveview.host(2, seen=1_700_000_000).last_seen
-    fanout.apply(
-        fleet_pb.WatchFleetResponse(
-            version=102,
-            hosts_seen=fleet_pb.HostsSeen(hosts=[fleet_pb.HostSeen(host="host00002", last_seen=seen)]),
-        )
-    )
+    fanout.apply(liveview.change(liveview.host(2, seen=1_700_000_000), 102))
     (_, event_id, data), *_ = [f for f in parse(fanout.opening(0)) if f[0] == "snapshot"]
     hosts = {h["name"]: h for h in json.loads(data)["hosts"]}
     assert event_id == "102"

@@ -11,6 +11,7 @@ the database names only its location, and `make_store` picks the engine for it (
 from .interface import (
     OUTPUT_CAP_BYTES,
     VERSION_BLOCK,
+    AuditStore,
     CommandStore,
     CredentialStore,
     HostStore,
@@ -21,7 +22,10 @@ from .interface import (
 from .location import is_postgres, make_store, redacted, resolve_location
 from .postgres import PostgresStore
 from .records import (
+    AuditQuery,
     HostLabels,
+    Notification,
+    OutboxItem,
     OutputAppend,
     Page,
     StoredHost,
@@ -35,10 +39,14 @@ from .sqlite import SqliteStore
 __all__ = [
     "OUTPUT_CAP_BYTES",
     "VERSION_BLOCK",
+    "AuditQuery",
+    "AuditStore",
     "CommandStore",
     "CredentialStore",
     "HostLabels",
     "HostStore",
+    "Notification",
+    "OutboxItem",
     "OutputAppend",
     "Page",
     "PostgresStore",

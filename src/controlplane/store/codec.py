@@ -7,6 +7,8 @@ from typing import TypeVar
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 
+from fleetdeck.v1 import types_pb2
+
 M = TypeVar("M", bound=Message)
 
 
@@ -38,3 +40,10 @@ def duration(milliseconds: int) -> Duration:
     d = Duration()
     d.FromMilliseconds(milliseconds)
     return d
+
+
+def sub_cases_blob(case: types_pb2.TestCaseResult) -> bytes | None:
+    """A case's JUnit sub-cases as a column value (NULL when it has none)."""
+    if not case.sub_cases:
+        return None
+    return types_pb2.TestCaseResult(sub_cases=case.sub_cases).SerializeToString()

@@ -7,15 +7,21 @@ record from `records.py`. Every write is durable when its coroutine returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import history_pb2 as history_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
+    AuditQuery,
     HostLabels,
+    Notification,
+    OutboxItem,
     OutputAppend,
     Page,
     StoredHost,
@@ -117,8 +123,15 @@ class CommandStore(Protocol):
         """Persist a command's state, times, exit code and message."""
         ...
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
-        """Record a result in one transaction: the command, its acknowledged `seq` and the host's facts."""
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
+        """Record a result in one transaction: the command, its acknowledged `seq`, the host's facts
+        and the notifications it causes (queued for every subscribed webhook)."""
         ...
 
     async def get_command(self, command_id: str) -> pb.Command | None:
@@ -159,9 +172,16 @@ class CommandStore(Protocol):
 class TestRunStore(Protocol):
     """Test runs and their cases (a run's id is the id of the TEST command that ran it)."""
 
-    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+    async def put_test_run(
+        self,
+        run: pb.TestRun,
+        seq: int = 0,
+        host: pb.Host | None = None,
+        summaries: Sequence[history_pb.CaseSummary] = (),
+    ) -> None:
         """Store (or replace) a run and its cases in one transaction, with the command's acknowledged
-        `seq` (when not 0) and the host's test status (when a host is given)."""
+        `seq` (when not 0), the host's test status (when a host is given) and the case summaries the
+        run changed."""
         ...
 
     async def get_test_run(self, run_id: str, with_output: bool = True) -> pb.TestRun | None:
@@ -175,6 +195,72 @@ class TestRunStore(Protocol):
     async def prune_test_runs(self, host: str, keep: int) -> int:
         """Delete a host's runs beyond the newest `keep`, never its latest passing or failing run;
         returns how many were deleted."""
+        ...
+
+
+class CaseHistoryStore(Protocol):
+    """A case's results across a host's retained runs, and its summary, which outlives retention."""
+
+    async def case_summaries(self, host: str, names: Sequence[str] = ()) -> dict[str, history_pb.CaseSummary]:
+        """The summaries of a host's cases by name (only `names` when given; with none, every case
+        and its retained counts)."""
+        ...
+
+    async def case_summary(self, host: str, name: str) -> history_pb.CaseSummary | None:
+        """One case's summary with its retained counts, or None when the host never ran it."""
+        ...
+
+    async def list_case_results(
+        self, host: str, name: str, limit: int, cursor: int | None
+    ) -> Page[history_pb.CaseResult]:
+        """One case's results on a host, newest first, `limit` to a page."""
+        ...
+
+    async def failing_case_summaries(self) -> list[history_pb.CaseSummary]:
+        """Every (host, case) summary whose latest result failed, by case name and host."""
+        ...
+
+
+class NotificationStore(Protocol):
+    """Webhook subscriptions and the durable outbox of their notifications."""
+
+    async def add_webhook(self, webhook: notifications_pb.Webhook, secret: str, events_mask: int) -> None:
+        """Store a subscription; `events_mask` has bit (1 << event) set per event (0: every event)."""
+        ...
+
+    async def list_webhooks(self) -> list[notifications_pb.Webhook]:
+        """Subscriptions, oldest first, with their last delivery and pending count, without secrets."""
+        ...
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        """Remove a subscription and its queued notifications; False when there is none."""
+        ...
+
+    async def enqueue_notifications(self, notifications: Sequence[Notification], now: float) -> None:
+        """Queue notifications for their subscribers in one transaction (an event id queues once)."""
+        ...
+
+    async def cancel_notifications(self, host: str, event: int) -> int:
+        """Drop a host's queued notifications of one event not attempted yet; how many."""
+        ...
+
+    async def due_notifications(self, now: float, limit: int) -> list[OutboxItem]:
+        """Pending deliveries due at `now`, oldest first."""
+        ...
+
+    async def next_notification_at(self) -> float | None:
+        """When the next pending delivery is due; None when nothing is pending."""
+        ...
+
+    async def record_delivery(
+        self, webhook_id: str, delivery: notifications_pb.WebhookDelivery, retry_at: float | None, now: float
+    ) -> None:
+        """Record an attempt: delivered, to be retried at `retry_at`, or given up (None and not
+        delivered); it becomes the subscription's last delivery in the same transaction."""
+        ...
+
+    async def prune_notifications(self, before: float) -> int:
+        """Forget delivered and given-up notifications finished before `before`; how many."""
         ...
 
 
@@ -285,7 +371,31 @@ class CredentialStore(Protocol):
         ...
 
 
-class Store(HostStore, TargetStore, CommandStore, TestRunStore, CredentialStore, Protocol):
+class AuditStore(Protocol):
+    """The audit log: append-only, nothing in it is ever changed or deleted."""
+
+    async def append_audit_event(self, event: audit_pb.AuditEvent) -> audit_pb.AuditEvent:
+        """Store an event (its `time` set); returns it with its `sequence`."""
+        ...
+
+    async def list_audit_events(
+        self, query: AuditQuery, limit: int, cursor: int | None
+    ) -> Page[audit_pb.AuditEvent]:
+        """Events matching `query`, newest first, `limit` to a page."""
+        ...
+
+
+class Store(
+    HostStore,
+    TargetStore,
+    CommandStore,
+    TestRunStore,
+    CaseHistoryStore,
+    NotificationStore,
+    CredentialStore,
+    AuditStore,
+    Protocol,
+):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
 
     async def open(self) -> None:
@@ -302,4 +412,8 @@ class Store(HostStore, TargetStore, CommandStore, TestRunStore, CredentialStore,
 
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
+        ...
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
         ...

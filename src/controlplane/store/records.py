@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
+from fleetdeck.v1 import notifications_pb2 as notifications_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 T = TypeVar("T")
@@ -79,3 +80,37 @@ class WebSessionRecord:
     username: str
     role: int  # a fleetdeck.v1.Role value
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A notification to queue for every webhook subscribed to its event."""
+
+    event_id: str  # deduplicates: a notification queued twice is delivered once per subscription
+    event: int  # a fleetdeck.v1.NotificationEvent value
+    host: str
+    payload: bytes  # the versioned JSON body
+    not_before: float  # wall clock: the first attempt waits until then
+    webhook_id: str = ""  # only this subscription (a test delivery); empty for every subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A pending delivery with what it needs to be sent."""
+
+    event_id: str
+    webhook: notifications_pb.Webhook
+    secret: str
+    event: int  # a fleetdeck.v1.NotificationEvent value
+    payload: bytes
+    attempts: int  # made so far
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit events to list: every given condition must hold."""
+
+    host: str = ""
+    actor: str = ""
+    since: float | None = None  # at or after (Unix seconds)
+    until: float | None = None  # before

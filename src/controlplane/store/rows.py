@@ -9,7 +9,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ..timeutil import from_ts, to_ts
 from .codec import blob, duration, field_blob, parse
-from .records import StoredHost
+from .records import AuditQuery, StoredHost
 
 
 class Row(Protocol):
@@ -22,8 +22,13 @@ LAST_OPERATIONS = ("last_switch", "last_pull", "last_rollback")
 
 COMMAND_COLUMNS = (
     "id, host, operation, state, exit_code, created_at, started_at, finished_at, trigger, message, "
-    "timeout_ms, triggered_by, output_lines, truncated_bytes"
-)
+    "timeout_ms, triggered_by, output_lines, truncated_bytes, no_test_reason, requested_by, "
+    # The test run a switch triggered: the link is the test command's own `triggered_by`, so it is
+    # durable the moment that command is stored.
+    "(SELECT t.id FROM commands t WHERE t.triggered_by = commands.id ORDER BY t.ord LIMIT 1)"
+)  # of `commands`
+COMMAND_ORD = 17
+"""Index of `ord` in a row of `SELECT {COMMAND_COLUMNS}, ord`."""
 
 HOST_COLUMNS = (
     "h.name, h.registered_at, h.last_seen, h.facts, h.metrics, h.test_status, h.declared_tests, "
@@ -46,6 +51,9 @@ def command(r: Row) -> pb.Command:
         triggered_by_command_id=r[11],
         output_lines=r[12],
         output_truncated_bytes=r[13],
+        no_test_run_reason=r[14],
+        requested_by=r[15],
+        triggered_test_command_id=r[16] or "",
     )
     if r[6] is not None:
         message.started_at.CopyFrom(to_ts(r[6]))
@@ -99,3 +107,26 @@ def host_result_values(host: pb.Host) -> tuple[Any, ...]:
         host.current_deployment_id,
         host.name,
     )
+
+
+def audit_where(query: AuditQuery, cursor: int | None, mark: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (with `mark` as each parameter: "?" for SQLite, "$" for numbered PostgreSQL
+    ones) and its arguments for listing audit events."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return "?" if mark == "?" else f"${len(args)}"
+
+    if query.host:
+        where.append(f"seq IN (SELECT seq FROM audit_hosts WHERE host = {param(query.host)})")
+    if query.actor:
+        where.append(f"actor = {param(query.actor)}")
+    if query.since is not None:
+        where.append(f"at >= {param(query.since)}")
+    if query.until is not None:
+        where.append(f"at < {param(query.until)}")
+    if cursor is not None:
+        where.append(f"seq < {param(cursor)}")
+    return (" WHERE " + " AND ".join(where)) if where else "", args

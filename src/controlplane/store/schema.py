@@ -185,7 +185,81 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX idx_login_failures ON login_failures(client, username, failed_at);
     """
     ),
-    # 5: host labels (declared in agent.toml, overridden through the API), desired state per
+    # 5: per-case history: each case result's classification, JUnit sub-cases and message (its
+    # generation, commit, trigger and time are its run's), and a summary per (host, case) that
+    # outlives retention
+    Migration(
+        """
+    ALTER TABLE test_cases ADD COLUMN classification INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE test_cases ADD COLUMN message TEXT NOT NULL DEFAULT '';
+    ALTER TABLE test_cases ADD COLUMN sub_cases BLOB;
+    CREATE TABLE case_summaries (
+        host TEXT NOT NULL,
+        name TEXT NOT NULL,
+        failing INTEGER NOT NULL,
+        summary BLOB NOT NULL,
+        PRIMARY KEY (host, name)
+    );
+    CREATE INDEX idx_case_summaries_failing ON case_summaries(failing, name);
+    """
+    ),
+    # 6: webhook subscriptions and the durable outbox of their notifications (one row per event and
+    # subscription: the event id deduplicates; state 0 pending, 1 delivered, 2 given up)
+    Migration(
+        """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        events_mask INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        webhook BLOB NOT NULL,
+        last_delivery BLOB
+    );
+    CREATE TABLE notification_outbox (
+        event_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        state INTEGER NOT NULL,
+        PRIMARY KEY (event_id, webhook_id)
+    );
+    CREATE INDEX idx_notification_outbox_due ON notification_outbox(state, next_attempt_at);
+    """
+    ),
+    # 7: commands: who requested them, why no test run followed; a switch finds its test run by index
+    # (commands from before are marked "not recorded", so no watcher waits for a run that never comes)
+    Migration(
+        """
+    ALTER TABLE commands ADD COLUMN no_test_reason INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+    CREATE INDEX idx_commands_triggered_by ON commands(triggered_by) WHERE triggered_by <> '';
+    UPDATE commands SET no_test_reason = 6
+        WHERE NOT EXISTS (SELECT 1 FROM commands t WHERE t.triggered_by = commands.id);
+    """
+    ),
+    # 8: the audit log (append-only): one row per event, its hosts in a table of their own for the filter
+    Migration(
+        """
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        event BLOB NOT NULL
+    );
+    CREATE INDEX idx_audit_events_at ON audit_events(at);
+    CREATE INDEX idx_audit_events_actor ON audit_events(actor, seq);
+    CREATE TABLE audit_hosts (
+        host TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events(seq),
+        PRIMARY KEY (host, seq)
+    ) WITHOUT ROWID;
+    """
+    ),
+    # 9: host labels (declared in agent.toml, overridden through the API), desired state per
     # selector, and rollouts (each one message, rewritten as it advances)
     Migration(
         """

@@ -1,5 +1,9 @@
 import datetime
 
+from fleetdeck.v1 import history_pb2 as _history_pb2
+from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import options_pb2 as _options_pb2
 from fleetdeck.v1 import rollouts_pb2 as _rollouts_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2
@@ -55,20 +59,26 @@ class FleetSnapshot(_message.Message):
     def __init__(self, hosts: _Optional[_Iterable[_Union[_types_pb2.Host, _Mapping]]] = ...) -> None: ...
 
 class TestsFailed(_message.Message):
-    __slots__ = ("host", "run_id", "failed_cases", "message", "rollback_available", "generation")
+    __slots__ = ("host", "run_id", "failed_cases", "message", "rollback_available", "generation", "cases", "offered_operations", "advice")
     HOST_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FAILED_CASES_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ADVICE_FIELD_NUMBER: _ClassVar[int]
     host: str
     run_id: str
     failed_cases: _containers.RepeatedScalarFieldContainer[str]
     message: str
     rollback_available: bool
     generation: str
-    def __init__(self, host: _Optional[str] = ..., run_id: _Optional[str] = ..., failed_cases: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., rollback_available: _Optional[bool] = ..., generation: _Optional[str] = ...) -> None: ...
+    cases: _containers.RepeatedCompositeFieldContainer[_history_pb2.FailedCase]
+    offered_operations: _containers.RepeatedScalarFieldContainer[_types_pb2.Operation]
+    advice: str
+    def __init__(self, host: _Optional[str] = ..., run_id: _Optional[str] = ..., failed_cases: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., rollback_available: _Optional[bool] = ..., generation: _Optional[str] = ..., cases: _Optional[_Iterable[_Union[_history_pb2.FailedCase, _Mapping]]] = ..., offered_operations: _Optional[_Iterable[_Union[_types_pb2.Operation, str]]] = ..., advice: _Optional[str] = ...) -> None: ...
 
 class HostSeen(_message.Message):
     __slots__ = ("host", "last_seen")

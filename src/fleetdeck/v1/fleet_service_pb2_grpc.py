@@ -3,7 +3,11 @@
 import grpc
 import warnings
 
+from fleetdeck.v1 import audit_pb2 as fleetdeck_dot_v1_dot_audit__pb2
+from fleetdeck.v1 import command_watch_pb2 as fleetdeck_dot_v1_dot_command__watch__pb2
 from fleetdeck.v1 import fleet_service_pb2 as fleetdeck_dot_v1_dot_fleet__service__pb2
+from fleetdeck.v1 import history_pb2 as fleetdeck_dot_v1_dot_history__pb2
+from fleetdeck.v1 import notifications_pb2 as fleetdeck_dot_v1_dot_notifications__pb2
 from fleetdeck.v1 import rollouts_pb2 as fleetdeck_dot_v1_dot_rollouts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -160,6 +164,51 @@ class FleetServiceStub:
                 '/fleetdeck.v1.FleetService/PutUser',
                 request_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
+                _registered_method=True)
+        self.ListCaseResults = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListCaseResults',
+                request_serializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsResponse.FromString,
+                _registered_method=True)
+        self.ListCaseSummaries = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListCaseSummaries',
+                request_serializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesResponse.FromString,
+                _registered_method=True)
+        self.ListFailingCases = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListFailingCases',
+                request_serializer=fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesResponse.FromString,
+                _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/CreateWebhook',
+                request_serializer=fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListWebhooks',
+                request_serializer=fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/DeleteWebhook',
+                request_serializer=fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.TestWebhook = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/TestWebhook',
+                request_serializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.FromString,
+                _registered_method=True)
+        self.WatchCommand = channel.unary_stream(
+                '/fleetdeck.v1.FleetService/WatchCommand',
+                request_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListAuditEvents',
+                request_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
         self.UpdateHostLabels = channel.unary_unary(
                 '/fleetdeck.v1.FleetService/UpdateHostLabels',
@@ -385,6 +434,70 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCaseResults(self, request, context):
+        """One case's results on one host, newest first, with its summary ("failing since").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCaseSummaries(self, request, context):
+        """The summary of every case a host ever ran, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFailingCases(self, request, context):
+        """Every case failing right now somewhere in the fleet, with the hosts it fails on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhook(self, request, context):
+        """Subscribe a URL to notifications. The secret signing its deliveries is returned once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """The webhook subscriptions with their last delivery, without secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Remove a webhook subscription; its undelivered notifications are dropped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestWebhook(self, request, context):
+        """Queue a "test" notification to one subscription (delivered like any other).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchCommand(self, request, context):
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateHostLabels(self, request, context):
         """Set labels on a host through the API; they win over those declared in its agent.toml.
         """
@@ -395,6 +508,7 @@ class FleetServiceServicer:
     def CreateRollout(self, request, context):
         """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
         when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+        Deployer: a rollout that succeeds sets the desired state of its selector.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -569,6 +683,51 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.PutUser,
                     request_deserializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.SerializeToString,
+            ),
+            'ListCaseResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCaseResults,
+                    request_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsResponse.SerializeToString,
+            ),
+            'ListCaseSummaries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCaseSummaries,
+                    request_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesResponse.SerializeToString,
+            ),
+            'ListFailingCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFailingCases,
+                    request_deserializer=fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesResponse.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'TestWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestWebhook,
+                    request_deserializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.SerializeToString,
+            ),
+            'WatchCommand': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCommand,
+                    request_deserializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
             ),
             'UpdateHostLabels': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateHostLabels,
@@ -1287,6 +1446,249 @@ class FleetService:
             '/fleetdeck.v1.FleetService/PutUser',
             fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserRequest.SerializeToString,
             fleetdeck_dot_v1_dot_fleet__service__pb2.PutUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCaseResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListCaseResults',
+            fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_history__pb2.ListCaseResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCaseSummaries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListCaseSummaries',
+            fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_history__pb2.ListCaseSummariesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFailingCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListFailingCases',
+            fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_history__pb2.ListFailingCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/CreateWebhook',
+            fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_notifications__pb2.CreateWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListWebhooks',
+            fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_notifications__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/DeleteWebhook',
+            fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_notifications__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/TestWebhook',
+            fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_notifications__pb2.TestWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/WatchCommand',
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_command__watch__pb2.WatchCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListAuditEvents',
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,11 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fleetdeck.v1 import audit_pb2 as _audit_pb2
+from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
+from fleetdeck.v1 import history_pb2 as _history_pb2
+from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
 from fleetdeck.v1 import rollouts_pb2 as _rollouts_pb2
 from grpc import aio as _aio
 import abc as _abc_1
@@ -89,11 +93,32 @@ class FleetServiceStub:
     """End a web session."""
     PutUser: _grpc.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _grpc.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.CreateWebhookRequest, _notifications_pb2.CreateWebhookResponse]
+    """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.ListWebhooksRequest, _notifications_pb2.ListWebhooksResponse]
+    """The webhook subscriptions with their last delivery, without secrets."""
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.DeleteWebhookRequest, _notifications_pb2.DeleteWebhookResponse]
+    """Remove a webhook subscription; its undelivered notifications are dropped."""
+    TestWebhook: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]
+    """Queue a "test" notification to one subscription (delivered like any other)."""
+    WatchCommand: _grpc.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
     UpdateHostLabels: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.UpdateHostLabelsRequest, _rollouts_pb2.UpdateHostLabelsResponse]
     """Set labels on a host through the API; they win over those declared in its agent.toml."""
     CreateRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.CreateRolloutRequest, _rollouts_pb2.CreateRolloutResponse]
     """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
     when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+    Deployer: a rollout that succeeds sets the desired state of its selector.
     """
     GetRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.GetRolloutRequest, _rollouts_pb2.GetRolloutResponse]
     """One rollout. NOT_FOUND when there is none with that id."""
@@ -168,11 +193,32 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """End a web session."""
     PutUser: _aio.UnaryUnaryMultiCallable[_fleet_service_pb2.PutUserRequest, _fleet_service_pb2.PutUserResponse]  # type: ignore[assignment]
     """Create a web user, or set an existing user's password and role."""
+    ListCaseResults: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseResultsRequest, _history_pb2.ListCaseResultsResponse]  # type: ignore[assignment]
+    """One case's results on one host, newest first, with its summary ("failing since")."""
+    ListCaseSummaries: _aio.UnaryUnaryMultiCallable[_history_pb2.ListCaseSummariesRequest, _history_pb2.ListCaseSummariesResponse]  # type: ignore[assignment]
+    """The summary of every case a host ever ran, by name."""
+    ListFailingCases: _aio.UnaryUnaryMultiCallable[_history_pb2.ListFailingCasesRequest, _history_pb2.ListFailingCasesResponse]  # type: ignore[assignment]
+    """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.CreateWebhookRequest, _notifications_pb2.CreateWebhookResponse]  # type: ignore[assignment]
+    """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_notifications_pb2.ListWebhooksRequest, _notifications_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    """The webhook subscriptions with their last delivery, without secrets."""
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.DeleteWebhookRequest, _notifications_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    """Remove a webhook subscription; its undelivered notifications are dropped."""
+    TestWebhook: _aio.UnaryUnaryMultiCallable[_notifications_pb2.TestWebhookRequest, _notifications_pb2.TestWebhookResponse]  # type: ignore[assignment]
+    """Queue a "test" notification to one subscription (delivered like any other)."""
+    WatchCommand: _aio.UnaryStreamMultiCallable[_command_watch_pb2.WatchCommandRequest, _command_watch_pb2.WatchCommandResponse]  # type: ignore[assignment]
+    """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+    command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
     UpdateHostLabels: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.UpdateHostLabelsRequest, _rollouts_pb2.UpdateHostLabelsResponse]  # type: ignore[assignment]
     """Set labels on a host through the API; they win over those declared in its agent.toml."""
     CreateRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.CreateRolloutRequest, _rollouts_pb2.CreateRolloutResponse]  # type: ignore[assignment]
     """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
     when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+    Deployer: a rollout that succeeds sets the desired state of its selector.
     """
     GetRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.GetRolloutRequest, _rollouts_pb2.GetRolloutResponse]  # type: ignore[assignment]
     """One rollout. NOT_FOUND when there is none with that id."""
@@ -396,6 +442,80 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         """Create a web user, or set an existing user's password and role."""
 
     @_abc_1.abstractmethod
+    def ListCaseResults(
+        self,
+        request: _history_pb2.ListCaseResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseResultsResponse, _abc.Awaitable[_history_pb2.ListCaseResultsResponse]]:
+        """One case's results on one host, newest first, with its summary ("failing since")."""
+
+    @_abc_1.abstractmethod
+    def ListCaseSummaries(
+        self,
+        request: _history_pb2.ListCaseSummariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListCaseSummariesResponse, _abc.Awaitable[_history_pb2.ListCaseSummariesResponse]]:
+        """The summary of every case a host ever ran, by name."""
+
+    @_abc_1.abstractmethod
+    def ListFailingCases(
+        self,
+        request: _history_pb2.ListFailingCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.ListFailingCasesResponse, _abc.Awaitable[_history_pb2.ListFailingCasesResponse]]:
+        """Every case failing right now somewhere in the fleet, with the hosts it fails on."""
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _notifications_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.CreateWebhookResponse, _abc.Awaitable[_notifications_pb2.CreateWebhookResponse]]:
+        """Subscribe a URL to notifications. The secret signing its deliveries is returned once."""
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _notifications_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.ListWebhooksResponse, _abc.Awaitable[_notifications_pb2.ListWebhooksResponse]]:
+        """The webhook subscriptions with their last delivery, without secrets."""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _notifications_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.DeleteWebhookResponse, _abc.Awaitable[_notifications_pb2.DeleteWebhookResponse]]:
+        """Remove a webhook subscription; its undelivered notifications are dropped."""
+
+    @_abc_1.abstractmethod
+    def TestWebhook(
+        self,
+        request: _notifications_pb2.TestWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.TestWebhookResponse, _abc.Awaitable[_notifications_pb2.TestWebhookResponse]]:
+        """Queue a "test" notification to one subscription (delivered like any other)."""
+
+    @_abc_1.abstractmethod
+    def WatchCommand(
+        self,
+        request: _command_watch_pb2.WatchCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_command_watch_pb2.WatchCommandResponse], _abc.AsyncIterator[_command_watch_pb2.WatchCommandResponse]]:
+        """A command's state changes, then those of the test run it triggers, ending with the verdict: the
+        command finished and its test run stored, or why no test run follows. Nothing to poll or guess.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _audit_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.ListAuditEventsResponse, _abc.Awaitable[_audit_pb2.ListAuditEventsResponse]]:
+        """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
+
+    @_abc_1.abstractmethod
     def UpdateHostLabels(
         self,
         request: _rollouts_pb2.UpdateHostLabelsRequest,
@@ -411,6 +531,7 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_rollouts_pb2.CreateRolloutResponse, _abc.Awaitable[_rollouts_pb2.CreateRolloutResponse]]:
         """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
         when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+        Deployer: a rollout that succeeds sets the desired state of its selector.
         """
 
     @_abc_1.abstractmethod

@@ -38,6 +38,7 @@ class TestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEST_STATE_RUNNING: _ClassVar[TestState]
     TEST_STATE_PASSED: _ClassVar[TestState]
     TEST_STATE_FAILED: _ClassVar[TestState]
+    TEST_STATE_CANCELLED: _ClassVar[TestState]
 
 class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +54,7 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_VIEWER: _ClassVar[Role]
     ROLE_OPERATOR: _ClassVar[Role]
     ROLE_ADMIN: _ClassVar[Role]
+    ROLE_DEPLOYER: _ClassVar[Role]
 
 class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -66,6 +68,16 @@ class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_STATE_INTERRUPTED: _ClassVar[CommandState]
     COMMAND_STATE_REFUSED: _ClassVar[CommandState]
     COMMAND_STATE_QUEUED: _ClassVar[CommandState]
+
+class NoTestRunReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NO_TEST_RUN_REASON_UNSPECIFIED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_TESTS_DISABLED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NO_TESTS_DEFINED: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_AUTO_RUN_OFF: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_HOST_UNAVAILABLE: _ClassVar[NoTestRunReason]
+    NO_TEST_RUN_REASON_NOT_RECORDED: _ClassVar[NoTestRunReason]
 
 class TestOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -88,6 +100,15 @@ class OutputStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_STREAM_STDOUT: _ClassVar[OutputStream]
     OUTPUT_STREAM_STDERR: _ClassVar[OutputStream]
     OUTPUT_STREAM_SYSTEM: _ClassVar[OutputStream]
+
+class CaseClassification(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CASE_CLASSIFICATION_UNSPECIFIED: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_PASSED: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_FLAKY: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_REGRESSION: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_BROKEN: _ClassVar[CaseClassification]
+    CASE_CLASSIFICATION_FAILING: _ClassVar[CaseClassification]
 COMPARTMENT_KIND_UNSPECIFIED: CompartmentKind
 COMPARTMENT_KIND_AGENT: CompartmentKind
 COMPARTMENT_KIND_GIT: CompartmentKind
@@ -107,6 +128,7 @@ TEST_STATE_NOT_RUN: TestState
 TEST_STATE_RUNNING: TestState
 TEST_STATE_PASSED: TestState
 TEST_STATE_FAILED: TestState
+TEST_STATE_CANCELLED: TestState
 OPERATION_UNSPECIFIED: Operation
 OPERATION_PULL: Operation
 OPERATION_SWITCH: Operation
@@ -116,6 +138,7 @@ ROLE_UNSPECIFIED: Role
 ROLE_VIEWER: Role
 ROLE_OPERATOR: Role
 ROLE_ADMIN: Role
+ROLE_DEPLOYER: Role
 COMMAND_STATE_UNSPECIFIED: CommandState
 COMMAND_STATE_PENDING: CommandState
 COMMAND_STATE_RUNNING: CommandState
@@ -126,6 +149,13 @@ COMMAND_STATE_TIMED_OUT: CommandState
 COMMAND_STATE_INTERRUPTED: CommandState
 COMMAND_STATE_REFUSED: CommandState
 COMMAND_STATE_QUEUED: CommandState
+NO_TEST_RUN_REASON_UNSPECIFIED: NoTestRunReason
+NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: NoTestRunReason
+NO_TEST_RUN_REASON_TESTS_DISABLED: NoTestRunReason
+NO_TEST_RUN_REASON_NO_TESTS_DEFINED: NoTestRunReason
+NO_TEST_RUN_REASON_AUTO_RUN_OFF: NoTestRunReason
+NO_TEST_RUN_REASON_HOST_UNAVAILABLE: NoTestRunReason
+NO_TEST_RUN_REASON_NOT_RECORDED: NoTestRunReason
 TEST_OUTCOME_UNSPECIFIED: TestOutcome
 TEST_OUTCOME_PASSED: TestOutcome
 TEST_OUTCOME_FAILED: TestOutcome
@@ -139,6 +169,12 @@ OUTPUT_STREAM_UNSPECIFIED: OutputStream
 OUTPUT_STREAM_STDOUT: OutputStream
 OUTPUT_STREAM_STDERR: OutputStream
 OUTPUT_STREAM_SYSTEM: OutputStream
+CASE_CLASSIFICATION_UNSPECIFIED: CaseClassification
+CASE_CLASSIFICATION_PASSED: CaseClassification
+CASE_CLASSIFICATION_FLAKY: CaseClassification
+CASE_CLASSIFICATION_REGRESSION: CaseClassification
+CASE_CLASSIFICATION_BROKEN: CaseClassification
+CASE_CLASSIFICATION_FAILING: CaseClassification
 
 class Compartment(_message.Message):
     __slots__ = ("kind", "status", "message", "since")
@@ -217,7 +253,7 @@ class DeclaredTestSettings(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., auto_run_after_switch: _Optional[bool] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TestStatus(_message.Message):
-    __slots__ = ("state", "passed", "failed", "total", "completed", "current_case", "last_run_id", "last_run_at", "generation", "message", "defined_cases", "deployment_id")
+    __slots__ = ("state", "passed", "failed", "total", "completed", "current_case", "last_run_id", "last_run_at", "generation", "message", "defined_cases", "deployment_id", "verdict")
     STATE_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +266,7 @@ class TestStatus(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DEFINED_CASES_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     state: TestState
     passed: int
     failed: int
@@ -242,23 +279,30 @@ class TestStatus(_message.Message):
     message: str
     defined_cases: int
     deployment_id: str
-    def __init__(self, state: _Optional[_Union[TestState, str]] = ..., passed: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., current_case: _Optional[str] = ..., last_run_id: _Optional[str] = ..., last_run_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[str] = ..., message: _Optional[str] = ..., defined_cases: _Optional[int] = ..., deployment_id: _Optional[str] = ...) -> None: ...
+    verdict: TestState
+    def __init__(self, state: _Optional[_Union[TestState, str]] = ..., passed: _Optional[int] = ..., failed: _Optional[int] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., current_case: _Optional[str] = ..., last_run_id: _Optional[str] = ..., last_run_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., generation: _Optional[str] = ..., message: _Optional[str] = ..., defined_cases: _Optional[int] = ..., deployment_id: _Optional[str] = ..., verdict: _Optional[_Union[TestState, str]] = ...) -> None: ...
 
 class TestCaseResult(_message.Message):
-    __slots__ = ("name", "outcome", "duration", "output", "exit_code", "file")
+    __slots__ = ("name", "outcome", "duration", "output", "exit_code", "file", "classification", "sub_cases", "message")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SUB_CASES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     outcome: TestOutcome
     duration: _duration_pb2.Duration
     output: str
     exit_code: int
     file: str
-    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output: _Optional[str] = ..., exit_code: _Optional[int] = ..., file: _Optional[str] = ...) -> None: ...
+    classification: CaseClassification
+    sub_cases: _containers.RepeatedCompositeFieldContainer[TestSubCase]
+    message: str
+    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output: _Optional[str] = ..., exit_code: _Optional[int] = ..., file: _Optional[str] = ..., classification: _Optional[_Union[CaseClassification, str]] = ..., sub_cases: _Optional[_Iterable[_Union[TestSubCase, _Mapping]]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TestRun(_message.Message):
     __slots__ = ("id", "host", "trigger", "generation", "state", "started_at", "finished_at", "exit_code", "passed", "failed", "total", "duration", "cases", "commit", "triggered_by_command_id", "deployment_id")
@@ -307,7 +351,7 @@ class OutputLine(_message.Message):
     def __init__(self, number: _Optional[int] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "queue_expires_at")
+    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "triggered_test_command_id", "no_test_run_reason", "requested_by", "queue_expires_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
@@ -322,6 +366,9 @@ class Command(_message.Message):
     OUTPUT_TRUNCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     TRIGGERED_BY_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERED_TEST_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NO_TEST_RUN_REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     QUEUE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     host: str
@@ -337,8 +384,11 @@ class Command(_message.Message):
     output_truncated_bytes: int
     timeout: _duration_pb2.Duration
     triggered_by_command_id: str
+    triggered_test_command_id: str
+    no_test_run_reason: NoTestRunReason
+    requested_by: str
     queue_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., queue_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., triggered_test_command_id: _Optional[str] = ..., no_test_run_reason: _Optional[_Union[NoTestRunReason, str]] = ..., requested_by: _Optional[str] = ..., queue_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LastOperation(_message.Message):
     __slots__ = ("command_id", "state", "exit_code", "finished_at", "commit", "lock_hash", "generation")
@@ -454,3 +504,17 @@ class Host(_message.Message):
     desired_state: DesiredState
     rollout_id: str
     def __init__(self, name: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., facts: _Optional[_Union[HostFacts, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., compartments: _Optional[_Iterable[_Union[Compartment, _Mapping]]] = ..., test_status: _Optional[_Union[TestStatus, _Mapping]] = ..., running_command_id: _Optional[str] = ..., running_operation: _Optional[_Union[Operation, str]] = ..., last_switch: _Optional[_Union[LastOperation, _Mapping]] = ..., last_pull: _Optional[_Union[LastOperation, _Mapping]] = ..., test_settings: _Optional[_Union[TestSettings, _Mapping]] = ..., test_settings_override: _Optional[_Union[TestSettingsOverride, _Mapping]] = ..., declared_test_settings: _Optional[_Union[DeclaredTestSettings, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_rollback: _Optional[_Union[LastOperation, _Mapping]] = ..., current_deployment_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., declared_labels: _Optional[_Mapping[str, str]] = ..., label_overrides: _Optional[_Mapping[str, str]] = ..., desired_state: _Optional[_Union[DesiredState, _Mapping]] = ..., rollout_id: _Optional[str] = ...) -> None: ...
+
+class TestSubCase(_message.Message):
+    __slots__ = ("name", "classname", "outcome", "duration", "message")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLASSNAME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    classname: str
+    outcome: TestOutcome
+    duration: _duration_pb2.Duration
+    message: str
+    def __init__(self, name: _Optional[str] = ..., classname: _Optional[str] = ..., outcome: _Optional[_Union[TestOutcome, str]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...

@@ -2,6 +2,7 @@
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
 import { operation } from "./dom.js";
+import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
 import { initRollouts, loadRollouts, onHost as rolloutHost, onRollout } from "./rollouts.js";
@@ -32,6 +33,8 @@ const handlers = {
   snapshot(data) {
     state.hosts = new Map((data.hosts || []).map((h) => [h.name, h]));
     renderAll();
+    for (const host of state.hosts.values()) noteHost(host);
+    refreshFailingCases();
     for (const name of state.hosts.keys()) refreshPopup(name);
     loadRollouts(); // what changed while this page was not following
     setConnection("live", "Live");
@@ -39,6 +42,7 @@ const handlers = {
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
@@ -46,14 +50,6 @@ const handlers = {
   },
   rollout(rollout) {
     onRollout(rollout);
-  },
-  hosts_seen(batch) {
-    for (const seen of batch.hosts || []) {
-      const host = state.hosts.get(seen.host);
-      if (!host) continue;
-      host.last_seen = seen.last_seen; // neither order nor filter depends on it
-    }
-    ageRows();
   },
   command(command) {
     rememberCommand(command);
@@ -67,8 +63,14 @@ const handlers = {
   },
   tests_failed(failed) {
     const actions = [{ label: "View results", onClick: () => openPopup(failed.host, "tests", { runId: failed.run_id }) }];
-    if (failed.rollback_available) actions.push({ label: "Rollback", primary: true, onClick: () => runOperation([failed.host], "rollback") });
-    toast(failed.message || `Tests failed on ${failed.host}`, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
+    // The control plane's order: a regression offers the rollback first, a flaky failure a new run.
+    const offered = (failed.offered_operations || []).map(operation);
+    const runAgainFirst = offered[0] === "test";
+    const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
+    const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
+    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    const text = failed.message || `Tests failed on ${failed.host}`;
+    toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },
   status(status) {
     if (status.connected) setConnection("live", "Live");
@@ -84,7 +86,7 @@ const MEASURES_KEPT = 200;
 let measures = 0;
 
 function measure(name, started) {
-  if (name !== "snapshot" && name !== "host" && name !== "hosts_seen") return;
+  if (name !== "snapshot" && name !== "host") return;
   if (++measures > MEASURES_KEPT) {
     performance.clearMeasures();
     measures = 0;
@@ -232,6 +234,7 @@ function start() {
   document.getElementById("log-close").addEventListener("click", closePanel);
   document.getElementById("log-stop").addEventListener("click", () => stopCurrent().catch((e) => toast(e.message, { tone: "error" })));
   initPopups();
+  initFailingCases();
   initTooltips();
   renderSelection();
   initView();

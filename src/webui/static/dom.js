@@ -45,6 +45,7 @@ export const operation = (v) => enumName(v, "OPERATION_");
 export const commandState = (v) => enumName(v, "COMMAND_STATE_");
 export const testState = (v) => enumName(v, "TEST_STATE_");
 export const outcome = (v) => enumName(v, "TEST_OUTCOME_");
+export const classification = (v) => enumName(v, "CASE_CLASSIFICATION_");
 export const stream = (v) => enumName(v, "OUTPUT_STREAM_");
 
 export function parseTime(value) {

@@ -2,7 +2,7 @@
 import { runOperation, stopHost } from "./actions.js";
 import { appendAnsi } from "./ansi.js";
 import { api } from "./api.js";
-import { ago, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status } from "./dom.js";
+import { ago, classification, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status } from "./dom.js";
 import { showOutput } from "./logpanel.js";
 import { openHostSettings } from "./settings.js";
 import { state } from "./state.js";
@@ -12,6 +12,14 @@ import { toast } from "./toasts.js";
 let open = null; // { host, kind, runId }
 const runs = new Map(); // finished test runs by id; they never change
 const MARKS = { passed: "✓", failed: "✗", timed_out: "✗", error: "✗", not_run: "–" };
+const histories = new Map(); // "host\nrun id" -> each case's summary and recent results (null while loading)
+const HISTORY_MARKS = 10; // results shown per case, oldest first
+const BADGES = {
+  flaky: "Passed and failed on this generation: the deployment is not to blame",
+  regression: "Passed on the previous generation, fails on this one: introduced by this deployment",
+  broken: "Failed on every generation since it appeared",
+  failing: "Failing since an earlier generation",
+};
 
 const dialog = () => document.getElementById("popup");
 
@@ -96,7 +104,10 @@ function renderTests(host) {
     fetchRun(runId);
   } else if (run) {
     if (viewingOld || st === "outdated") body.push(el("p", { class: "muted", text: `Results of ${viewingOld ? "an earlier run" : "the previous run"} (${run.generation || "unknown generation"}):` }));
-    body.push(casesList(run), ...runSummary(run));
+    const history = histories.get(`${host.name}\n${run.id}`);
+    if (history === undefined) fetchHistory(host.name, run.id);
+    if (run.offer?.advice) body.push(el("p", { class: "advice", "data-advice": "", text: run.offer.advice }));
+    body.push(casesList(run, history), ...runSummary(run));
   } else if (st !== "disabled") {
     body.push(el("p", { class: "muted", text: "No test run recorded yet." }));
   }
@@ -108,7 +119,12 @@ function renderTests(host) {
     footer.append(button("Test Settings", "settings", { iconName: "settings" }));
   } else {
     footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
-    footer.append(button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null }));
+    if (run) footer.append(el("a", { class: "btn", href: `/api/test-runs/${encodeURIComponent(run.id)}/junit.xml`, download: `${host.name}-${run.id}.xml`, "data-junit": run.id, title: "Download this run as JUnit XML" }, "JUnit XML"));
+    const blocked = { disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null };
+    const rollback = button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", ...blocked });
+    // The offer's order is the control plane's: a regression offers the rollback first, a flaky failure a new run.
+    if (run?.offer?.operations?.[0] === "test") footer.append(button("Run again", "run-tests", { primary: true, iconName: "play", ...blocked }), rollback);
+    else footer.append(rollback);
   }
   footer.append(button("Close", "close"));
   frame(host.name, `${host.name} - Test Results`, st, tooltipFor(host, "tests"), ...body, footer);
@@ -117,7 +133,7 @@ function renderTests(host) {
 async function fetchRun(runId) {
   try {
     const run = await api.testRun(runId);
-    const finished = ["TEST_STATE_PASSED", "TEST_STATE_FAILED"].includes(run.state);
+    const finished = ["TEST_STATE_PASSED", "TEST_STATE_FAILED", "TEST_STATE_CANCELLED"].includes(run.state);
     if (finished) runs.set(runId, run);
     if (open && open.kind === "tests" && (open.runId || state.hosts.get(open.host)?.test_status?.last_run_id) === runId) {
       if (!finished) runs.set(runId, run);
@@ -132,20 +148,71 @@ async function fetchRun(runId) {
   }
 }
 
-function casesList(run) {
+async function fetchHistory(hostName, runId) {
+  const key = `${hostName}\n${runId}`;
+  histories.set(key, null);
+  try {
+    const [summaries, testRuns] = await Promise.all([api.caseSummaries(hostName), api.testRuns(hostName)]);
+    const results = new Map(); // case name -> its results, newest first
+    for (const r of testRuns.runs || []) {
+      for (const c of r.cases || []) {
+        const o = outcome(c.outcome);
+        if (o === "not_run") continue;
+        if (!results.has(c.name)) results.set(c.name, []);
+        results.get(c.name).push({ outcome: o, classification: classification(c.classification), generation: r.generation });
+      }
+    }
+    histories.set(key, { summaries: new Map((summaries.summaries || []).map((s) => [s.name, s])), results });
+  } catch {
+    histories.delete(key); // the results still show; the next render asks again
+    return;
+  }
+  if (open && open.kind === "tests" && open.host === hostName) render();
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function caseHistory(name, history) {
+  const summary = history.summaries.get(name);
+  const results = (history.results.get(name) || []).slice(0, HISTORY_MARKS).reverse();
+  const marks = el("span", { class: "case-history__marks", "aria-label": `last ${results.length} results, oldest first` });
+  for (const r of results) {
+    const cls = r.classification !== "unspecified" && r.classification !== "passed" ? `, ${r.classification}` : "";
+    marks.append(el("span", { class: `hist hist--${r.outcome === "passed" ? "passed" : "failed"}`, title: `${r.generation || "unknown generation"}: ${r.outcome}${cls}`, text: r.outcome === "passed" ? "✓" : "✗" }));
+  }
+  const words = [];
+  if (summary) {
+    if (summary.failing_runs) words.push(`failing since ${summary.failing_since_generation || "an unknown generation"}, ${plural(summary.failing_runs, "run")}`);
+    words.push(summary.last_pass_generation ? `last passed on ${summary.last_pass_generation} ${ago(summary.last_pass_at)}` : "never passed");
+    if (summary.retained_runs) words.push(`${summary.retained_passes}/${summary.retained_runs} passed`);
+  }
+  return el("li", { class: "case-history", "data-case-history": name }, marks, el("span", { class: "case-history__text", text: words.join(" · ") }));
+}
+
+function casesList(run, history) {
   const list = el("ul", { class: "cases" });
   for (const c of run.cases || []) {
     const o = outcome(c.outcome);
     const failed = o !== "passed" && o !== "not_run";
+    const cls = classification(c.classification);
     const item = el(
       "li",
       { class: `case case--${o}`, "data-outcome": o, "data-case": c.name },
       el("span", { class: "case__mark", "aria-hidden": "true", text: MARKS[o] || "?" }),
       el("span", { class: "case__name", text: c.name }),
       failed ? el("span", { class: "case__tag", text: o === "timed_out" ? "TIMED OUT" : o === "error" ? "ERROR" : "FAILED" }) : null,
+      BADGES[cls] ? el("span", { class: `case__badge case__badge--${cls}`, "data-classification": cls, title: BADGES[cls], text: cls.toUpperCase() }) : null,
       el("span", { class: "case__time", text: c.duration ? formatDuration(c.duration) : "" }),
     );
     list.append(item);
+    if (history) list.append(caseHistory(c.name, history));
+    for (const sub of c.sub_cases || []) {
+      const so = outcome(sub.outcome);
+      list.append(el("li", { class: `case case--sub case--${so}`, "data-sub-case": sub.name, "data-outcome": so }, el("span", { class: "case__mark", "aria-hidden": "true", text: MARKS[so] || "?" }), el("span", { class: "case__name", text: `${sub.classname ? `${sub.classname}.` : ""}${sub.name}` }), el("span", { class: "case__time", text: sub.message || "" })));
+    }
+    if (c.message) list.append(el("li", { class: "case-message", text: c.message }));
     if (failed && c.output) {
       const lines = c.output.replace(/\s+$/, "").split("\n");
       const tail = lines.length > 30 ? ["…", ...lines.slice(-30)].join("\n") : lines.join("\n");
@@ -193,7 +260,7 @@ function renderCompartment(host, kind) {
       ["Reported version", f.agent_version, "mono"],
       ["Expected version", desired.agent_version || "the control plane's own version", "mono"],
       ["OS", f.os],
-      ["Connected", host.online ? `online · seen ${ago(host.last_seen)}` : `offline · last seen ${ago(host.last_seen)}`],
+      ["Connected", host.online ? "online" : `offline · last seen ${ago(host.last_seen)}`],
       ["Registered", ago(host.registered_at)],
     ];
     if (st === "outdated") fixes.push(el("p", { class: "hint", text: "Update the fleetdeck package on the host; the agent reports its new version when it reconnects." }));
@@ -234,7 +301,7 @@ export function openHistory(hostName) {
   Promise.all([api.commands(hostName), api.testRuns(hostName)]).then(
     ([commands, testRuns]) => {
       if (!open || open.kind !== "history" || open.host !== hostName) return;
-      const table = el("table", { class: "history" }, el("thead", {}, el("tr", {}, ...["Operation", "State", "Exit", "When", ""].map((t) => el("th", { text: t })))));
+      const table = el("table", { class: "history" }, el("thead", {}, el("tr", {}, ...["Operation", "State", "Exit", "When", "By", ""].map((t) => el("th", { text: t })))));
       const body = el("tbody");
       for (const c of commands.commands || []) {
         const st = commandState(c.state);
@@ -247,6 +314,7 @@ export function openHistory(hostName) {
             el("td", {}, el("span", { class: `state state--${st}`, text: st.replace("_", " ") })),
             el("td", { text: ["succeeded", "failed"].includes(st) ? String(c.exit_code) : "" }),
             el("td", { text: ago(c.finished_at || c.started_at || c.created_at) }),
+            el("td", { class: "history__by", text: c.requested_by || "" }),
             el(
               "td",
               { class: "history__buttons" },

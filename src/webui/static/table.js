@@ -105,7 +105,9 @@ function buildRow(name) {
 
 function seenText(host, now = Date.now()) {
   const facts = host.facts || {};
-  const seen = host.online ? `online · seen ${ago(host.last_seen, now)}` : `offline · last seen ${ago(host.last_seen, now)}`;
+  // Online means heartbeats arrive (offline after three missed ones); only an offline host's
+  // last-seen time says something, and it ages here from the value its offline event carried.
+  const seen = host.online ? "online" : `offline · last seen ${ago(host.last_seen, now)}`;
   return [facts.os, seen].filter(Boolean).join(" · ");
 }
 

@@ -17,21 +17,33 @@ share (`store/schema.py`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource, TableTarget
+from .audit import PostgresAudit
+from .case_history import PostgresCaseHistory
 from .commands import PostgresCommands
 from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
+from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
 from .targets import PostgresTargets
 from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(PostgresHosts, PostgresTargets, PostgresCommands, PostgresTestRuns, PostgresCredentials):
+class PostgresStore(
+    PostgresHosts,
+    PostgresTargets,
+    PostgresCommands,
+    PostgresTestRuns,
+    PostgresCaseHistory,
+    PostgresNotifications,
+    PostgresCredentials,
+    PostgresAudit,
+):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
@@ -61,6 +73,10 @@ class PostgresStore(PostgresHosts, PostgresTargets, PostgresCommands, PostgresTe
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
+        self._db.write_observers.append(observer)
 
     async def table_columns(self, table: str) -> list[str]:
         """The columns of a table, in their order (a source of a copy)."""

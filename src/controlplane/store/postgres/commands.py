@@ -12,11 +12,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import ms, parse
-from ..records import OutputAppend, Page, StoredOutput
-from ..rows import COMMAND_COLUMNS
+from ..records import Notification, OutputAppend, Page, StoredOutput
+from ..rows import COMMAND_COLUMNS, COMMAND_ORD
 from ..rows import command as command_from_row
 from .database import Connection, Database
 from .hosts import write_host_result
+from .notifications import enqueue
 
 # Drops a command's oldest chunks until what is left fits the cap ($2 is the excess in bytes) and
 # records what was dropped, in one statement.
@@ -37,12 +38,14 @@ WHERE id = $1
 async def write_command(db: Connection, command: pb.Command) -> None:
     """Inside a transaction: a command's state, times, exit code and message."""
     await db.execute(
-        "UPDATE commands SET state=$1, exit_code=$2, started_at=$3, finished_at=$4, message=$5 WHERE id=$6",
+        "UPDATE commands SET state=$1, exit_code=$2, started_at=$3, finished_at=$4, message=$5, "
+        "no_test_reason=$6 WHERE id=$7",
         command.state,
         command.exit_code,
         from_ts(command.started_at) if command.HasField("started_at") else None,
         from_ts(command.finished_at) if command.HasField("finished_at") else None,
         command.message,
+        command.no_test_run_reason,
         command.id,
     )
 
@@ -68,7 +71,7 @@ class PostgresCommands:
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO commands(id, ord, host, operation, state, created_at, trigger, timeout_ms, "
-                "triggered_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                "triggered_by, requested_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
                 command.id,
                 self._db.take_ord(),
                 command.host,
@@ -78,18 +81,27 @@ class PostgresCommands:
                 command.trigger,
                 ms(command.timeout),
                 command.triggered_by_command_id,
+                command.requested_by,
             )
 
     async def update_command(self, command: pb.Command) -> None:
         async with self._db.transaction() as db:
             await write_command(db, command)
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
         async with self._db.transaction() as db:
             await write_command(db, command)
             await raise_max_seq(db, command.id, seq)
             if host is not None:
                 await write_host_result(db, host)
+            if notifications:
+                await enqueue(db, notifications, time.time())
 
     async def get_command(self, command_id: str) -> pb.Command | None:
         r = await self._db.one(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1", (command_id,))
@@ -110,7 +122,9 @@ class PostgresCommands:
         args.append(limit + 1)
         rows = await self._db.all(sql + f" ORDER BY ord DESC LIMIT ${len(args)}", args)
         more = len(rows) > limit
-        return Page([command_from_row(r) for r in rows[:limit]], rows[limit - 1][14] if more else None)
+        return Page(
+            [command_from_row(r) for r in rows[:limit]], rows[limit - 1][COMMAND_ORD] if more else None
+        )
 
     async def unfinished_commands(
         self, host: str = "", include_interrupted: bool = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
@@ -57,6 +58,7 @@ class Database:
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._lock = asyncio.Lock()
         self._next_ord = 0
+        self.write_observers: list[Callable[[float], None]] = []  # seconds of each committed write
 
     async def open(self) -> None:
         """Connect, apply migrations; safe to call twice."""
@@ -119,6 +121,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """One write transaction; committed on success, rolled back on error."""
+        asked = time.perf_counter()
         async with self._lock:
             # asyncpg runs one statement at a time per connection, and a cancelled caller must never
             # leave a transaction open for the next one: BEGIN, COMMIT and ROLLBACK always run to
@@ -133,6 +136,8 @@ class Database:
                     await _to_the_end(asyncio.ensure_future(current.execute("ROLLBACK")))
                 raise
             await _to_the_end(asyncio.ensure_future(db.execute("COMMIT")))
+        for observe in self.write_observers:
+            observe(time.perf_counter() - asked)
 
     async def _begin(self) -> Connection:
         """BEGIN on the write connection; one that the database dropped is replaced first."""

@@ -105,10 +105,9 @@ class PostgresTargets:
         await self.insert_command(command)
 
     async def queued_commands(self) -> list[pb.Command]:
-        columns = ", ".join(f"c.{c.strip()}" for c in COMMAND_COLUMNS.split(","))
         rows = await self._db.all(
-            f"SELECT {columns}, q.expires_at FROM commands c JOIN command_queue q ON q.command_id = c.id "
-            "WHERE c.state = $1 ORDER BY c.ord",
+            f"SELECT {COMMAND_COLUMNS}, q.expires_at FROM commands "
+            "JOIN command_queue q ON q.command_id = commands.id WHERE commands.state = $1 ORDER BY commands.ord",
             (pb.COMMAND_STATE_QUEUED,),
         )
         found = []

@@ -3,13 +3,16 @@ host's test status in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
-from ..codec import duration, ms, parse
+from ..codec import duration, ms, parse, sub_cases_blob
 from ..records import Page
+from .case_history import write_summaries
 from .commands import command_ord, raise_max_seq
 from .database import Connection, Database, rowcount
 from .hosts import write_test_status
@@ -20,9 +23,17 @@ class PostgresTestRuns:
 
     _db: Database
 
-    async def put_test_run(self, run: pb.TestRun, seq: int = 0, host: pb.Host | None = None) -> None:
+    async def put_test_run(
+        self,
+        run: pb.TestRun,
+        seq: int = 0,
+        host: pb.Host | None = None,
+        summaries: Sequence[history_pb.CaseSummary] = (),
+    ) -> None:
         async with self._db.transaction() as db:
             await self._write_test_run(db, run)
+            if summaries:
+                await write_summaries(db, summaries)
             if seq:
                 await raise_max_seq(db, run.id, seq)
             if host is not None:
@@ -51,9 +62,22 @@ class PostgresTestRuns:
         if run.cases:
             await db.execute("DELETE FROM test_cases WHERE run_id = $1", run.id)
             await db.executemany(
-                "INSERT INTO test_cases VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                "INSERT INTO test_cases(run_id, idx, name, outcome, duration_ms, exit_code, file, output, "
+                "classification, message, sub_cases) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                 [
-                    (run.id, i, c.name, c.outcome, ms(c.duration), c.exit_code, c.file, c.output)
+                    (
+                        run.id,
+                        i,
+                        c.name,
+                        c.outcome,
+                        ms(c.duration),
+                        c.exit_code,
+                        c.file,
+                        c.output,
+                        c.classification,
+                        c.message,
+                        sub_cases_blob(c),
+                    )
                     for i, c in enumerate(run.cases)
                 ],
             )
@@ -65,13 +89,21 @@ class PostgresTestRuns:
         run = parse(pb.TestRun, r[0])
         output = "output" if with_output else "''"
         for c in await self._db.all(
-            f"SELECT name, outcome, duration_ms, exit_code, file, {output} FROM test_cases "
-            "WHERE run_id = $1 ORDER BY idx",
+            f"SELECT name, outcome, duration_ms, exit_code, file, {output}, classification, message, "
+            "sub_cases FROM test_cases WHERE run_id = $1 ORDER BY idx",
             (run_id,),
         ):
-            run.cases.add(
-                name=c[0], outcome=c[1], duration=duration(c[2]), exit_code=c[3], file=c[4], output=c[5]
+            case = run.cases.add(
+                name=c[0],
+                outcome=c[1],
+                duration=duration(c[2]),
+                exit_code=c[3],
+                file=c[4],
+                output=c[5],
+                classification=c[6],
+                message=c[7],
             )
+            case.sub_cases.extend(parse(pb.TestCaseResult, c[8]).sub_cases)
         return run
 
     async def list_test_runs(self, host: str, limit: int, cursor: int | None) -> Page[pb.TestRun]:

@@ -8,21 +8,33 @@ host's test status) is built from the statement functions those modules export.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..tables import TableSource
+from .audit import SqliteAudit
+from .case_history import SqliteCaseHistory
 from .commands import SqliteCommands
 from .credentials import SqliteCredentials
 from .database import Database
 from .hosts import SqliteHosts
+from .notifications import SqliteNotifications
 from .targets import SqliteTargets
 from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(SqliteHosts, SqliteTargets, SqliteCommands, SqliteTestRuns, SqliteCredentials):
+class SqliteStore(
+    SqliteHosts,
+    SqliteTargets,
+    SqliteCommands,
+    SqliteTestRuns,
+    SqliteCaseHistory,
+    SqliteNotifications,
+    SqliteCredentials,
+    SqliteAudit,
+):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
@@ -49,6 +61,10 @@ class SqliteStore(SqliteHosts, SqliteTargets, SqliteCommands, SqliteTestRuns, Sq
     async def extend_version_reservation(self, reserved: int) -> None:
         """Persist that versions up to `reserved` may be handed out."""
         await self._db.extend_version_reservation(reserved)
+
+    def observe_writes(self, observer: Callable[[float], None]) -> None:
+        """Call `observer` with the seconds of every write transaction, from asking to committed."""
+        self._db.write_observers.append(observer)
 
     async def table_columns(self, table: str) -> list[str]:
         """The columns of a table, in their order (a source of `fleetdeck db copy`)."""

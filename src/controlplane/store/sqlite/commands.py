@@ -13,23 +13,26 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import ms, parse
-from ..records import OutputAppend, Page, StoredOutput
-from ..rows import COMMAND_COLUMNS
+from ..records import Notification, OutputAppend, Page, StoredOutput
+from ..rows import COMMAND_COLUMNS, COMMAND_ORD
 from ..rows import command as command_from_row
 from .database import Database
 from .hosts import write_host_result
+from .notifications import enqueue
 
 
 async def write_command(db: aiosqlite.Connection, command: pb.Command) -> None:
     """Inside a transaction: a command's state, times, exit code and message."""
     await db.execute(
-        "UPDATE commands SET state=?, exit_code=?, started_at=?, finished_at=?, message=? WHERE id=?",
+        "UPDATE commands SET state=?, exit_code=?, started_at=?, finished_at=?, message=?, no_test_reason=? "
+        "WHERE id=?",
         (
             command.state,
             command.exit_code,
             from_ts(command.started_at) if command.HasField("started_at") else None,
             from_ts(command.finished_at) if command.HasField("finished_at") else None,
             command.message,
+            command.no_test_run_reason,
             command.id,
         ),
     )
@@ -56,7 +59,7 @@ class SqliteCommands:
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO commands(id, ord, host, operation, state, created_at, trigger, timeout_ms, "
-                "triggered_by) VALUES (?,?,?,?,?,?,?,?,?)",
+                "triggered_by, requested_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     command.id,
                     self._db.take_ord(),
@@ -67,6 +70,7 @@ class SqliteCommands:
                     command.trigger,
                     ms(command.timeout),
                     command.triggered_by_command_id,
+                    command.requested_by,
                 ),
             )
 
@@ -74,12 +78,20 @@ class SqliteCommands:
         async with self._db.transaction() as db:
             await write_command(db, command)
 
-    async def finish_command(self, command: pb.Command, seq: int, host: pb.Host | None) -> None:
+    async def finish_command(
+        self,
+        command: pb.Command,
+        seq: int,
+        host: pb.Host | None,
+        notifications: Sequence[Notification] = (),
+    ) -> None:
         async with self._db.transaction() as db:
             await write_command(db, command)
             await raise_max_seq(db, command.id, seq)
             if host is not None:
                 await write_host_result(db, host)
+            if notifications:
+                await enqueue(db, notifications, time.time())
 
     async def get_command(self, command_id: str) -> pb.Command | None:
         r = await self._db.one(f"SELECT {COMMAND_COLUMNS} FROM commands WHERE id = ?", (command_id,))
@@ -99,7 +111,9 @@ class SqliteCommands:
             sql += " WHERE " + " AND ".join(where)
         rows = await self._db.all(sql + " ORDER BY ord DESC LIMIT ?", [*args, limit + 1])
         more = len(rows) > limit
-        return Page([command_from_row(r) for r in rows[:limit]], rows[limit - 1][14] if more else None)
+        return Page(
+            [command_from_row(r) for r in rows[:limit]], rows[limit - 1][COMMAND_ORD] if more else None
+        )
 
     async def unfinished_commands(
         self, host: str = "", include_interrupted: bool = False

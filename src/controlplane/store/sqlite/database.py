@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class Database:
         self._read_db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._next_ord = 0
+        self.write_observers: list[Callable[[float], None]] = []  # seconds of each committed write
 
     async def open(self) -> None:
         """Open the database, apply migrations; safe to call twice."""
@@ -81,6 +83,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; committed on success, rolled back on error."""
+        asked = time.perf_counter()
         async with self._lock:
             db = self._writer
             # A cancelled await does not stop a statement already handed to aiosqlite's thread, so the
@@ -97,6 +100,8 @@ class Database:
                     await asyncio.shield(db.execute("ROLLBACK"))
                 raise
             await asyncio.shield(db.execute("COMMIT"))
+        for observe in self.write_observers:
+            observe(time.perf_counter() - asked)
 
     async def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row of a read (committed data only), or None."""

@@ -101,10 +101,9 @@ class SqliteTargets:
         await self.insert_command(command)
 
     async def queued_commands(self) -> list[pb.Command]:
-        columns = ", ".join(f"c.{c.strip()}" for c in COMMAND_COLUMNS.split(","))
         rows = await self._db.all(
-            f"SELECT {columns}, q.expires_at FROM commands c JOIN command_queue q ON q.command_id = c.id "
-            "WHERE c.state = ? ORDER BY c.ord",
+            f"SELECT {COMMAND_COLUMNS}, q.expires_at FROM commands "
+            "JOIN command_queue q ON q.command_id = commands.id WHERE commands.state = ? ORDER BY commands.ord",
             (pb.COMMAND_STATE_QUEUED,),
         )
         found = []

@@ -8,8 +8,8 @@ let
   python3Packages = {
     buildPythonApplication = attrs: attrs;
   } // builtins.listToAttrs (map (name: { inherit name; value = "python3Packages.${name}"; }) [
-    "aiosqlite" "argon2-cffi" "asyncpg" "click" "rich" "junitparser" "xmlschema" "grpcio" "grpcio-health-checking" "grpcio-reflection" "grpcio-testing"
-    "httpx" "jinja2" "protobuf" "pytest-asyncio" "pytest-timeout" "pytestCheckHook" "setuptools"
+    "aiosqlite" "argon2-cffi" "asyncpg" "click" "defusedxml" "rich" "junitparser" "xmlschema" "grpcio" "grpcio-health-checking" "grpcio-reflection" "grpcio-testing"
+    "httpx" "jinja2" "prometheus-client" "protobuf" "pytest-asyncio" "pytest-timeout" "pytestCheckHook" "setuptools"
     "sse-starlette" "starlette" "uvicorn"
   ]);
   base = final: {
