@@ -13,6 +13,7 @@ from google.protobuf import field_mask_pb2
 from rollout_world import HOSTS, LOCK_HASH, create, fleet_of, wait_rollout
 
 from controlplane.app import ControlPlane
+from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import rollouts_pb2 as rpb
 from fleetdeck.v1 import types_pb2 as pb
@@ -215,6 +216,11 @@ async def test_the_cli_drives_a_rollout_with_approval_after_the_canary(world: Wo
     approved = await fleetdeck("rollout", "approve", rollout["id"], "--wait", target=target)
     assert approved.code == 0, approved.err
     assert "succeeded: every batch done" in approved.out
+    audit = await world.fleet.stub.ListAuditEvents(audit_pb.ListAuditEventsRequest())
+    assert [(e.action, e.detail) for e in audit.events if e.action.endswith("Rollout")] == [
+        ("ApproveRollout", f"rollout {rollout['id']}: running"),
+        ("CreateRollout", f"rollout {rollout['id']}: commit {second} to every host"),
+    ]
     desired = await fleetdeck("desired", "get", target=target)  # the rollout's target, for every host
     assert any(line.split() == ["commit", second] for line in desired.out.splitlines()), desired.out
     web = await fleetdeck(
