@@ -7,7 +7,7 @@ import asyncio
 import re
 
 from playwright.async_api import Page, expect
-from webui_agent import ScriptedAgent
+from scripted_agent import ScriptedAgent
 from webui_support import Connect, User, compartment, login, set_desired
 
 from controlplane.app import ControlPlane
