@@ -52,6 +52,8 @@ async def test_a_rollout_from_the_page_with_approval_after_the_canary(
     await expect(canary).to_have_attribute("data-state", "succeeded")
     await expect(canary.locator(".rollout-comp").nth(4)).to_have_attribute("data-status", "ok")  # Tests
     await expect(card.locator('[data-rollout-host="h2"]')).to_have_attribute("data-state", "pending")
+    created = await card.get_attribute("data-rollout")
+    await expect(page.locator('tr[data-host="h2"]')).to_have_attribute("data-rollout", created or "")
     await expect(card.locator(".rollout-batch__label")).to_have_text(["Canary", "Batch 1"])
 
     await card.locator('[data-rollout-action="approve"]').click()
@@ -68,3 +70,4 @@ async def test_a_rollout_from_the_page_with_approval_after_the_canary(
     await expect(failed.locator(".rollout-host__step")).to_contain_text("rolled back", timeout=STEP)
     await expect(failed.locator(".rollout-comp").nth(4)).to_have_attribute("data-status", "outdated")
     await expect(card.locator("[data-rollout-action]")).to_have_count(0)
+    await expect(page.locator('tr[data-host="h2"]')).to_have_attribute("data-rollout", "")  # it ended
