@@ -40,6 +40,7 @@ const handlers = {
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    if (tipTarget && !tipTarget.isConnected) hideTooltip();
     noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
@@ -156,7 +157,15 @@ function onSelect(event) {
 
 // --- Tooltips ---------------------------------------------------------------------------------------
 
-function showTooltip(target) {
+// The tooltip follows its element: when the row is redrawn under it (a command ended while a dialog
+// was open, say) it shows the new text, and it goes away with the element or when a dialog closes.
+let tipTarget = null;
+const tipWatch = new MutationObserver(() => {
+  if (tipTarget && tipTarget.isConnected) placeTooltip(tipTarget);
+  else hideTooltip();
+});
+
+function placeTooltip(target) {
   const tip = document.getElementById("tooltip");
   tip.textContent = target.dataset.tooltip;
   tip.hidden = false;
@@ -166,7 +175,16 @@ function showTooltip(target) {
   tip.style.top = `${r.bottom + window.scrollY + 6}px`;
 }
 
+function showTooltip(target) {
+  tipWatch.disconnect();
+  tipTarget = target;
+  tipWatch.observe(target, { attributes: true, attributeFilter: ["data-tooltip"] });
+  placeTooltip(target);
+}
+
 function hideTooltip() {
+  tipWatch.disconnect();
+  tipTarget = null;
   document.getElementById("tooltip").hidden = true;
 }
 
@@ -184,6 +202,8 @@ function initTooltips() {
     if (target) showTooltip(target);
   });
   table.addEventListener("focusout", hideTooltip);
+  // A dialog gives focus back to the element that opened it; no tooltip should pop up over the page.
+  for (const dialog of document.querySelectorAll("dialog")) dialog.addEventListener("close", hideTooltip);
 }
 
 async function logOut() {
