@@ -101,6 +101,17 @@ async def test_actions_that_cannot_run_are_disabled_with_the_reason_and_the_word
         await expect(popup).to_be_hidden()
         await expect(page.locator("#tooltip")).to_be_hidden()
 
+        # The System card says what a rollback would return to, in the legend's words.
+        await compartment(page, "gpc0", "system").click()
+        await expect(popup.locator("dt", has_text="Rollback returns to").locator("+ dd")).to_have_text(
+            "nothing: this is the first generation"
+        )
+        await expect(popup.locator("dt", has_text="Git / Lock").locator("+ dd")).to_have_text(
+            "current / current"
+        )
+        await popup.get_by_role("button", name="Close", exact=True).click()
+        await expect(popup).to_be_hidden()
+
         # A test run with long output: the panel ends scrolled to its verdict line.
         await row.locator('.actions [data-action="test"]').click()
         run = await gpc0.next_command()

@@ -1,6 +1,7 @@
 // The dashboard: follows GET /events (snapshot, then changes) and wires every button.
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
+import { noRollbackReason } from "./availability.js";
 import { operation } from "./dom.js";
 import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
@@ -63,7 +64,10 @@ const handlers = {
     const runAgainFirst = offered[0] === "test";
     const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
     const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
-    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    // No Rollback where there is nothing to roll back to (the host is at its first generation).
+    const host = state.hosts.get(failed.host);
+    const offers = (runAgainFirst ? [again, rollback] : [rollback]).filter((a) => a !== rollback || !host || !noRollbackReason(host));
+    if (failed.rollback_available) actions.push(...offers);
     const text = failed.message || `Tests failed on ${failed.host}`;
     toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },

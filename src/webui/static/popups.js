@@ -296,7 +296,8 @@ function renderCompartment(host, kind) {
       ["Last switch", lastOp(host.last_switch)],
       ["Last pull", lastOp(host.last_pull)],
       ["Last rollback", lastOp(host.last_rollback)],
-      ["Git / Lock", `${compartmentStatus(host, "git")} / ${compartmentStatus(host, "lock")}`],
+      ["Rollback returns to", f.previous_generation || (f.at_first_generation ? "nothing: this is the first generation" : "unknown"), "mono"],
+      ["Git / Lock", `${statusWord(compartmentStatus(host, "git"), "git")} / ${statusWord(compartmentStatus(host, "lock"), "lock")}`],
     ];
     const upstream = ["git", "lock"].some((k) => ["outdated", "error"].includes(compartmentStatus(host, k)));
     if ((st === "outdated" || st === "error") && upstream) fixes.push(button("Pull", "pull", { primary: true, iconName: "pull", disabled: offline || running, title: busyTitle }));

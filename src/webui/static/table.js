@@ -1,6 +1,6 @@
 // The host table: one row per host, five compartment buttons, per-host actions.
 import { blockedReason, bulkBlockedReason } from "./availability.js";
-import { ago, clear, el, icon, kind, parseTime, short, status } from "./dom.js";
+import { ago, clear, el, icon, kind, parseTime, short, status, statusWord } from "./dom.js";
 import { metricsHint } from "./hostmetrics.js";
 import { state } from "./state.js";
 import { insertionPoint, matches, ordered } from "./view.js";
@@ -40,7 +40,7 @@ export function tooltipFor(host, k) {
     return `Tests running: ${ts.completed}/${ts.total || "?"}${current}`;
   }
   const since = parseTime(c.since) && st !== "unknown" ? ` (${ago(c.since)})` : "";
-  return `${c.message || `${LABELS[k]}: ${st}`}${since}`;
+  return `${c.message || `${LABELS[k]}: ${statusWord(st, k)}`}${since}`;
 }
 
 function caption(host, k, st) {
