@@ -421,7 +421,9 @@ class Commands:
         if notices and self.notifier is not None:
             self.notifier.wake()
         if announcement is not None:
-            announcement.rollback_available = state.online
+            # Offered only where a rollback would start now (online, idle, a generation to go back to).
+            rollback = policy.refusal_reason(self.fleet.view_of(state), pb.OPERATION_ROLLBACK)
+            announcement.rollback_available = rollback is None
             self.fleet.hub.publish(fleet_pb.WatchFleetResponse(tests_failed=announcement))
             log.info("%s", announcement.message)
         return command

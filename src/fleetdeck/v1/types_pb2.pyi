@@ -189,7 +189,7 @@ class Compartment(_message.Message):
     def __init__(self, kind: _Optional[_Union[CompartmentKind, str]] = ..., status: _Optional[_Union[CompartmentStatus, str]] = ..., message: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("cpu_percent", "memory_total_bytes", "memory_used_bytes", "swap_total_bytes", "swap_used_bytes", "load1", "load5", "load15")
+    __slots__ = ("cpu_percent", "memory_total_bytes", "memory_used_bytes", "swap_total_bytes", "swap_used_bytes", "load1", "load5", "load15", "disk_total_bytes", "disk_used_bytes")
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,8 @@ class Metrics(_message.Message):
     LOAD1_FIELD_NUMBER: _ClassVar[int]
     LOAD5_FIELD_NUMBER: _ClassVar[int]
     LOAD15_FIELD_NUMBER: _ClassVar[int]
+    DISK_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     cpu_percent: float
     memory_total_bytes: int
     memory_used_bytes: int
@@ -206,21 +208,27 @@ class Metrics(_message.Message):
     load1: float
     load5: float
     load15: float
-    def __init__(self, cpu_percent: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., load1: _Optional[float] = ..., load5: _Optional[float] = ..., load15: _Optional[float] = ...) -> None: ...
+    disk_total_bytes: int
+    disk_used_bytes: int
+    def __init__(self, cpu_percent: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., load1: _Optional[float] = ..., load5: _Optional[float] = ..., load15: _Optional[float] = ..., disk_total_bytes: _Optional[int] = ..., disk_used_bytes: _Optional[int] = ...) -> None: ...
 
 class HostFacts(_message.Message):
-    __slots__ = ("agent_version", "os", "commit", "lock_hash", "generation")
+    __slots__ = ("agent_version", "os", "commit", "lock_hash", "generation", "previous_generation", "at_first_generation")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     OS_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     LOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIRST_GENERATION_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     os: str
     commit: str
     lock_hash: str
     generation: str
-    def __init__(self, agent_version: _Optional[str] = ..., os: _Optional[str] = ..., commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., generation: _Optional[str] = ...) -> None: ...
+    previous_generation: str
+    at_first_generation: bool
+    def __init__(self, agent_version: _Optional[str] = ..., os: _Optional[str] = ..., commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., generation: _Optional[str] = ..., previous_generation: _Optional[str] = ..., at_first_generation: _Optional[bool] = ...) -> None: ...
 
 class TestSettings(_message.Message):
     __slots__ = ("enabled", "auto_run_after_switch", "timeout")

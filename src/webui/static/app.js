@@ -1,6 +1,7 @@
 // The dashboard: follows GET /events (snapshot, then changes) and wires every button.
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
+import { noRollbackReason } from "./availability.js";
 import { operation } from "./dom.js";
 import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
@@ -42,6 +43,7 @@ const handlers = {
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    if (tipTarget && !tipTarget.isConnected) hideTooltip();
     noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
@@ -68,7 +70,10 @@ const handlers = {
     const runAgainFirst = offered[0] === "test";
     const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
     const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
-    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    // No Rollback where there is nothing to roll back to (the host is at its first generation).
+    const host = state.hosts.get(failed.host);
+    const offers = (runAgainFirst ? [again, rollback] : [rollback]).filter((a) => a !== rollback || !host || !noRollbackReason(host));
+    if (failed.rollback_available) actions.push(...offers);
     const text = failed.message || `Tests failed on ${failed.host}`;
     toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },
@@ -162,7 +167,15 @@ function onSelect(event) {
 
 // --- Tooltips ---------------------------------------------------------------------------------------
 
-function showTooltip(target) {
+// The tooltip follows its element: when the row is redrawn under it (a command ended while a dialog
+// was open, say) it shows the new text, and it goes away with the element or when a dialog closes.
+let tipTarget = null;
+const tipWatch = new MutationObserver(() => {
+  if (tipTarget && tipTarget.isConnected) placeTooltip(tipTarget);
+  else hideTooltip();
+});
+
+function placeTooltip(target) {
   const tip = document.getElementById("tooltip");
   tip.textContent = target.dataset.tooltip;
   tip.hidden = false;
@@ -172,7 +185,16 @@ function showTooltip(target) {
   tip.style.top = `${r.bottom + window.scrollY + 6}px`;
 }
 
+function showTooltip(target) {
+  tipWatch.disconnect();
+  tipTarget = target;
+  tipWatch.observe(target, { attributes: true, attributeFilter: ["data-tooltip"] });
+  placeTooltip(target);
+}
+
 function hideTooltip() {
+  tipWatch.disconnect();
+  tipTarget = null;
   document.getElementById("tooltip").hidden = true;
 }
 
@@ -190,6 +212,8 @@ function initTooltips() {
     if (target) showTooltip(target);
   });
   table.addEventListener("focusout", hideTooltip);
+  // A dialog gives focus back to the element that opened it; no tooltip should pop up over the page.
+  for (const dialog of document.querySelectorAll("dialog")) dialog.addEventListener("close", hideTooltip);
 }
 
 async function logOut() {
