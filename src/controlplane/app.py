@@ -1,4 +1,8 @@
-"""The control plane process: store, live view, gRPC server (with health and reflection), web UI."""
+"""The control plane process: store, live view, gRPC server (with health and reflection), web UI.
+
+Longer than most modules: it is the one place that wires every part together, phase by phase, each
+phase next to the undo that `stop()` runs.
+"""
 
 from __future__ import annotations
 

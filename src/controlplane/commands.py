@@ -1,4 +1,8 @@
-"""The life of a command: started by the API, run by an agent, finished, and what follows a switch."""
+"""The life of a command: started by the API, run by an agent, finished, and what follows a switch.
+
+Longer than most modules: start, cancel, reconcile after a reconnect and finish are one sequence of
+durable steps over the same command, and read best side by side.
+"""
 
 from __future__ import annotations
 

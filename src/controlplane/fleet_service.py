@@ -1,6 +1,7 @@
 """FleetService: the typed API for automation, the CLI and the web UI. Thin: unpack, call, pack.
 
 Errors are raised as domain errors; `errors.ErrorInterceptor` turns them into gRPC statuses.
+Longer than most modules only because the contract has many RPCs: one short method each.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `batches` orders the selected hosts (canary first); `advance` takes a rollout and what the control
 plane sees of its hosts now, updates the rollout in place and returns the commands to start. No I/O:
-the runner (`rollouts.py`) gathers the facts, stores the rollout, then starts the commands.
+the runner (`rollouts.py`) gathers the facts, stores the rollout, then starts the commands. Longer
+than most modules: every rollout decision is here, so that all of them are table-tested together.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What the control plane may ask of its store: one protocol per aggregate, `Store` for all of them.
 
-Callers type against these protocols; an engine (SQLite today, PostgreSQL later) implements them.
+Callers type against these protocols; each engine (SQLite, PostgreSQL) implements them.
 Messages go in and out as `fleetdeck.v1` protos; where a proto alone would not say enough, a named
-record from `records.py`. Every write is durable when its coroutine returns.
+record from `records.py`. Every write is durable when its coroutine returns. Longer than most
+modules because it is the store's whole contract, every method documented, in one place.
 """
 
 from __future__ import annotations
