@@ -191,7 +191,13 @@ class CommandQueue:
                         self.fleet.state(command.host), command.operation, queued=command
                     )
                 except FailedPrecondition as refusal:
-                    log.info("queued command %s waits: %s", command.id, refusal)
+                    # Its host is back and idle, so the refusal lasts (nothing to roll back to, no
+                    # tests): say so now rather than let it wait, unseen, until it expires.
+                    await self.commands.end_queued(
+                        command,
+                        f"refused when {command.host} came back: {refusal}; it never ran",
+                        pb.COMMAND_STATE_REFUSED,
+                    )
         left = await self.store.queued_commands()
         self._hosts = {c.host for c in left}
         self._next_expiry = min((c.queue_expires_at.ToNanoseconds() / 1e9 for c in left), default=None)

@@ -206,9 +206,12 @@ class Commands:
         log.info("asked %s to stop command %s", command.host, command_id)
         return command
 
-    async def end_queued(self, command: pb.Command, message: str) -> None:
-        """A queued command that will never run (cancelled, or expired): CANCELLED with `message`."""
-        command.state = pb.COMMAND_STATE_CANCELLED
+    async def end_queued(
+        self, command: pb.Command, message: str, state: pb.CommandState = pb.COMMAND_STATE_CANCELLED
+    ) -> None:
+        """A queued command that will never run (cancelled, expired, or refused when its host came
+        back): `state` (CANCELLED unless said) with `message`."""
+        command.state = state
         command.message = message
         command.finished_at.CopyFrom(now_ts())
         command.ClearField("queue_expires_at")

@@ -42,6 +42,7 @@ async def test_queued_operations_run_in_order_when_the_host_reconnects(world: Wo
     assert dropped_command.state == pb.COMMAND_STATE_CANCELLED
     assert dropped_command.message == "cancelled while queued; it never ran"
 
+    web1.generation.write_text("system-2-link\n")  # switched meanwhile: there is one to go back to
     await world.agent(web1)
     assert (await world.fleet.finished(rollback)).state == pb.COMMAND_STATE_SUCCEEDED
     finished = await world.fleet.finished(test)
@@ -69,3 +70,18 @@ async def test_a_queued_operation_expires_when_the_host_stays_away(world: World)
     await world.agent(web1)
     host = (await world.fleet.stub.GetHost(fleet_pb.GetHostRequest(name="web1"))).host
     assert host.last_switch.command_id == ""  # it never ran
+
+
+async def test_a_queued_operation_its_host_refuses_when_back_ends_refused_with_the_reason(
+    world: World,
+) -> None:
+    web1 = await world.host("web1")  # at its first generation: nothing to roll back to
+    agent = await world.agent(web1)
+    await agent.stop()
+    await world.fleet.wait_host("web1", lambda h: not h.online)
+    rollback = await _queue(world, "web1", pb.OPERATION_ROLLBACK)
+    await world.agent(web1)
+    refused = await world.fleet.finished(rollback)
+    assert refused.state == pb.COMMAND_STATE_REFUSED
+    assert refused.message.startswith("refused when web1 came back: nothing to roll back to")
+    assert refused.started_at.ToNanoseconds() == 0  # never ran
