@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fleetdeck.roles import role_name
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui import api, login, rollouts_api, sse
 from webui.browser_streams import BrowserStreams
@@ -136,9 +137,7 @@ def create_app(
         try:
             yield
         finally:
-            health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await health
+            await cancel_and_wait(health)
             await fanout.stop()
             await fleet.close()
 

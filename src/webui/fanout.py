@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from sse_starlette import ServerSentEvent
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from webui.convert import to_dict
@@ -190,9 +191,7 @@ class Fanout:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         assert self._stub is not None

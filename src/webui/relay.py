@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from types import TracebackType
 
 import grpc
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
@@ -109,9 +109,7 @@ class FleetWatch:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was logged already
-            await task
+        await cancel_and_wait(task)  # a failure was logged already
 
     async def get(self) -> Item:
         """The next item for the browser."""

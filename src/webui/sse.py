@@ -14,6 +14,7 @@ import grpc
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
+from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from webui.convert import to_json
 from webui.fanout import Fanout, status_frame
@@ -70,9 +71,7 @@ async def session_rechecked(request: Request, end: Callable[[], object]) -> Asyn
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 def status_event(item: Status) -> bytes:
