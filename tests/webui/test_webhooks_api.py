@@ -30,7 +30,9 @@ async def test_only_an_admin_may_see_or_change_webhooks(cp: ControlPlane, role: 
     assert "may not add webhooks" in created.json()["error"]
 
 
-async def test_an_admin_adds_lists_tests_and_removes_a_webhook(cp: ControlPlane, user: User) -> None:
+async def test_an_admin_adds_lists_tests_and_removes_a_webhook(
+    cp: ControlPlane, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
     async with webhook_receiver() as receiver, logged_in(cp.http_url, user) as http:
         created = await http.post(
             "/api/webhooks",
@@ -61,6 +63,10 @@ async def test_an_admin_adds_lists_tests_and_removes_a_webhook(cp: ControlPlane,
         again = await http.request("DELETE", f"/api/webhooks/{webhook['id']}", json={})
     assert again.status_code == 404
     assert again.json()["error"] == f"no webhook with id {webhook['id']}"
+    # Shown to the admin once, never logged by Fleetdeck. (aiosqlite's own DEBUG log of every SQL
+    # statement with its parameters does carry it, as it carries any stored value.)
+    logged = [r.name for r in caplog.records if secret in r.getMessage() and r.name != "aiosqlite"]
+    assert logged == []
 
 
 @pytest.mark.parametrize(
