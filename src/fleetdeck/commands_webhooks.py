@@ -8,22 +8,12 @@ import click
 
 from fleetdeck import exits
 from fleetdeck.invocation import DEADLINE_SECONDS, Options, call, common_options
+from fleetdeck.notification_names import EVENTS, FORMATS
 from fleetdeck.render import console, print_json, webhooks_table
 from fleetdeck.v1 import notifications_pb2 as notifications_pb
 
 if TYPE_CHECKING:
     from fleetdeck.invocation import Stub
-
-EVENTS = {
-    notifications_pb.NotificationEvent.Name(v).removeprefix("NOTIFICATION_EVENT_").lower(): v
-    for v in notifications_pb.NotificationEvent.values()
-    if v not in (notifications_pb.NOTIFICATION_EVENT_UNSPECIFIED, notifications_pb.NOTIFICATION_EVENT_TEST)
-}
-FORMATS = {
-    notifications_pb.WebhookFormat.Name(v).removeprefix("WEBHOOK_FORMAT_").lower(): v
-    for v in notifications_pb.WebhookFormat.values()
-    if v != notifications_pb.WEBHOOK_FORMAT_UNSPECIFIED
-}
 
 
 @click.group("webhook")

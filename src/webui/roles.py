@@ -22,6 +22,10 @@ _WHAT = {
     "CancelCommand": "stop commands",
     "UpdateHostSettings": "change a host's test settings",
     "UpdateSettings": "change the fleet's settings",
+    "ListWebhooks": "see the webhooks",
+    "CreateWebhook": "add webhooks",
+    "DeleteWebhook": "remove webhooks",
+    "TestWebhook": "send test notifications",
 }
 
 

@@ -12,6 +12,7 @@ import { rememberCommand, state } from "./state.js";
 import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint, shownHosts } from "./table.js";
 import { toast } from "./toasts.js";
 import { view } from "./view.js";
+import { initWebhooks } from "./webhooks.js";
 
 // --- The event stream -----------------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ function start() {
   renderSelection();
   initView();
   initRollouts();
+  initWebhooks();
   // "seen 12 s ago" ages in the page from the last time it has; tooltips ("2 min ago") too, slower.
   setInterval(() => ageRows(), 1000);
   setInterval(refreshRows, 15000);
