@@ -514,6 +514,8 @@ class Executor:
         recorded = self.journal.entry(command_id)
         if recorded is not None and recorded.finished is None:
             recorded.acked_seq, recorded.acked_lines = seq, lines
+            if recorded.spill_prefix:
+                spool.compact_marks(Path(recorded.spill_prefix + ".marks"), seq)
             # A hint, not a promise: without fsync it survives the agent, maybe not the machine.
             self.journal.save(sync=False)
 

@@ -104,6 +104,11 @@ def segments(prefix: str, stream: str) -> list[tuple[Position, Path]]:
         start_bytes, _, start_newlines = path.name.rsplit(".", 1)[1].partition("-")
         if start_bytes.isdigit() and start_newlines.isdigit():
             found.append((Position(int(start_bytes), int(start_newlines)), path))
+    legacy = base.with_name(f"{base.name}.{stream}")
+    if not found and legacy.is_file():
+        # A shim from before the spool (still running across the agent's upgrade) wrote only what
+        # nobody read, and its agent recorded no marks: all of that file is unsent.
+        found.append((Position(), legacy))
     return sorted(found, key=lambda item: item[0].bytes)
 
 
@@ -163,31 +168,52 @@ def record_mark(path: Path, seq: int, mark: Mark) -> None:
         f.write(f"{seq} {o.bytes} {o.newlines} {e.bytes} {e.newlines}\n")
 
 
+def _records(path: Path) -> list[tuple[int, Mark]]:
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    records: list[tuple[int, Mark]] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 5 and all(f.isdigit() for f in fields):
+            n, ob, on, eb, en = (int(f) for f in fields)
+            records.append((n, Mark(Position(ob, on), Position(eb, en))))
+    return records
+
+
+def _rewrite(path: Path, records: list[tuple[int, Mark]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    lines = (
+        f"{n} {m.stdout.bytes} {m.stdout.newlines} {m.stderr.bytes} {m.stderr.newlines}\n" for n, m in records
+    )
+    tmp.write_text("".join(lines))
+    os.replace(tmp, path)
+
+
 def mark_through(path: Path, seq: int) -> Mark:
     """The spool position through sequence number `seq`; forgets the marks of later (unstored) entries.
 
     Those later numbers are numbered again by this agent's life, so their old marks must go.
     """
-    best: tuple[int, Mark] = (0, Mark())
-    kept: list[str] = []
+    kept = [(n, mark) for n, mark in _records(path) if n <= seq]
+    if path.exists():
+        with contextlib.suppress(OSError):  # a full disk: the stale marks stay, a later replay may repeat
+            _rewrite(path, kept)
+    return max(kept, key=lambda r: r[0])[1] if kept else Mark()
+
+
+def compact_marks(path: Path, acked_seq: int, keep_bytes: int = 64 * 1024) -> None:
+    """Once the log is over `keep_bytes`, drop the marks the acknowledgement of `acked_seq` made useless."""
     try:
-        text = path.read_text()
+        if path.stat().st_size <= keep_bytes:
+            return
     except OSError:
-        return best[1]
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) != 5 or not all(f.isdigit() for f in fields):
-            continue
-        n, ob, on, eb, en = (int(f) for f in fields)
-        if n > seq:
-            continue
-        kept.append(line)
-        if n >= best[0]:
-            best = (n, Mark(Position(ob, on), Position(eb, en)))
-    tmp = path.with_suffix(".marks.tmp")
-    tmp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(tmp, path)
-    return best[1]
+        return
+    records = _records(path)
+    through = [r for r in records if r[0] <= acked_seq]
+    with contextlib.suppress(OSError):  # only a size bound; the log stays correct uncompacted
+        _rewrite(path, through[-1:] + [r for r in records if r[0] > acked_seq])
 
 
 def remove(directory: Path, command_id: str) -> None:

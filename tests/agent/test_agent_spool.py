@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.spool import Mark, Position, SpoolWriter, mark_through, record_mark, remove, replay
+from agent.spool import (
+    Mark,
+    Position,
+    SpoolWriter,
+    compact_marks,
+    mark_through,
+    record_mark,
+    remove,
+    replay,
+)
 
 
 def _write(tmp_path: Path, chunks: list[bytes], cap: int = 1 << 20) -> Position:
@@ -66,3 +75,20 @@ def test_remove_deletes_only_that_commands_files(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x")
     remove(tmp_path, "a")
     assert [p.name for p in tmp_path.iterdir()] == ["b.stdout.0-0"]
+
+
+def test_the_marks_log_is_compacted_to_what_an_acknowledgement_still_needs(tmp_path: Path) -> None:
+    path = tmp_path / "c.marks"
+    for seq in range(1, 101):
+        record_mark(path, seq, Mark(Position(seq, seq)))
+    compact_marks(path, 90, keep_bytes=1 << 20)
+    assert len(path.read_text().splitlines()) == 100  # under its bound: left alone
+    compact_marks(path, 90, keep_bytes=100)
+    assert [int(line.split()[0]) for line in path.read_text().splitlines()] == list(range(90, 101))
+    assert mark_through(path, 95) == Mark(Position(95, 95))
+
+
+def test_a_spill_file_of_a_shim_from_before_the_spool_is_replayed_whole(tmp_path: Path) -> None:
+    (tmp_path / "c.stdout").write_bytes(b"printed while the agent was down\n")
+    got = replay(str(tmp_path / "c"), "stdout", Position(), None)
+    assert got.lines == ["printed while the agent was down"]
