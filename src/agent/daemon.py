@@ -185,7 +185,9 @@ class Agent:
                 )
         self._apply_settings(welcome.settings)
         self._settings_changed.clear()  # the stream's first heartbeat goes out right after the welcome
-        self.outbox.restart_stream({ack.command_id: ack.seq for ack in welcome.acks})
+        acks = {ack.command_id: ack.seq for ack in welcome.acks}
+        self.executor.on_welcome(acks)
+        self.outbox.restart_stream(acks)
         for entry in self.journal.entries():
             if not self.outbox.knows(entry.command_id):
                 self.executor.on_acked(entry.command_id)

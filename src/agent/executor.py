@@ -14,10 +14,11 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from google.protobuf import timestamp_pb2
 
-from agent import facts, shim
+from agent import facts, shim, spool
 from agent.config import AgentConfig
 from agent.journal import Journal, JournalEntry
 from agent.lines import LineBatcher
@@ -60,6 +61,8 @@ class Running:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     suite: SuiteRun | None = None
     task: asyncio.Task[None] | None = None
+    # Where the output read so far ends in the command's spool (shimmed commands only).
+    mark: spool.Mark | None = None
 
 
 class Executor:
@@ -83,6 +86,10 @@ class Executor:
         self._idle = asyncio.Event()
         self._idle.set()
         self._commands_dir = config.state_dir / "commands"
+        # The acknowledgements of this life's first welcome: what the control plane had stored of each
+        # command of an earlier life, so a spool is replayed from exactly there.
+        self._first_acks: dict[str, int] = {}
+        self._welcomed = asyncio.Event()
 
     # -- starting and stopping -------------------------------------------------------------------
 
@@ -209,7 +216,7 @@ class Executor:
                 )
             )
         )
-        batcher = LineBatcher(lambda lines: self.outbox.add_output(command_id, lines))
+        batcher = LineBatcher(lambda lines: self.outbox.add_output(command_id, lines, running.mark))
         try:
             try:
                 outcome = await self._operation(rc, running, entry, batcher.add, timeout)
@@ -257,10 +264,20 @@ class Executor:
         argv = self.config.switch if rc.operation == types_pb2.OPERATION_SWITCH else self.config.rollback
         on_line((types_pb2.OUTPUT_STREAM_SYSTEM, "$ " + " ".join(argv)))
         wrapped = shim.command(entry.exit_file, entry.spill_prefix, argv)
+        running.mark = spool.Mark()
 
         def started(pid: int) -> None:
             entry.pid = pid
             self.journal.save()
+
+        def piece(stream: types_pb2.OutputStream, n_bytes: int, newline: bool) -> None:
+            # The pipe carries the same bytes as the spool, so what was read is a spool position.
+            mark = running.mark
+            assert mark is not None
+            if stream == types_pb2.OUTPUT_STREAM_STDOUT:
+                running.mark = spool.Mark(mark.stdout.after(n_bytes, newline), mark.stderr)
+            else:
+                running.mark = spool.Mark(mark.stdout, mark.stderr.after(n_bytes, newline))
 
         result = await run_process(
             wrapped,
@@ -272,6 +289,7 @@ class Executor:
             env=env,
             on_start=started,
             detach=self._detach,
+            on_piece=piece,
         )
         exit_info = shim.read_exit_file(entry.exit_file)
         if exit_info is not None and not result.error:
@@ -373,13 +391,19 @@ class Executor:
                 self.outbox.add_result(entry.command_id, recorded, seq=entry.finished_seq)
                 logger.info("resending the recorded result of command %s", entry.command_id)
                 continue
-            if shim.read_exit_file(entry.exit_file) is None and entry.pid and pid_alive(entry.pid):
+            if entry.pid:
+                # A shimmed command (switch, rollback): running still, or its spool has output to send.
                 self._adopt(entry)
                 continue
             await self._report_recovered(entry, None)
 
+    def on_welcome(self, acks: dict[str, int]) -> None:
+        """The first welcome of this life says how much of each earlier command is stored."""
+        if not self._welcomed.is_set():
+            self._first_acks = dict(acks)
+            self._welcomed.set()
+
     def _adopt(self, entry: JournalEntry) -> None:
-        logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
         running = Running(entry.command_id, entry.operation, entry.started_at)
         self._set_running(running)
         running.task = spawn_logged(
@@ -387,17 +411,15 @@ class Executor:
         )
 
     async def _follow(self, entry: JournalEntry, running: Running) -> None:
-        self.outbox.add_output(
-            entry.command_id,
-            [
-                (
-                    types_pb2.OUTPUT_STREAM_SYSTEM,
-                    "[fleetdeck] the agent restarted; following the command until it ends",
-                )
-            ],
-        )
         stopped: StopReason | None = None
+        alive = shim.read_exit_file(entry.exit_file) is None and pid_alive(entry.pid)
         try:
+            if not alive:
+                await self._report_recovered(entry, None, replay=True)
+                return
+            logger.info("command %s (pid %d) outlived the agent; following it", entry.command_id, entry.pid)
+            note = "[fleetdeck] the agent restarted; following the command until it ends"
+            self.outbox.add_output(entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, note)])
             waiter = asyncio.ensure_future(wait_exit(entry.pid))
             stopper = asyncio.ensure_future(running.stop.wait())
             try:
@@ -418,16 +440,44 @@ class Executor:
                     await wait_exit(entry.pid)
             waiter.cancel()
             kill_group(entry.pid, signal.SIGKILL)
-            await self._report_recovered(entry, stopped)
+            await self._report_recovered(entry, stopped, replay=True)
         finally:
             self._release(running)
 
-    async def _report_recovered(self, entry: JournalEntry, stopped: StopReason | None) -> None:
+    async def _replay(self, entry: JournalEntry, exit_info: dict[str, object] | None) -> None:
+        """Queue the spooled output the control plane has not stored, markers where some is gone."""
+        await self._welcomed.wait()
+        stored = self._first_acks.get(entry.command_id, 0)
+        mark = spool.mark_through(Path(entry.spill_prefix + ".marks"), stored)
+        totals = shim.spool_totals(exit_info)
+        streams = (("stdout", types_pb2.OUTPUT_STREAM_STDOUT), ("stderr", types_pb2.OUTPUT_STREAM_STDERR))
+        for name, stream in streams:
+            replay = spool.replay(entry.spill_prefix, name, mark.of(name), totals.get(name))
+            lines: list[Line] = [(stream, text) for text in replay.lines]
+            for at, missing in reversed(replay.gaps):
+                lines.insert(at, (types_pb2.OUTPUT_STREAM_SYSTEM, spool.missing_marker(missing, name)))
+            if replay.gaps:
+                logger.warning(
+                    "command %s: %d lines of %s lost from the spool",
+                    entry.command_id,
+                    sum(n for _, n in replay.gaps),
+                    name,
+                )
+            mark = (
+                spool.Mark(replay.end, mark.stderr)
+                if name == "stdout"
+                else spool.Mark(mark.stdout, replay.end)
+            )
+            if lines:
+                self.outbox.add_output(entry.command_id, lines, mark)
+        logger.info("command %s: replayed its spool from sequence number %d on", entry.command_id, stored)
+
+    async def _report_recovered(
+        self, entry: JournalEntry, stopped: StopReason | None, replay: bool = False
+    ) -> None:
         exit_info = shim.read_exit_file(entry.exit_file)
-        lines = shim.read_spill(entry.spill_prefix)
-        if lines:
-            note = "[fleetdeck] output printed while the agent was down:"
-            self.outbox.add_output(entry.command_id, [(types_pb2.OUTPUT_STREAM_SYSTEM, note), *lines])
+        if replay:
+            await self._replay(entry, exit_info)
         seconds = time.time() - entry.started_at
         if exit_info is None:
             outcome = Outcome(exit_code=-1, error=UNKNOWN_OUTCOME, stopped=stopped)
@@ -441,6 +491,13 @@ class Executor:
         recorded = self.journal.entry(entry.command_id)
         if recorded is None:
             return
+        if entry.mark is not None and recorded.spill_prefix:
+            # Before the entry is sent: once the control plane stores this seq, a restarted agent
+            # replays the spool from exactly here. No fsync (see agent/spool.py).
+            try:
+                spool.record_mark(Path(recorded.spill_prefix + ".marks"), entry.seq, entry.mark)
+            except OSError as exc:
+                logger.warning("cannot record the spool mark of command %s: %s", entry.command_id, exc)
         if entry.is_output:
             next_line = self.outbox.next_line(entry.command_id)
             if next_line < recorded.line_floor:
@@ -457,6 +514,8 @@ class Executor:
         recorded = self.journal.entry(command_id)
         if recorded is not None and recorded.finished is None:
             recorded.acked_seq, recorded.acked_lines = seq, lines
+            if recorded.spill_prefix:
+                spool.compact_marks(Path(recorded.spill_prefix + ".marks"), seq)
             # A hint, not a promise: without fsync it survives the agent, maybe not the machine.
             self.journal.save(sync=False)
 
@@ -465,8 +524,7 @@ class Executor:
         self.journal.forget(command_id)
         if not _COMMAND_ID.match(command_id):
             return  # never a path: only ids this agent could have run name files
-        for suffix in (".exit", ".stdout", ".stderr"):
-            (self._commands_dir / f"{command_id}{suffix}").unlink(missing_ok=True)
+        spool.remove(self._commands_dir, command_id)
 
     # -- test status ---------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ class JournalEntry:
     deadline: float | None = None
     pid: int = 0
     exit_file: str = ""
-    spill_prefix: str = ""
+    spill_prefix: str = ""  # the shim's spool (agent/spool.py); the name predates the spool
     line_floor: int = 0
     acked_seq: int = 0
     acked_lines: int = 0

@@ -19,27 +19,45 @@ def _decode(data: bytes | bytearray) -> str:
     return bytes(data).decode("utf-8", errors="replace").removesuffix("\r")
 
 
-async def read_lines(reader: asyncio.StreamReader, max_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[str]:
-    """Lines without their newline; a line longer than max_bytes comes out in max_bytes pieces."""
+def take_lines(buf: bytearray, final: bool, max_bytes: int = MAX_LINE_BYTES) -> list[tuple[str, int, bool]]:
+    """Cut the complete lines off the front of `buf`: (text, bytes taken, whether a newline ended it).
+
+    A line longer than max_bytes comes out in max_bytes pieces; with `final` the rest is a line too.
+    The live pipe and the spool file both go through here, so their pieces always match.
+    """
+    pieces: list[tuple[str, int, bool]] = []
+    while buf:
+        end = buf.find(b"\n", 0, max_bytes + 1)
+        if end != -1:
+            pieces.append((_decode(buf[:end]), end + 1, True))
+            del buf[: end + 1]
+        elif len(buf) > max_bytes or final:
+            n = min(len(buf), max_bytes)
+            pieces.append((_decode(buf[:n]), n, False))
+            del buf[:n]
+        else:
+            break
+    return pieces
+
+
+async def read_pieces(
+    reader: asyncio.StreamReader, max_bytes: int = MAX_LINE_BYTES
+) -> AsyncIterator[tuple[str, int, bool]]:
+    """Lines as take_lines cuts them, until the end of the stream."""
     buf = bytearray()
     while True:
         data = await reader.read(65536)
-        if not data:
-            while buf:
-                yield _decode(buf[:max_bytes])
-                del buf[:max_bytes]
-            return
         buf += data
-        while True:
-            end = buf.find(b"\n", 0, max_bytes + 1)
-            if end == -1:
-                if len(buf) <= max_bytes:
-                    break
-                yield _decode(buf[:max_bytes])
-                del buf[:max_bytes]
-                continue
-            yield _decode(buf[:end])
-            del buf[: end + 1]
+        for piece in take_lines(buf, final=not data, max_bytes=max_bytes):
+            yield piece
+        if not data:
+            return
+
+
+async def read_lines(reader: asyncio.StreamReader, max_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[str]:
+    """Lines without their newline; a line longer than max_bytes comes out in max_bytes pieces."""
+    async for text, _, _ in read_pieces(reader, max_bytes):
+        yield text
 
 
 class LineBatcher:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
 from .lines import BATCH_BYTES, BATCH_LINES, MAX_LINE_BYTES
+from .spool import Mark
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class Entry:
     seq: int = 0
     first_line: int = 0
     size: int = 0
+    # Where this entry's output ends in the command's spool on disk (shimmed commands only).
+    mark: Mark | None = None
 
     @property
     def is_output(self) -> bool:
@@ -173,15 +176,18 @@ class Outbox:
         """Commands with entries not yet acknowledged."""
         return list(dict.fromkeys(e.command_id for e in self._entries))
 
-    def add_output(self, command_id: str, lines: list[Line]) -> None:
+    def add_output(self, command_id: str, lines: list[Line], mark: Mark | None = None) -> None:
         """Queue lines of output; drops the oldest unsent output while the spool is over its bound.
 
         However many lines come at once (output spilled while the agent was down can be megabytes),
         each entry holds at most BATCH_LINES lines of at most MAX_LINE_BYTES, so every message fits
-        the stream's message limit.
+        the stream's message limit. `mark` (where the lines end in the spool) goes on the last entry.
         """
-        for batch in _batches(lines):
-            self._append(Entry(command_id, lines=batch, size=_lines_size(batch)))
+        entries = [Entry(command_id, lines=batch, size=_lines_size(batch)) for batch in _batches(lines)]
+        if entries:
+            entries[-1].mark = mark
+        for entry in entries:
+            self._append(entry)
         self._enforce_bound()
 
     def add_result(self, command_id: str, result: Result, seq: int = 0) -> None:
@@ -216,6 +222,7 @@ class Outbox:
                 dropped = nxt.dropped_bytes or sum(len(text.encode()) + 1 for _, text in nxt.lines)
                 del self._entries[i + 1]
                 self._size -= nxt.size
+                entry.mark = nxt.mark or entry.mark
                 self._set_marker(entry, entry.dropped_bytes + dropped)
                 continue
             dropped = sum(len(text.encode()) + 1 for _, text in entry.lines)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from agent.lines import read_lines
+from agent.lines import read_pieces
 from agent.outbox import Line
 from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import types_pb2
@@ -48,8 +48,14 @@ def kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+PieceHook = Callable[[types_pb2.OutputStream, int, bool], None]
+
+
 async def _pump(
-    pipe: IO[bytes] | None, stream: types_pb2.OutputStream, on_line: Callable[[Line], None]
+    pipe: IO[bytes] | None,
+    stream: types_pb2.OutputStream,
+    on_line: Callable[[Line], None],
+    on_piece: PieceHook | None,
 ) -> None:
     if pipe is None:
         return
@@ -57,7 +63,9 @@ async def _pump(
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     try:
-        async for text in read_lines(reader):
+        async for text, n_bytes, newline in read_pieces(reader):
+            if on_piece is not None:
+                on_piece(stream, n_bytes, newline)  # first: a batch flushed by on_line includes it
             on_line((stream, text))
     finally:
         transport.close()
@@ -158,11 +166,13 @@ async def run_process(
     env: Mapping[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     detach: asyncio.Event | None = None,
+    on_piece: PieceHook | None = None,
 ) -> ProcessResult:
     """Run argv in a new session until it ends, `stop` is set or the loop-time `deadline` passes.
 
     When `detach` is set as the run is cancelled, the process is left running (the agent is shutting
-    down and the command must outlive it); otherwise its group is killed and awaited.
+    down and the command must outlive it); otherwise its group is killed and awaited. `on_piece`
+    hears the bytes each line took from its pipe (and whether a newline ended it), before the line.
     """
     try:
         # subprocess.Popen, not asyncio's: an asyncio transport kills a still-running child when it
@@ -183,7 +193,9 @@ async def run_process(
     stopped: StopReason | None = None
     try:
         pumps = [
-            spawn_logged(_pump(pipe, stream, on_line), name=f"pump-{popen.pid}-{stream}", logger=logger)
+            spawn_logged(
+                _pump(pipe, stream, on_line, on_piece), name=f"pump-{popen.pid}-{stream}", logger=logger
+            )
             for pipe, stream in (
                 (popen.stdout, types_pb2.OUTPUT_STREAM_STDOUT),
                 (popen.stderr, types_pb2.OUTPUT_STREAM_STDERR),
