@@ -21,6 +21,7 @@ from controlplane.errors import storage_trouble
 from controlplane.store.trouble import DATABASE_UNREACHABLE
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import types_pb2 as pb
 
 from .conftest import ScriptedAgent
 from .test_storage_trouble import DESIRED, NOT_SERVING, SERVING, _overall, _storage_lines
@@ -67,6 +68,9 @@ async def test_the_database_server_stopped_is_unavailable_and_not_serving_until_
 
             written = await _refused(fleet.SetDesiredState(DESIRED, timeout=10))
             assert (written.code(), written.details()) == (grpc.StatusCode.UNAVAILABLE, DATABASE_UNREACHABLE)
+            pull = fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_PULL)
+            refused = await _refused(fleet.RunOperation(pull, timeout=10))
+            assert (refused.code(), refused.details()) == (grpc.StatusCode.UNAVAILABLE, DATABASE_UNREACHABLE)
             read = await _refused(fleet.ListTestRuns(fleet_pb.ListTestRunsRequest(host="gpc0"), timeout=10))
             assert (read.code(), read.details()) == (grpc.StatusCode.UNAVAILABLE, DATABASE_UNREACHABLE)
             await _overall(channel, NOT_SERVING)
@@ -80,6 +84,10 @@ async def test_the_database_server_stopped_is_unavailable_and_not_serving_until_
             await asyncio.to_thread(own_cluster.start)
             await _overall(channel, SERVING)  # probed back, no restart
             await fleet.SetDesiredState(DESIRED, timeout=5)
+            # The refused operation was never sent: the first one the agent gets is the one after.
+            started = await fleet.RunOperation(pull, timeout=5)
+            received = (await agent.recv("run_command")).run_command
+            assert received.command_id == started.results[0].command_id
             runs = await fleet.ListTestRuns(fleet_pb.ListTestRunsRequest(host="gpc0"), timeout=5)
             assert list(runs.runs) == []
             hosts = (await fleet.ListHosts(fleet_pb.ListHostsRequest(), timeout=5)).hosts
