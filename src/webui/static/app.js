@@ -5,6 +5,7 @@ import { operation } from "./dom.js";
 import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
+import { initRollouts, loadRollouts, onHost as rolloutHost, onRollout } from "./rollouts.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
 import { rememberCommand, state } from "./state.js";
 import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint, shownHosts } from "./table.js";
@@ -35,6 +36,7 @@ const handlers = {
     for (const host of state.hosts.values()) noteHost(host);
     refreshFailingCases();
     for (const name of state.hosts.keys()) refreshPopup(name);
+    loadRollouts(); // what changed while this page was not following
     setConnection("live", "Live");
   },
   host(host) {
@@ -44,6 +46,10 @@ const handlers = {
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
+    rolloutHost(host);
+  },
+  rollout(rollout) {
+    onRollout(rollout);
   },
   command(command) {
     rememberCommand(command);
@@ -232,6 +238,7 @@ function start() {
   initTooltips();
   renderSelection();
   initView();
+  initRollouts();
   // "seen 12 s ago" ages in the page from the last time it has; tooltips ("2 min ago") too, slower.
   setInterval(() => ageRows(), 1000);
   setInterval(refreshRows, 15000);

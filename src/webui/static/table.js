@@ -116,6 +116,7 @@ function updateRow(row, host) {
   row.querySelector("[data-select]").checked = state.selected.has(host.name);
   row.querySelector(".online-dot").dataset.online = host.online ? "yes" : "no";
   row.querySelector(".host__meta").textContent = seenText(host);
+  row.dataset.rollout = host.rollout_id || ""; // a host in a rollout says so (style.css badges it)
   for (const k of KINDS) {
     const st = compartmentStatus(host, k);
     const button = row.querySelector(`[data-compartment="${k}"]`);
