@@ -28,14 +28,14 @@ def _no_inherited_fleetdeck_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, plane_database: Path | str) -> AsyncIterator[World]:
     """A real control plane on port 0 and a FleetService client; agents are stopped at the end."""
     from controlplane.app import ControlPlane
 
-    cp = ControlPlane(control_plane_config(tmp_path))
+    cp = ControlPlane(control_plane_config(tmp_path, database=plane_database))
     await cp.start()
     fleet = Fleet(cp.grpc_target)
-    w = World(tmp_path, cp, fleet)
+    w = World(tmp_path, cp, fleet, database=plane_database)
     try:
         yield w
     finally:

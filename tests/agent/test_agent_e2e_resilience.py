@@ -90,6 +90,7 @@ async def test_a_command_over_its_timeout_is_killed(world: World) -> None:
     assert "building" in texts and "never" not in texts
 
 
+@pytest.mark.both_engines
 async def test_output_is_complete_after_the_control_plane_restarts_mid_command(world: World) -> None:
     host = await world.host(
         "gpc0",
@@ -108,7 +109,7 @@ for i in $(seq 201 300); do echo "line $i"; done
     port = world.cp.grpc_port
     await world.fleet.close()
     await world.cp.stop()
-    world.cp = ControlPlane(control_plane_config(world.tmp_path, port))
+    world.cp = ControlPlane(control_plane_config(world.tmp_path, port, world.database))
     await world.cp.start()
     world.fleet = Fleet(world.cp.grpc_target)
 
@@ -204,7 +205,7 @@ echo last
     await world.fleet.close()
     await world.cp.stop()
     await asyncio.to_thread(fifo.write_text, "go\n")  # the build prints ~90 kB while nobody listens
-    world.cp = ControlPlane(control_plane_config(world.tmp_path, port))
+    world.cp = ControlPlane(control_plane_config(world.tmp_path, port, world.database))
     await world.cp.start()
     world.fleet = Fleet(world.cp.grpc_target)
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from agent_world import COMMAND_TIMEOUT, World
 from fleetdeck_cli import fleetdeck
 
 from controlplane.case_history import failing_since
 from fleetdeck.v1 import fleet_service_pb2, history_pb2, types_pb2
+
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 P, F = types_pb2.TEST_OUTCOME_PASSED, types_pb2.TEST_OUTCOME_FAILED
 PASSED, FLAKY, REGRESSION, BROKEN, FAILING = (

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+import pytest
 from agent_world import COMMAND_TIMEOUT, World, git
 
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
+
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 CASES = {
     "10-network.sh": "echo 'ping ok'",

@@ -18,6 +18,9 @@ from google.protobuf import duration_pb2, field_mask_pb2
 
 from fleetdeck.v1 import fleet_service_pb2, types_pb2
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 GPU = """
 # fleetdeck-name: GPU acceleration
 gen=$(sed -E 's/[^0-9]//g' "$FLEETDECK_GENERATION_PATH")
@@ -92,7 +95,7 @@ async def test_switch_failing_tests_rollback_offer_and_restart(world: World) -> 
     await world.cp.stop()
     from controlplane.app import ControlPlane
 
-    world.cp = ControlPlane(control_plane_config(world.tmp_path, port))
+    world.cp = ControlPlane(control_plane_config(world.tmp_path, port, world.database))
     await world.cp.start()
     world.fleet = Fleet(world.cp.grpc_target)
     after = (await world.fleet.stub.GetHost(fleet_service_pb2.GetHostRequest(name="gpc0"))).host

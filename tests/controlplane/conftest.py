@@ -1,4 +1,5 @@
-"""A real control plane on port 0 with a temp SQLite file, and scripted agents over real gRPC."""
+"""A real control plane on port 0 on a fresh database (SQLite, or both engines for a test marked
+`both_engines`), and scripted agents over real gRPC."""
 
 from __future__ import annotations
 
@@ -22,11 +23,9 @@ HEARTBEAT_STATUS = pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=2)
 
 
 @pytest.fixture
-async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
+async def cp(plane_database: Path | str) -> AsyncIterator[ControlPlane]:
     async with ControlPlane(
-        ControlPlaneConfig(
-            require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
-        )
+        ControlPlaneConfig(require_api_tokens=False, database=plane_database, grpc_address="127.0.0.1:0")
     ) as plane:
         yield plane
 

@@ -21,15 +21,18 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 ADMIN_TOKEN = "fdapi_" + "a" * 40
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-async def cp(tmp_path: Path) -> AsyncIterator[ControlPlane]:
+async def cp(plane_database: Path | str) -> AsyncIterator[ControlPlane]:
     """A control plane that requires API tokens (overrides the conftest's open one)."""
     config = ControlPlaneConfig(
-        database=tmp_path / "fleet.db",
+        database=plane_database,
         grpc_address="127.0.0.1:0",
         admin_token=ADMIN_TOKEN,
         admin_password=PASSWORD,

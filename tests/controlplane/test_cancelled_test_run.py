@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .conftest import COMMIT, LOCK, TIMEOUT
+
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 P, F, N = pb.TEST_OUTCOME_PASSED, pb.TEST_OUTCOME_FAILED, pb.TEST_OUTCOME_NOT_RUN
 

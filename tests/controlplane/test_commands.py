@@ -10,6 +10,9 @@ import pytest
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 
 async def _online(connect, name: str = "gpc0"):
     agent = await connect(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from scripted_agent import COMMIT, LOCK, ScriptedAgent
@@ -15,6 +16,9 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
+
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 
 async def _host(fleet, name: str = "gpc0") -> pb.Host:
@@ -26,8 +30,15 @@ async def _start(fleet, operation: int, host: str = "gpc0") -> str:
     return response.results[0].command_id
 
 
+# What each engine raises when another writer holds the lock.
+LOCKED = {
+    "sqlite": sqlite3.OperationalError("database is locked"),
+    "postgres": asyncpg.LockNotAvailableError('could not obtain lock on row in relation "commands"'),
+}
+
+
 async def test_a_batch_that_meets_a_locked_database_is_stored_once_it_works_and_nothing_is_lost(
-    cp, connect, fleet
+    cp, connect, fleet, plane_engine
 ) -> None:
     token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
     agent = await connect("gpc0", token=token)
@@ -35,7 +46,7 @@ async def test_a_batch_that_meets_a_locked_database_is_stored_once_it_works_and_
     command_id = await _start(fleet, pb.OPERATION_PULL)
     await agent.recv("run_command")
     append = cp.store.append_output
-    failures = iter([sqlite3.OperationalError("database is locked")])
+    failures = iter([LOCKED[plane_engine]])
 
     async def flaky(appends):
         error = next(failures, None)
@@ -88,10 +99,8 @@ async def test_an_interrupted_test_run_leaves_tests_yellow_not_blue(cp, connect,
     assert tests.status == pb.COMPARTMENT_STATUS_OUTDATED
 
 
-async def test_a_switch_interrupted_by_a_restart_shows_system_red(tmp_path: Path) -> None:
-    config = ControlPlaneConfig(
-        database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", require_api_tokens=False
-    )
+async def test_a_switch_interrupted_by_a_restart_shows_system_red(plane_database: Path | str) -> None:
+    config = ControlPlaneConfig(database=plane_database, grpc_address="127.0.0.1:0", require_api_tokens=False)
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)
         await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))

@@ -11,6 +11,9 @@ from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 
 def lines(*sizes: int) -> list[pb.OutputLine]:
     return [pb.OutputLine(number=i, text="x" * size) for i, size in enumerate(sizes)]

@@ -18,11 +18,12 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import types_pb2 as pb
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
-async def test_restart_keeps_hosts_commands_compartments_and_version(tmp_path: Path) -> None:
-    config = ControlPlaneConfig(
-        require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0"
-    )
+
+async def test_restart_keeps_hosts_commands_compartments_and_version(plane_database: Path | str) -> None:
+    config = ControlPlaneConfig(require_api_tokens=False, database=plane_database, grpc_address="127.0.0.1:0")
     async with ControlPlane(config) as cp, grpc.aio.insecure_channel(cp.grpc_target) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)
         await fleet.SetDesiredState(fleet_pb.SetDesiredStateRequest(commit=COMMIT, lock_hash=LOCK))
@@ -158,10 +159,12 @@ async def test_grpcurl_lists_services_and_hosts(cp, connect) -> None:
     ]
 
 
-async def test_stop_ends_agent_streams_and_watchers_instead_of_waiting_out_the_grace(tmp_path: Path) -> None:
+async def test_stop_ends_agent_streams_and_watchers_instead_of_waiting_out_the_grace(
+    plane_database: Path | str,
+) -> None:
     config = ControlPlaneConfig(
         require_api_tokens=False,
-        database=tmp_path / "fleet.db",
+        database=plane_database,
         grpc_address="127.0.0.1:0",
         shutdown_grace_seconds=30,
     )

@@ -12,6 +12,9 @@ from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
+# Where the engine matters, these tests run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 CASES = [
     ("Network connectivity", pb.TEST_OUTCOME_PASSED, ""),
     ("GPU acceleration", pb.TEST_OUTCOME_FAILED, "Error: nvidia-smi not found"),

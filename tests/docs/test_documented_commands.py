@@ -2,8 +2,10 @@
 
 The documents' convention: a shell example reads addresses and credentials from environment
 variables the reader sets (`FLEETDECK_CONTROLPLANE`, `FLEETDECK_WEB`, `FLEETDECK_TOKEN`,
-`FLEETDECK_PASSWORD`, and on operating.md the listen addresses), so the test runs the very same text
-with those variables pointing at what it started on free ports. Nothing in a block is rewritten.
+`FLEETDECK_PASSWORD`, on operating.md the listen addresses, on postgresql.md libpq's `PGHOST`,
+`PGPORT` and `PGUSER`), so the test runs the very same text with those variables pointing at what it
+started on free ports (for postgresql.md, a PostgreSQL server of its own). Nothing in a block is
+rewritten.
 
 Each document's blocks run in order in one bash session (`set -euo pipefail`), like a reader's
 terminal: variables and files made by one block are there for the next. A block fenced as
@@ -15,6 +17,7 @@ it runs or is listed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -31,9 +34,11 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from postgres import require_postgres, running_cluster
 
 from agent.config import load_config
-from fleetdeck.client import channel
+from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.client import aio_channel, channel
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
@@ -76,7 +81,11 @@ READY = {
 
 # Where a document's session starts, relative to the test's directory (the demo's documents run
 # where a reader of the README stands; api.md's SetDesiredState runs in the fleet repo, like CI).
-WORKDIR = {"docs/api.md": "demo-state/fleet-repo", "docs/operating.md": "operator"}
+WORKDIR = {
+    "docs/api.md": "demo-state/fleet-repo",
+    "docs/operating.md": "operator",
+    "docs/postgresql.md": "operator",
+}
 
 
 @dataclass(frozen=True)
@@ -325,7 +334,7 @@ def run_document(document: str, workdir: Path, env: dict[str, str], scripts: Pat
         session.close()
 
 
-DEMO_DOCUMENTS = [d for d in DOCUMENTS if d != "docs/operating.md"]
+DEMO_DOCUMENTS = [d for d in DOCUMENTS if d not in ("docs/operating.md", "docs/postgresql.md")]
 
 
 @pytest.mark.parametrize("document", DEMO_DOCUMENTS)
@@ -345,3 +354,41 @@ def test_the_operators_shell_blocks_run_against_their_own_control_plane(tmp_path
     workdir = tmp_path / WORKDIR["docs/operating.md"]
     workdir.mkdir()
     run_document("docs/operating.md", workdir, env, tmp_path)
+
+
+async def _sqlite_fleet(workdir: Path) -> None:
+    """What postgresql.md moves: a fleet that ran on SQLite (fleet.db, its admin.token, host gpc0)."""
+    token = "fdapi_" + "d" * 40
+    (workdir / "admin.token").write_text(token + "\n")
+    config = ControlPlaneConfig(
+        database=workdir / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        admin_token=token,
+        admin_password="correct horse battery",
+    )
+    async with ControlPlane(config) as plane, aio_channel(plane.grpc_target, token) as chan:
+        await fleet_grpc.FleetServiceStub(chan).CreateAgentToken(
+            fleet_pb.CreateAgentTokenRequest(host="gpc0")
+        )
+
+
+def test_the_postgresql_shell_blocks_run_against_a_database_server_of_their_own(tmp_path: Path) -> None:
+    require_postgres()
+    workdir = tmp_path / WORKDIR["docs/postgresql.md"]
+    workdir.mkdir()
+    asyncio.run(_sqlite_fleet(workdir))
+    grpc = free_address()
+    # A cluster of its own, with PostgreSQL's durable defaults (the document shows them).
+    with running_cluster(durable=True) as cluster:
+        cluster.psql("DROP DATABASE fleetdeck")  # the reader's server has none yet: the document makes it
+        env = clean_env(
+            PGHOST=cluster.host,
+            PGPORT=str(cluster.port),
+            PGUSER=cluster.user,
+            FLEETDECK_GRPC=grpc,
+            FLEETDECK_CONTROLPLANE=grpc,
+        )
+        run_document("docs/postgresql.md", workdir, env, tmp_path)
+        # The fleet moved from SQLite (its agent token for gpc0), and the restored backup holds it too.
+        for database in ("fleetdeck", "fleetdeck_restored"):
+            assert cluster.psql("SELECT host FROM agent_tokens", database) == "gpc0", database

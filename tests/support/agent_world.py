@@ -323,6 +323,7 @@ class World:
     cp: Any
     fleet: Fleet
     agents: list[AgentProcess] = field(default_factory=list)
+    database: Path | str | None = None  # the control plane's; None: fleet.db in tmp_path
 
     async def host(
         self, name: str, token: str | None = None, target: str | None = None, **kwargs: Any
@@ -340,13 +341,13 @@ class World:
         return agent
 
 
-def control_plane_config(tmp_path: Path, port: int = 0) -> Any:
-    """The config of a test control plane (its database in tmp_path)."""
+def control_plane_config(tmp_path: Path, port: int = 0, database: Path | str | None = None) -> Any:
+    """The config of a test control plane (its database `database`, by default fleet.db in tmp_path)."""
     from controlplane.app import ControlPlaneConfig
 
     return ControlPlaneConfig(
         require_api_tokens=False,
-        database=tmp_path / "fleet.db",
+        database=tmp_path / "fleet.db" if database is None else database,
         grpc_address=f"127.0.0.1:{port}",
         shutdown_grace_seconds=0.2,
     )

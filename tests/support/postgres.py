@@ -26,12 +26,34 @@ DATABASE = "fleetdeck"
 
 @dataclass
 class Cluster:
-    """A running cluster: where it listens, and a counter for database names."""
+    """A running cluster: where it listens, a counter for database names, and how to stop and start it."""
 
     host: str
     port: int
     user: str
     _numbers: Iterator[int]
+    data: Path
+    options: str
+    owner: str | None
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: its clients' connections are ended); its data stays."""
+        subprocess.run(
+            _as_owner(self.owner, BINARIES / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        """Start the server on its port again (pg_ctl waits until it accepts connections)."""
+        log = self.data.parent / "server.log"
+        subprocess.run(
+            _as_owner(
+                self.owner, BINARIES / "pg_ctl", "-D", self.data, "-l", log, "-o", self.options, "-w", "start"
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def dsn(self, database: str) -> str:
         """The connection URI of a database of this cluster."""
@@ -64,14 +86,19 @@ def _as_owner(owner: str | None, *command: str | Path) -> list[str]:
     return ["runuser", "-u", owner, "--", *args] if owner else args
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """A PostgreSQL cluster for this test session, removed afterwards."""
+def require_postgres() -> None:
+    """Skip the test when PostgreSQL is not installed (fail it on CI, which must have it)."""
     if not (BINARIES / "initdb").exists():
         message = "PostgreSQL 15 is not installed (scripts/setup --test installs Debian's postgresql)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster for this test session, removed afterwards."""
+    require_postgres()
     with running_cluster() as cluster:
         yield cluster
 
@@ -112,21 +139,12 @@ def running_cluster(durable: bool = False) -> Iterator[Cluster]:
     if not durable:
         # Durability is the server's business, not these tests': a crash loses a throw-away cluster.
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(
-        _as_owner(
-            owner, BINARIES / "pg_ctl", "-D", data, "-l", base / "server.log", "-o", options, "-w", "start"
-        ),
-        check=True,
-        capture_output=True,
-    )
+    cluster = Cluster("127.0.0.1", port, user, itertools.count(1), data, options, owner)
+    cluster.start()
     try:
-        cluster = Cluster("127.0.0.1", port, user, itertools.count(1))
         cluster.psql(f"CREATE DATABASE {DATABASE}")
         yield cluster
     finally:
-        subprocess.run(
-            _as_owner(owner, BINARIES / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"),
-            check=False,
-            capture_output=True,
-        )
+        with contextlib.suppress(subprocess.CalledProcessError):  # a test may have stopped it
+            cluster.stop("immediate")
         shutil.rmtree(base, ignore_errors=True)

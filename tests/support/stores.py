@@ -1,7 +1,10 @@
 """Real stores for the tests, on every engine: `database` is a fresh, empty database (a SQLite file in
 tmp_path, or a database of the session's PostgreSQL cluster) and `store` is a store opened on it; both
 fixtures are parametrized over the engines, so a store test runs once per engine. Also the small rows
-store tests build on."""
+store tests build on.
+
+A control plane's tests take their database from `plane_database`: SQLite, unless the test is marked
+`both_engines` (a module says `pytestmark = pytest.mark.both_engines`), which runs it once per engine."""
 
 from __future__ import annotations
 
@@ -51,12 +54,35 @@ def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def fresh_database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A fresh, empty database of `engine`: a file in tmp_path, or a new schema's postgresql:// URI."""
+    if engine == "sqlite":
+        return tmp_path / "fleet.db"
+    return str(request.getfixturevalue("postgres_cluster").new_database())
+
+
 @pytest.fixture
 def database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database of the engine: a file path or a postgresql:// URI."""
-    if engine == "sqlite":
-        return str(tmp_path / "fleet.db")
-    return str(request.getfixturevalue("postgres_cluster").new_database())
+    return str(fresh_database(engine, tmp_path, request))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_engines` that runs a control plane runs once per engine."""
+    if "plane_engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("plane_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def plane_engine(request: pytest.FixtureRequest) -> str:
+    """The engine under a test's control plane: SQLite unless the test is marked `both_engines`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def plane_database(plane_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A fresh, empty database for a test's control plane (restart it on the same one to restart)."""
+    return fresh_database(plane_engine, tmp_path, request)
 
 
 @pytest.fixture
