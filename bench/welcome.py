@@ -63,6 +63,9 @@ BACKOFF_INITIAL_SECONDS = 1.0  # the agent's defaults (agent/config.py)
 BACKOFF_MAX_SECONDS = 60.0
 SERVERS = ("control plane", "no-op")
 BASELINE = "no-op servicer"
+# The agent's channel options, and one TCP connection per agent as separate processes would have
+# (otherwise grpc shares one connection between equal channels, and its stream limit queues hellos).
+AGENT_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
 
 
 class Agent:
@@ -78,7 +81,7 @@ class Agent:
         backoff = BACKOFF_INITIAL_SECONDS
         while True:
             welcomed = False
-            channel = grpc.aio.insecure_channel(self.run.target, options=CHANNEL_OPTIONS)
+            channel = grpc.aio.insecure_channel(self.run.target, options=AGENT_CHANNEL_OPTIONS)
             call = agent_grpc.AgentServiceStub(channel).Connect(
                 metadata=(("authorization", f"Bearer {self.token}"),)
             )
@@ -149,6 +152,17 @@ class Run:
         if self.count >= self.goal:
             self.reached.set()
 
+    async def wait(self, within: float, phase: str) -> None:
+        """Until `expect`'s welcomes happened; a clear error with what was seen after `within` s."""
+        try:
+            async with asyncio.timeout(within):
+                await self.reached.wait()
+        except TimeoutError:
+            seen = dict(self.failures.most_common(3))
+            raise RuntimeError(
+                f"{phase}: {self.count} of {self.goal} welcomes after {within:g} s; failures {seen}"
+            ) from None
+
     def expect(self, welcomes: int) -> None:
         """`reached` is set once `welcomes` welcomes happened in all."""
         self.goal = welcomes
@@ -197,8 +211,7 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
         cpu_before = cpu_seconds(server.process.pid)
         began = time.monotonic()
         tasks = [asyncio.create_task(a.live()) for a in run.agents]
-        async with asyncio.timeout(args.timeout):
-            await run.reached.wait()
+        await run.wait(args.timeout, f"{kind}, storm")
         result.storm_seconds = time.monotonic() - began
         result.storm_cpu = cpu_seconds(server.process.pid) - cpu_before
         firsts = [a.welcomes[0] - began for a in run.agents]
@@ -218,8 +231,7 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
         server = None
         server = await start_server(kind, workdir / slug(kind), address=run.target)
         result.downtime = time.monotonic() - stopped
-        async with asyncio.timeout(args.timeout):
-            await run.reached.wait()
+        await run.wait(args.timeout, f"{kind}, restart")
         result.back_seconds = time.monotonic() - stopped
         again = [t for a in run.agents for t in a.welcomes if t >= stopped]
         per_second = collections.Counter(int(t - stopped) for t in again)
