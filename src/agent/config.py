@@ -6,9 +6,11 @@ import platform
 import re
 import socket
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fleetdeck import selectors
 
 DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -68,6 +70,7 @@ class AgentConfig:
     stop_grace_seconds: float = 5.0
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
+    labels: dict[str, str] = field(default_factory=dict)  # the [labels] table, sent in the hello
 
     def read_token(self) -> str:
         """The bearer token from token_file (stripped); ConfigError when it cannot be read."""
@@ -118,6 +121,9 @@ class _Table:
 
     def has(self, key: str) -> bool:
         return key in self._data
+
+    def names(self) -> list[str]:
+        return list(self._data)
 
     def string(self, key: str, default: str | None = None) -> str:
         value = self._data.get(key, default)
@@ -193,6 +199,7 @@ _TOP_KEYS = {
     "backoff_max_seconds",
     "operations",
     "tests",
+    "labels",
     "tls",
     "tls_ca",
     "tls_cert",
@@ -221,6 +228,15 @@ def _tls(top: _Table, base_dir: Path) -> TlsConfig | None:
     if enabled or ca or cert or server_name:
         return TlsConfig(ca=ca, cert=cert, key=key, server_name=server_name)
     return None
+
+
+def _labels(top: _Table) -> dict[str, str]:
+    table = top.table("labels")
+    labels = {key: table.string(key) for key in table.names()}
+    try:
+        return selectors.check_labels(labels)
+    except selectors.SelectorError as exc:
+        raise ConfigError(f"labels: {exc}") from None
 
 
 def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = None) -> AgentConfig:
@@ -271,6 +287,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
         stop_grace_seconds=top.seconds("stop_grace_seconds", 5.0),
         backoff_initial_seconds=backoff_initial,
         backoff_max_seconds=backoff_max,
+        labels=_labels(top),
     )
 
 

@@ -126,6 +126,7 @@ class Agent:
             unacknowledged_command_ids=list(dict.fromkeys([*self.outbox.command_ids(), *running_ids])),
             declared_test_settings=declared_test_settings(self.config),
             test_status=self.executor.test_status(),
+            labels=self.config.labels,
         )
 
     async def heartbeat(self) -> agent_service_pb2.Heartbeat:

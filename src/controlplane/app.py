@@ -1,4 +1,8 @@
-"""The control plane process: store, live view, gRPC server (with health and reflection), web UI."""
+"""The control plane process: store, live view, gRPC server (with health and reflection), web UI.
+
+Longer than most modules: it is the one place that wires every part together, phase by phase, each
+phase next to the undo that `stop()` runs.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from .agent_service import AgentService
 from .agent_streams import AgentStreams
 from .agent_tokens import AgentTokens
 from .audit import AuditInterceptor, AuditLog
+from .command_queue import CommandQueue
 from .commands import Commands
 from .config import ConfigError as ConfigError  # re-exported: what a failed start raises
 from .config import ControlPlaneConfig as ControlPlaneConfig
@@ -40,6 +45,7 @@ from .metrics import FleetMetrics
 from .metrics_http import metrics_app, with_metrics
 from .notifier import Notifier
 from .output import OutputFollowers
+from .rollouts import Rollouts
 from .storage_health import StorageHealth
 from .store import Store, make_store, redacted
 
@@ -70,6 +76,8 @@ class ControlPlane:
         self.fleet: Fleet | None = None
         self.ingest: Ingest | None = None
         self.commands: Commands | None = None
+        self.rollouts: Rollouts | None = None
+        self.queue: CommandQueue | None = None
         self.notifier: Notifier | None = None
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
@@ -174,6 +182,11 @@ class ControlPlane:
         self.storage = StorageHealth(self._probe_store, self._storage_changed)
         undo.push_async_callback(self.storage.stop)
         self.fleet.storage_trouble = self.storage.noticed
+        self.rollouts = Rollouts(self.fleet, self.commands)
+        undo.push_async_callback(self.rollouts.stop)
+        await self.rollouts.load()
+        self.queue = CommandQueue(self.fleet, self.commands)
+        undo.push_async_callback(self.queue.stop)
         self.ingest = Ingest(self.store, self.commands, self.followers, self.storage)
         undo.push_async_callback(self.ingest.stop)  # stores what is queued
         self.notifier = Notifier(
@@ -269,6 +282,8 @@ class ControlPlane:
             self.accounts,
             self.notifier,
         )
+        assert self.rollouts is not None and self.queue is not None
+        fleet_service.rollouts, fleet_service.queue = self.rollouts, self.queue
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(agents, server)
         fleet_service_pb2_grpc.add_FleetServiceServicer_to_server(fleet_service, server)
 
@@ -296,6 +311,9 @@ class ControlPlane:
         if not self.notifier.link_base and self.config.http_address is not None:
             self.notifier.link_base = self.http_url
         await self.notifier.start(self.fleet.snapshot)
+        assert self.rollouts is not None and self.queue is not None
+        await self.rollouts.start()
+        await self.queue.start()
         await self._server.start()
         self._grpc_started = True
         if http_socket is not None:

@@ -22,6 +22,7 @@ from fleetdeck.operations import operation_name
 from fleetdeck.roles import role_name
 from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
+from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .agent_tokens import TOKEN_PREFIX as AGENT_TOKEN_PREFIX
@@ -114,6 +115,26 @@ def _logout(q: fleet_pb.LogoutRequest, r: fleet_pb.LogoutResponse) -> Entry:
     return Entry("ended the web session")
 
 
+def _labels(q: rollouts_pb.UpdateHostLabelsRequest, r: rollouts_pb.UpdateHostLabelsResponse) -> Entry:
+    return Entry(f"labels {_json(q)} -> {dict(sorted(r.host.labels.items()))}", [q.host])
+
+
+def _rollout_created(q: rollouts_pb.CreateRolloutRequest, r: rollouts_pb.CreateRolloutResponse) -> Entry:
+    rollout = r.rollout
+    hosts = [h.host for b in rollout.batches for h in b.hosts]
+    return Entry(
+        f"rollout {rollout.id}: commit {rollout.spec.commit} to {rollout.spec.selector or 'every host'}",
+        hosts,
+    )
+
+
+def _rollout_changed(q: Any, r: Any) -> Entry:
+    rollout: rollouts_pb.Rollout = r.rollout
+    state = rollouts_pb.RolloutState.Name(rollout.state).removeprefix("ROLLOUT_STATE_").lower()
+    extra = " (rolling back failed hosts)" if getattr(q, "roll_back_failed_hosts", False) else ""
+    return Entry(f"rollout {rollout.id}: {state.replace('_', ' ')}{extra}")
+
+
 AUDITED: dict[str, Callable[[Any, Any], Entry]] = {
     "RunOperation": _run,
     "CancelCommand": _cancel,
@@ -127,6 +148,12 @@ AUDITED: dict[str, Callable[[Any, Any], Entry]] = {
     "PutUser": _user,
     "Login": _login,
     "Logout": _logout,
+    "UpdateHostLabels": _labels,
+    "CreateRollout": _rollout_created,
+    "PauseRollout": _rollout_changed,
+    "ResumeRollout": _rollout_changed,
+    "AbortRollout": _rollout_changed,
+    "ApproveRollout": _rollout_changed,
 }
 """The FleetService calls that change state, and what their event says (from request and response)."""
 

@@ -1,4 +1,8 @@
-"""The life of a command: started by the API, run by an agent, finished, and what follows a switch."""
+"""The life of a command: started by the API, run by an agent, finished, and what follows a switch.
+
+Longer than most modules: start, cancel, reconcile after a reconnect and finish are one sequence of
+durable steps over the same command, and read best side by side.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 from google.protobuf.duration_pb2 import Duration
@@ -65,11 +69,13 @@ class Commands:
         hosts: Sequence[str],
         operation: int,
         command_timeout: Duration | None = None,
+        queue: Callable[[HostState, pb.Operation, Duration | None], Awaitable[pb.Command]] | None = None,
         *,
         requested_by: str = "",
     ) -> list[fleet_pb.OperationResult]:
-        """Start `operation` on each host; a host that may not start it (unknown, offline, busy) is a
-        refusal in its result. FailedPrecondition when every host refused (NotFound when none exists)."""
+        """Start `operation` on each host (or `queue` it for an offline one); a host that may not start
+        it (unknown, offline, busy) is a refusal in its result. FailedPrecondition when every host
+        refused (NotFound when none exists)."""
         if operation not in OPERATIONS:
             raise InvalidArgument(
                 f"unknown operation {operation}; expected one of pull, switch, test, rollback"
@@ -82,6 +88,12 @@ class Commands:
         unknown = 0
         for name in hosts:  # each host refuses on its own: unknown, offline or busy
             result = fleet_pb.OperationResult(host=name)
+            known = self.fleet.hosts.get(name)
+            if queue is not None and known is not None and not known.online:
+                command = await queue(known, cast(pb.Operation, operation), command_timeout)
+                result.command_id, result.queued = command.id, True
+                results.append(result)
+                continue
             try:
                 command = await self.start(
                     self.fleet.state(name),
@@ -110,6 +122,8 @@ class Commands:
         trigger: pb.TestTrigger = pb.TEST_TRIGGER_UNSPECIFIED,
         triggered_by: str = "",
         requested_by: str = "",
+        command_id: str = "",
+        queued: pb.Command | None = None,
     ) -> pb.Command:
         """Store a command and send it to the host's agent; FailedPrecondition if it may not start."""
         reason = policy.refusal_reason(self.fleet.view_of(state), operation)
@@ -125,7 +139,7 @@ class Commands:
                 else self.fleet.settings.operation_timeout
             )
         command = pb.Command(
-            id=new_command_id(),
+            id=command_id or new_command_id(),
             host=state.host.name,
             operation=operation,
             state=pb.COMMAND_STATE_PENDING,
@@ -136,10 +150,17 @@ class Commands:
             triggered_by_command_id=triggered_by,
             requested_by=requested_by,
         )
+        if queued is not None:  # a queued command starts as itself: same id, time asked, timeout
+            command.id, command.requested_by = queued.id, queued.requested_by
+            command.timeout.CopyFrom(queued.timeout)
+            command.created_at.CopyFrom(queued.created_at)
         # Reserve the host before the first await, so two concurrent calls cannot both start.
         self.fleet.reserve(state, command)
         try:
-            await self.store.insert_command(command)
+            if queued is not None:
+                await self.store.update_command(command)
+            else:
+                await self.store.insert_command(command)
         except BaseException:
             self.fleet.release(state, command.id)
             raise
@@ -155,8 +176,9 @@ class Commands:
         run = agent_pb.RunCommand(
             command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
         )
-        if operation == pb.OPERATION_PULL and self.fleet.desired is not None:
-            run.target_commit = self.fleet.desired.commit
+        wanted = self.fleet.desired_for(state)
+        if operation == pb.OPERATION_PULL and wanted is not None:
+            run.target_commit = wanted.commit
         stream.send(agent_pb.ConnectResponse(run_command=run))
         log.info("started %s on %s as command %s", operation_name(operation), command.host, command.id)
         self.fleet.changed(state)
@@ -166,6 +188,9 @@ class Commands:
     async def cancel(self, command_id: str) -> pb.Command:
         """Ask the agent to stop a command."""
         command = await self.get(command_id)
+        if command.state == pb.COMMAND_STATE_QUEUED:
+            await self.end_queued(command, "cancelled while queued; it never ran")
+            return command
         if command.state in FINISHED_STATES:
             state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
             raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
@@ -180,6 +205,23 @@ class Commands:
         )
         log.info("asked %s to stop command %s", command.host, command_id)
         return command
+
+    async def end_queued(self, command: pb.Command, message: str) -> None:
+        """A queued command that will never run (cancelled, or expired): CANCELLED with `message`."""
+        command.state = pb.COMMAND_STATE_CANCELLED
+        command.message = message
+        command.finished_at.CopyFrom(now_ts())
+        command.ClearField("queue_expires_at")
+        await self.store.update_command(command)
+        log.info(
+            "queued command %s (%s on %s): %s",
+            command.id,
+            operation_name(command.operation),
+            command.host,
+            message,
+        )
+        self._publish(command)
+        self.followers.finish(command)
 
     async def get(self, command_id: str) -> pb.Command:
         """A stored command; NotFound otherwise."""
@@ -383,7 +425,9 @@ class Commands:
         if notices and self.notifier is not None:
             self.notifier.wake()
         if announcement is not None:
-            announcement.rollback_available = state.online
+            # Offered only where a rollback would start now (online, idle, a generation to go back to).
+            rollback = policy.refusal_reason(self.fleet.view_of(state), pb.OPERATION_ROLLBACK)
+            announcement.rollback_available = rollback is None
             self.fleet.hub.publish(fleet_pb.WatchFleetResponse(tests_failed=announcement))
             log.info("%s", announcement.message)
         return command

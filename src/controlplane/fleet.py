@@ -18,19 +18,20 @@ from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fleetdeck import selectors
 from fleetdeck.tasks import cancel_and_wait
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 from fleetdeck.version import __version__
 
-from . import compartments, policy, test_status
+from . import compartments, desired, policy, test_status
 from .agent_streams import AgentStream, AgentStreams
 from .budgets import FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND, TokenBucket
-from .errors import NotFound, Unauthenticated
+from .errors import InvalidArgument, NotFound, Unauthenticated
 from .hub import Hub
 from .metrics import Counts
-from .store import VERSION_BLOCK, Store
+from .store import VERSION_BLOCK, HostLabels, Store
 from .timeutil import now_ts
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ class Fleet:
         self.hosts: dict[str, HostState] = {}
         self.settings = pb.Settings()
         self.desired: pb.DesiredState | None = None
+        self.selector_desired: list[pb.DesiredState] = []  # desired states set for selectors
+        self.rollout_targets: dict[str, pb.DesiredState] = {}  # hosts a rollout moves: its target
+        self.rollout_members: dict[str, str] = {}  # host -> the active rollout it belongs to
+        self._labels_unsaved: set[str] = set()  # hosts whose declared labels changed, written behind
         self._reserved_version = 0
         self._unsaved: set[str] = set()  # hosts with facts not yet written to SQLite
         self._seen_unsaved: set[str] = set()  # hosts whose last-seen time and metrics are not written
@@ -109,9 +114,14 @@ class Fleet:
         """Rebuild the live view from the database alone."""
         self.settings = await self.store.load_settings()
         self.desired = await self.store.load_desired()
+        self.selector_desired = await self.store.load_selector_desired()
+        labels = await self.store.load_host_labels()
         for stored in await self.store.load_hosts():
             state = HostState(host=stored.host, override=stored.override)
             self.hosts[stored.host.name] = state
+            found = labels.get(stored.host.name)
+            if found is not None:
+                self._set_labels(state, found.declared, found.overrides)
             self._refresh_settings(state)
             view = self.view_of(state)
             state.published = self._fingerprint(view)
@@ -135,20 +145,34 @@ class Fleet:
         if state.seen_at:
             state.host.last_seen.FromNanoseconds(int(state.seen_at * 1e9))
 
+    def desired_for(self, state: HostState) -> pb.DesiredState | None:
+        """The most specific desired state that applies to the host (see `desired.most_specific`)."""
+        name = state.host.name
+        return desired.most_specific(
+            state.host.labels, self.desired, self.selector_desired, self.rollout_targets.get(name)
+        )
+
     def view_of(self, state: HostState) -> pb.Host:
         """A host's state as the API shows it."""
         self._sync_last_seen(state)
         host = pb.Host()
         host.CopyFrom(state.host)
         host.online = state.online
-        host.compartments.extend(
-            compartments.compute_compartments(host, self.desired, self.expected_agent_version)
-        )
+        wanted = self.desired_for(state)
+        if wanted is not None:
+            host.desired_state.CopyFrom(wanted)
+        host.rollout_id = self.rollout_members.get(host.name, "")
+        host.compartments.extend(compartments.compute_compartments(host, wanted, self.expected_agent_version))
         return host
 
-    def snapshot(self) -> fleet_pb.FleetSnapshot:
-        """Every host, by name."""
-        return fleet_pb.FleetSnapshot(hosts=[self.view_of(self.hosts[n]) for n in sorted(self.hosts)])
+    def select(self, selector: str) -> list[HostState]:
+        """The hosts a selector matches, by name (InvalidArgument for a bad selector)."""
+        parsed = parse_selector(selector)
+        return [self.hosts[n] for n in sorted(self.hosts) if parsed.matches(self.hosts[n].host.labels)]
+
+    def snapshot(self, selector: str = "") -> fleet_pb.FleetSnapshot:
+        """Every host (that the selector matches), by name."""
+        return fleet_pb.FleetSnapshot(hosts=[self.view_of(s) for s in self.select(selector)])
 
     @property
     def expected_agent_version(self) -> str:
@@ -184,6 +208,9 @@ class Fleet:
         """What the agent says about its host when it connects (published by `connect`)."""
         state.host.facts.CopyFrom(hello.facts)
         state.host.declared_test_settings.CopyFrom(hello.declared_test_settings)
+        if dict(hello.labels) != dict(state.host.declared_labels):
+            self._set_labels(state, dict(hello.labels), dict(state.host.label_overrides))
+            self._labels_unsaved.add(state.host.name)
         self._refresh_settings(state)
         self._report_tests(state, hello.test_status)
 
@@ -388,10 +415,36 @@ class Fleet:
             self._push_settings(state)
 
     def set_desired(self, desired: pb.DesiredState) -> None:
-        """Adopt a new desired state and republish every host it changes."""
-        self.desired = desired
+        """Adopt a new desired state (fleet-wide, or for its selector) and republish every host it changes."""
+        if desired.selector:
+            kept = [d for d in self.selector_desired if d.selector != desired.selector]
+            self.selector_desired = [*kept, desired]
+        else:
+            self.desired = desired
         for state in self.hosts.values():
             self.changed(state, durable=True)
+
+    # --- labels --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _set_labels(state: HostState, declared: dict[str, str], overrides: dict[str, str]) -> None:
+        host = state.host
+        for name, labels in (
+            ("declared_labels", declared),
+            ("label_overrides", overrides),
+            ("labels", selectors.effective_labels(declared, overrides)),
+        ):
+            host.ClearField(name)
+            getattr(host, name).update(labels)
+
+    async def labels_changed(self, state: HostState, overrides: dict[str, str]) -> None:
+        """New label overrides for one host: stored, then published."""
+        declared = dict(state.host.declared_labels)
+        await self.store.save_host_labels(state.host.name, HostLabels(declared, overrides))
+        self._labels_unsaved.discard(state.host.name)
+        self._set_labels(state, declared, overrides)
+        self.changed(state, durable=True)
+        log.info("labels of %s changed: %s", state.host.name, dict(state.host.labels))
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -462,6 +515,12 @@ class Fleet:
             self._unsaved |= unsaved
             self._seen_unsaved |= seen_only
             raise
+        labelled, self._labels_unsaved = self._labels_unsaved, set()
+        for name in sorted(labelled):
+            host = self.hosts[name].host
+            await self.store.save_host_labels(
+                name, HostLabels(dict(host.declared_labels), dict(host.label_overrides))
+            )
         for hook in self.flush_hooks:
             await hook()
         if self.hub.version + VERSION_BLOCK // 2 > self._reserved_version:
@@ -509,3 +568,19 @@ class Fleet:
                 state.gone_at = now
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)
+
+
+def parse_selector(selector: str) -> selectors.Selector:
+    """A parsed selector; InvalidArgument with the grammar's sentence when it is bad."""
+    try:
+        return selectors.parse(selector)
+    except selectors.SelectorError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def checked_labels(labels: dict[str, str], *, allow_empty_values: bool = False) -> dict[str, str]:
+    """Labels that follow the grammar; InvalidArgument saying which one does not."""
+    try:
+        return selectors.check_labels(labels, allow_empty_values=allow_empty_values)
+    except selectors.SelectorError as exc:
+        raise InvalidArgument(str(exc)) from None

@@ -1,6 +1,7 @@
 """FleetService: the typed API for automation, the CLI and the web UI. Thin: unpack, call, pack.
 
 Errors are raised as domain errors; `errors.ErrorInterceptor` turns them into gRPC statuses.
+Longer than most modules only because the contract has many RPCs: one short method each.
 """
 
 from __future__ import annotations
@@ -16,21 +17,24 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import notifications_pb2 as notifications_pb
+from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
-from . import history, policy
+from . import desired, history, policy
 from .access import ApiTokens
 from .accounts import Accounts
 from .agent_tokens import ENROLLMENT_TTL_SECONDS, AgentTokens, check_host_name
 from .audit import current_actor
 from .bounds import check_number
+from .command_queue import CommandQueue
 from .command_verdict import watch_command
 from .commands import FINISHED_STATES, Commands
-from .errors import InvalidArgument, NotFound, Unavailable
-from .fleet import Fleet
+from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from .fleet import Fleet, checked_labels, parse_selector
 from .notifier import Notifier
 from .output import OutputFollowers, in_messages
 from .paging import decode_page_token, encode_page_token, page_size
+from .rollouts import Rollouts
 from .store import AuditQuery
 from .timeutil import from_ts, now_ts, to_ts
 
@@ -61,9 +65,12 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         self.followers = followers
         self.tokens = tokens
         self.api_tokens = api_tokens
+        self.rollouts: Rollouts  # set by the app (hooks: the constructor stays as it was)
+        self.queue: CommandQueue
 
     async def ListHosts(self, request: fleet_pb.ListHostsRequest, context: Any) -> fleet_pb.ListHostsResponse:
-        return fleet_pb.ListHostsResponse(hosts=self.fleet.snapshot().hosts, version=self.fleet.hub.version)
+        hosts = self.fleet.snapshot(request.selector).hosts
+        return fleet_pb.ListHostsResponse(hosts=hosts, version=self.fleet.hub.version)
 
     async def GetHost(self, request: fleet_pb.GetHostRequest, context: Any) -> fleet_pb.GetHostResponse:
         return fleet_pb.GetHostResponse(host=self.fleet.view(request.name))
@@ -71,8 +78,12 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def WatchFleet(
         self, request: fleet_pb.WatchFleetRequest, context: Any
     ) -> AsyncIterator[fleet_pb.WatchFleetResponse]:
-        async for event in self.fleet.hub.watch(request.from_version, self.fleet.snapshot):
-            yield event
+        selected = parse_selector(request.selector)
+        async for event in self.fleet.hub.watch(
+            request.from_version, lambda: self.fleet.snapshot(request.selector)
+        ):
+            if event.WhichOneof("event") != "host" or selected.matches(event.host.labels):
+                yield event
 
     async def RunOperation(
         self, request: fleet_pb.RunOperationRequest, context: Any
@@ -80,8 +91,20 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         timeout = request.timeout if request.HasField("timeout") else None
         if timeout is not None:
             policy.at_least(timeout, "timeout")
+        hosts = list(request.hosts)
+        if request.selector:
+            if hosts:
+                raise InvalidArgument("name hosts or give a selector, not both")
+            hosts = [s.host.name for s in self.fleet.select(request.selector)]
+            if not hosts:
+                raise FailedPrecondition(f"selector {request.selector!r} matches no host")
+        ttl = request.queue_ttl if request.HasField("queue_ttl") else None
+        if ttl is not None and not request.queue:
+            raise InvalidArgument("queue_ttl applies to queued commands only; set queue too")
+        actor = current_actor()
+        queue = self.queue.enqueuer(self.queue.ttl_seconds(ttl), actor) if request.queue else None
         results = await self.commands.run_operation(
-            list(request.hosts), request.operation, timeout, requested_by=current_actor()
+            hosts, request.operation, timeout, queue, requested_by=actor
         )
         return fleet_pb.RunOperationResponse(results=results)
 
@@ -247,21 +270,29 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             raise InvalidArgument("commit must be a full 40-digit lower-case hex git commit id")
         if not _SHA256.match(request.lock_hash):
             raise InvalidArgument("lock_hash must be the 64-digit lower-case hex SHA-256 of flake.lock")
+        selector = str(parse_selector(request.selector))  # normalized: one row per selector
         desired = pb.DesiredState(
             commit=request.commit,
             lock_hash=request.lock_hash,
             agent_version=request.agent_version,
             updated_at=now_ts(),
+            selector=selector,
         )
-        await self.store.save_desired(desired)
+        if selector:
+            await self.store.save_selector_desired(desired)
+        else:
+            await self.store.save_desired(desired)
         self.fleet.set_desired(desired)
-        log.info("desired state set to commit %s", desired.commit[:12])
+        log.info("desired state of %s set to commit %s", selector or "the fleet", desired.commit[:12])
         return fleet_pb.SetDesiredStateResponse(desired_state=desired)
 
     async def GetDesiredState(
         self, request: fleet_pb.GetDesiredStateRequest, context: Any
     ) -> fleet_pb.GetDesiredStateResponse:
-        return fleet_pb.GetDesiredStateResponse(desired_state=self.fleet.desired or pb.DesiredState())
+        return fleet_pb.GetDesiredStateResponse(
+            desired_state=self.fleet.desired or pb.DesiredState(),
+            selector_states=desired.ordered(self.fleet.selector_desired),
+        )
 
     async def CreateAgentToken(
         self, request: fleet_pb.CreateAgentTokenRequest, context: Any
@@ -360,3 +391,51 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if page.next_cursor is not None:
             response.next_page_token = encode_page_token(page.next_cursor)
         return response
+
+    async def UpdateHostLabels(
+        self, request: rollouts_pb.UpdateHostLabelsRequest, context: Any
+    ) -> rollouts_pb.UpdateHostLabelsResponse:
+        state = self.fleet.state(request.host)
+        overrides = {} if request.replace else dict(state.host.label_overrides)
+        overrides.update(checked_labels(dict(request.labels), allow_empty_values=True))
+        await self.fleet.labels_changed(state, overrides)
+        return rollouts_pb.UpdateHostLabelsResponse(host=self.fleet.view(request.host))
+
+    async def CreateRollout(
+        self, request: rollouts_pb.CreateRolloutRequest, context: Any
+    ) -> rollouts_pb.CreateRolloutResponse:
+        spec = rollouts_pb.RolloutSpec()
+        spec.CopyFrom(request.spec)
+        return rollouts_pb.CreateRolloutResponse(rollout=await self.rollouts.create(spec))
+
+    async def GetRollout(
+        self, request: rollouts_pb.GetRolloutRequest, context: Any
+    ) -> rollouts_pb.GetRolloutResponse:
+        return rollouts_pb.GetRolloutResponse(rollout=await self.rollouts.get(request.rollout_id))
+
+    async def ListRollouts(
+        self, request: rollouts_pb.ListRolloutsRequest, context: Any
+    ) -> rollouts_pb.ListRolloutsResponse:
+        limit = page_size(request.page_size, default=50, maximum=500)
+        return rollouts_pb.ListRolloutsResponse(rollouts=await self.rollouts.list(limit))
+
+    async def PauseRollout(
+        self, request: rollouts_pb.PauseRolloutRequest, context: Any
+    ) -> rollouts_pb.PauseRolloutResponse:
+        return rollouts_pb.PauseRolloutResponse(rollout=await self.rollouts.pause(request.rollout_id))
+
+    async def ResumeRollout(
+        self, request: rollouts_pb.ResumeRolloutRequest, context: Any
+    ) -> rollouts_pb.ResumeRolloutResponse:
+        return rollouts_pb.ResumeRolloutResponse(rollout=await self.rollouts.resume(request.rollout_id))
+
+    async def AbortRollout(
+        self, request: rollouts_pb.AbortRolloutRequest, context: Any
+    ) -> rollouts_pb.AbortRolloutResponse:
+        rollout = await self.rollouts.abort(request.rollout_id, request.roll_back_failed_hosts)
+        return rollouts_pb.AbortRolloutResponse(rollout=rollout)
+
+    async def ApproveRollout(
+        self, request: rollouts_pb.ApproveRolloutRequest, context: Any
+    ) -> rollouts_pb.ApproveRolloutResponse:
+        return rollouts_pb.ApproveRolloutResponse(rollout=await self.rollouts.approve(request.rollout_id))

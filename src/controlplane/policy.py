@@ -62,6 +62,9 @@ def refusal_reason(host: types_pb2.Host, operation: types_pb2.Operation) -> str 
         if host.test_status.state == types_pb2.TEST_STATE_DISABLED:
             detail = host.test_status.message or f"add executable files to hosts/{host.name}/tests"
             return f"host {host.name} has no tests defined ({detail})"
+    if operation == types_pb2.OPERATION_ROLLBACK and host.facts.at_first_generation:
+        at = f" ({host.facts.generation})" if host.facts.generation else ""
+        return f"nothing to roll back to: {host.name} is at its first generation{at}"
     return None
 
 

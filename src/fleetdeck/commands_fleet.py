@@ -37,9 +37,10 @@ def _duration(value: float) -> duration_pb2.Duration:
     return d
 
 
-async def _hosts(stub: Stub, opts: Options, watch: bool) -> int:
+async def _hosts(stub: Stub, opts: Options, watch: bool, selector: str = "") -> int:
     if not watch:
-        response = await stub.ListHosts(fleet_pb.ListHostsRequest(), timeout=DEADLINE_SECONDS)
+        request = fleet_pb.ListHostsRequest(selector=selector)
+        response = await stub.ListHosts(request, timeout=DEADLINE_SECONDS)
         if opts.json:
             print_json(response)
         else:
@@ -50,7 +51,7 @@ async def _hosts(stub: Stub, opts: Options, watch: bool) -> int:
     lines: dict[str, str] = {}  # the last line printed per host, when not on a terminal
     live: Live | None = None
     try:
-        async for event in stub.WatchFleet(fleet_pb.WatchFleetRequest()):
+        async for event in stub.WatchFleet(fleet_pb.WatchFleetRequest(selector=selector)):
             if opts.json:
                 print_json(event, line=True)
                 continue
@@ -83,10 +84,13 @@ async def _hosts(stub: Stub, opts: Options, watch: bool) -> int:
     is_flag=True,
     help="update live as the fleet changes (Ctrl-C ends); JSON: one WatchFleetResponse per line",
 )
+@click.option(
+    "--selector", "-l", default="", metavar="SEL", help="only hosts with these labels: role=web,site!=fra"
+)
 @common_options()
-def hosts(watch: bool) -> int:
+def hosts(watch: bool, selector: str) -> int:
     """Every host with its five compartments: Agent, Git, Lock, System, Tests."""
-    return call(lambda stub, opts: _hosts(stub, opts, watch))
+    return call(lambda stub, opts: _hosts(stub, opts, watch, selector))
 
 
 async def _host(stub: Stub, opts: Options, name: str) -> int:
@@ -117,7 +121,10 @@ async def _desired_get(stub: Stub, opts: Options) -> int:
     if opts.json:
         print_json(response)
     else:
-        console().print(desired_table(response.desired_state))
+        out = console()
+        out.print(desired_table(response.desired_state))
+        for d in response.selector_states:  # most specific first
+            out.print(f"for {d.selector}: commit {d.commit}, flake.lock {d.lock_hash[:12]}")
     return exits.OK
 
 
@@ -143,10 +150,13 @@ async def _desired_set(stub: Stub, opts: Options, request: fleet_pb.SetDesiredSt
 @click.option(
     "--agent-version", default="", help="the agent version to expect (default: the control plane's)"
 )
+@click.option("--selector", "-l", default="", metavar="SEL", help="only for the hosts with these labels")
 @common_options()
-def desired_set(commit: str, lock_hash: str, agent_version: str) -> int:
+def desired_set(commit: str, lock_hash: str, agent_version: str, selector: str) -> int:
     """Tell the fleet which commit (and flake.lock hash) it should run; CI calls this."""
-    request = fleet_pb.SetDesiredStateRequest(commit=commit, lock_hash=lock_hash, agent_version=agent_version)
+    request = fleet_pb.SetDesiredStateRequest(
+        commit=commit, lock_hash=lock_hash, agent_version=agent_version, selector=selector
+    )
     return call(lambda stub, opts: _desired_set(stub, opts, request))
 
 

@@ -136,8 +136,17 @@ async def _run(
     follow: bool,
     command_timeout: float | None,
     wait_timeout: float | None = None,
+    selector: str = "",
+    queue_ttl: float | None = None,
 ) -> int:
-    request = fleet_pb.RunOperationRequest(hosts=list(hosts), operation=operations.BY_NAME[operation])
+    request = fleet_pb.RunOperationRequest(
+        hosts=list(hosts),
+        operation=operations.BY_NAME[operation],
+        selector=selector,
+        queue=queue_ttl is not None,
+    )
+    if queue_ttl:
+        request.queue_ttl.FromNanoseconds(int(queue_ttl * 1e9))
     if command_timeout is not None:
         request.timeout.FromNanoseconds(int(command_timeout * 1e9))
     out = console(stderr=opts.json)  # with JSON on stdout, progress and output go to stderr
@@ -148,7 +157,8 @@ async def _run(
             print_json(response)
         else:
             for r in response.results:
-                text = f"started {operation} on {r.host}: command {r.command_id}"
+                verb = "queued" if r.queued else "started"
+                text = f"{verb} {operation} on {r.host}: command {r.command_id}"
                 out.print(
                     f"{r.host}: refused: {r.refused_reason}" if r.refused_reason else text, markup=False
                 )
@@ -156,7 +166,7 @@ async def _run(
     async with CommandWatch(stub) as watch:  # watching before anything starts: nothing is missed
         response = await stub.RunOperation(request, timeout=DEADLINE_SECONDS)
         verdicts = [HostVerdict(r.host, refused_reason=r.refused_reason) for r in response.results]
-        several = len(hosts) > 1
+        several = len(response.results) > 1
         waits = []
         for verdict, result in zip(verdicts, response.results, strict=True):
             if result.refused_reason:
@@ -184,7 +194,8 @@ async def _run(
 
 @click.command("run")
 @click.argument("operation", type=click.Choice(list(operations.BY_NAME)))
-@click.argument("hosts", nargs=-1, required=True)
+@click.argument("hosts", nargs=-1)
+@click.option("--selector", "-l", default="", metavar="SEL", help="instead of HOSTS: hosts with these labels")
 @click.option("--wait", is_flag=True, help="wait for the command and the test run a switch triggers")
 @click.option("--follow", "-f", is_flag=True, help="print the output live while waiting (implies --wait)")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="command timeout in seconds")
@@ -193,21 +204,36 @@ async def _run(
     type=click.FloatRange(min=0, min_open=True),
     help="with --wait: give up waiting after this many seconds (exit 1; the commands go on)",
 )
+@click.option("--queue", is_flag=True, help="queue it for offline hosts: it runs when they reconnect")
+@click.option(
+    "--queue-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    help="seconds a queued command waits (default 3600)",
+)
 @common_options()
 def run(
     operation: str,
     hosts: tuple[str, ...],
+    selector: str,
     wait: bool,
     follow: bool,
     timeout: float | None,
     wait_timeout: float | None,
+    queue: bool,
+    queue_ttl: float | None,
 ) -> int:
     """Run OPERATION (pull, switch, test, rollback) on one or more HOSTS.
 
     With --wait, wait for the verdict: the command, and after a switch the test run it triggers; print
     the test cases and exit 1 if the operation or the tests failed (3 if a host refused). With several
-    hosts, a summary table with one row per host.
+    hosts, a summary table with one row per host. --selector (-l) picks the hosts by label instead.
+    --queue queues it for hosts that are offline (cancel it with `fleetdeck cancel`).
     """
+    if bool(hosts) == bool(selector):
+        raise click.UsageError("name HOSTS or give --selector, not both and not neither")
+    if queue_ttl is not None and not queue:
+        raise click.UsageError("--queue-ttl goes with --queue")
+    ttl = (queue_ttl or 0.0) if queue else None
     return call(
         lambda stub, opts: _run(
             stub,
@@ -218,6 +244,8 @@ def run(
             follow,
             timeout,
             wait_timeout,
+            selector,
+            ttl,
         )
     )
 

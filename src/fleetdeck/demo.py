@@ -164,6 +164,19 @@ echo "Done. The configuration is /nix/var/nix/profiles/system-$prev-link"
 """
 
 
+# The commit on branch `next` of the demo's fleet repo: a change that breaks one case on the canary
+# (web1), so a rollout of it stops after the canary and touches no other host.
+NEXT_WEB1_TESTS = {
+    "20-tls-certificate.sh": """
+    # fleetdeck-name: TLS certificate
+    sleep 0.2
+    echo "certificate chain does not verify against the new CA bundle" >&2
+    exit 1
+    """,
+}
+NEXT_BRANCH = "next"
+
+
 @dataclass(frozen=True)
 class DemoHost:
     """One host of the demo fleet."""
@@ -171,12 +184,13 @@ class DemoHost:
     name: str
     tests: dict[str, str]
     tests_table: str = ""
+    labels: str = ""
 
 
 HOSTS = (
-    DemoHost("gpc0", GPC0_TESTS),
-    DemoHost("web1", WEB1_TESTS, "[tests]\nauto_run_after_switch = false\n"),
-    DemoHost("mac1", {}),
+    DemoHost("gpc0", GPC0_TESTS, labels='role = "workstation"'),
+    DemoHost("web1", WEB1_TESTS, "[tests]\nauto_run_after_switch = false\n", 'role = "web"\ncanary = "true"'),
+    DemoHost("mac1", {}, labels='role = "laptop"'),
 )
 
 
@@ -247,11 +261,25 @@ def build_fleet_repo(base: Path) -> tuple[Path, str, str]:
                 _write_script(work / "hosts" / host.name / "tests" / name, body)
         _git(work, "add", "-A")
         _git(work, "commit", "-q", "-m", "Demo fleet: three hosts with their tests")
+    if subprocess.run(
+        ["git", "-C", str(work), "rev-parse", "-q", "--verify", NEXT_BRANCH], capture_output=True
+    ).returncode:
+        _git(work, "checkout", "-q", "-b", NEXT_BRANCH)
+        for name, body in NEXT_WEB1_TESTS.items():
+            _write_script(work / "hosts" / "web1" / "tests" / name, body)
+        _git(work, "commit", "-q", "-am", "web1: verify TLS against the new CA bundle (breaks on web1)")
+        _git(work, "checkout", "-q", "main")
     if not origin.exists():
         subprocess.run(["git", "clone", "-q", "--bare", str(work), str(origin)], check=True)
+    _git(work, "push", "-q", str(origin), NEXT_BRANCH)  # a demo directory made before `next` gets it too
     head = _git(work, "rev-parse", "HEAD")
     lock_hash = hashlib.sha256((work / "flake.lock").read_bytes()).hexdigest()
     return origin, head, lock_hash
+
+
+def next_commit(base: Path) -> str:
+    """The commit on the fleet repo's `next` branch: roll it out to see a rollout stop on its canary."""
+    return _git(base / "fleet-repo", "rev-parse", NEXT_BRANCH)
 
 
 def prepare_host(base: Path, origin: Path, host: DemoHost, grpc_target: str) -> Path:
@@ -278,7 +306,7 @@ def prepare_host(base: Path, origin: Path, host: DemoHost, grpc_target: str) -> 
         "\n[operations]\n"
         f'switch = ["{root / "bin" / "switch"}"]\n'
         f'rollback = ["{root / "bin" / "rollback"}"]\n'
-        f"\n{host.tests_table}"
+        f"\n{host.tests_table}" + (f"\n[labels]\n{host.labels}\n" if host.labels else "")
     )
     return config
 
@@ -416,7 +444,7 @@ class Demo:
                 return 1
             target = addresses["grpc"]
             await self._enroll(target, admin_token, head, lock_hash, origin)
-            self._print_banner(target, addresses.get("http", ""))
+            self._print_banner(target, addresses.get("http", ""), lock_hash)
             waiter = asyncio.ensure_future(self.stop.wait())
             exited = asyncio.ensure_future(cp.wait())
             try:
@@ -455,7 +483,7 @@ class Demo:
                     config.parent / "agent.log",
                 )
 
-    def _print_banner(self, target: str, http_url: str) -> None:
+    def _print_banner(self, target: str, http_url: str, lock_hash: str) -> None:
         token_file = self.base / "admin-token"
         # grpcurl takes its flags (-H, -d) before the address; it expands the token from its own
         # environment (-expand-headers), so the token never shows in the process list.
@@ -495,6 +523,11 @@ class Demo:
             "run the tests again (green). web1 does not auto-run tests after a switch; its 'DNS resolver'",
             "is flaky (it fails every second run): run web1's tests twice to see the FLAKY badge and the",
             "offer to run again before rolling back. mac1 has no tests (gray).",
+            "",
+            "A rollout gated on tests: the commit on branch next breaks a test on web1, the canary, so the",
+            "rollout stops after the canary and touches no other host (it exits 1):",
+            f"  fleetdeck rollout create --controlplane {target} --commit {next_commit(self.base)} \\",
+            f"      --lock-hash {lock_hash} --canary web1 --wait",
             "",
             "Press Ctrl-C to stop everything.",
         ]

@@ -1,4 +1,8 @@
-"""How the CLI shows messages: the proto JSON mapping for scripts, rich tables for people."""
+"""How the CLI shows messages: the proto JSON mapping for scripts, rich tables for people.
+
+Longer than most modules: one short renderer per kind of message the CLI shows, kept together so
+they look alike.
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
+    """Seconds as a Duration."""
     duration = duration_pb2.Duration()
     duration.FromTimedelta(timedelta(seconds=seconds))
     return duration
@@ -225,3 +226,6 @@ routes = [
     Route("/api/settings", get_settings),
     Route("/api/settings", update_settings, methods=["PATCH"]),
 ]
+
+# For the other API modules (rollouts_api): the same request helpers.
+stub_of, body_of, duration_of = _stub, _body, _duration

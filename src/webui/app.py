@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from fleetdeck.roles import role_name
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
-from webui import api, login, sse
+from webui import api, login, rollouts_api, sse
 from webui.browser_streams import BrowserStreams
 from webui.client import FleetClient
 from webui.convert import BadRequest
@@ -149,6 +149,7 @@ def create_app(
         Route("/events", sse.events),
         Route("/api/commands/{command_id}/output", sse.command_output),
         *api.routes,
+        *rollouts_api.routes,
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
     _check_guarded(routes)

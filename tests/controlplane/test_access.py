@@ -37,9 +37,18 @@ VIEWER = {
     "ListCaseSummaries",
     "ListFailingCases",
     "WatchCommand",
+    "GetRollout",
+    "ListRollouts",
 }
-OPERATOR = {"RunOperation", "CancelCommand"}
-DEPLOYER = {"SetDesiredState"}
+OPERATOR = {
+    "RunOperation",
+    "CancelCommand",
+    "PauseRollout",
+    "ResumeRollout",
+    "AbortRollout",
+    "ApproveRollout",
+}
+DEPLOYER = {"SetDesiredState", "CreateRollout"}
 ADMIN = {
     "UpdateHostSettings",
     "UpdateSettings",
@@ -59,6 +68,7 @@ ADMIN = {
     "DeleteWebhook",
     "TestWebhook",
     "ListAuditEvents",
+    "UpdateHostLabels",
 }
 ROLE_OF = {
     **{m: pb.ROLE_VIEWER for m in VIEWER},

@@ -146,6 +146,24 @@ def test_effective_test_settings_does_not_alias_the_global_timeout() -> None:
             id="no-tests-rollback-ok",
         ),
         pytest.param(
+            make_host(facts={"generation": "system-1-link", "at_first_generation": True}),
+            T.OPERATION_ROLLBACK,
+            "nothing to roll back to: gpc0 is at its first generation (system-1-link)",
+            id="rollback-at-first-generation",
+        ),
+        pytest.param(
+            make_host(facts={"at_first_generation": True}),
+            T.OPERATION_SWITCH,
+            None,
+            id="first-generation-switch-ok",
+        ),
+        pytest.param(
+            make_host(facts={"generation": "system-2-link", "previous_generation": "system-1-link"}),
+            T.OPERATION_ROLLBACK,
+            None,
+            id="rollback-with-a-previous-generation",
+        ),
+        pytest.param(
             make_host(),
             T.OPERATION_UNSPECIFIED,
             "unspecified is not an operation Fleetdeck can run; choose pull, switch, test or rollback",

@@ -208,3 +208,23 @@ async def test_global_timeout_applies_and_is_pushed(connect, fleet) -> None:
             )
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_failed_tests_offer_no_rollback_at_the_first_generation(connect, fleet) -> None:
+    agent = await connect("gpc0")
+    await agent.hello(at_first_generation=True)
+    watch = fleet.WatchFleet(fleet_pb.WatchFleetRequest())
+    await watch.read()
+    run = await fleet.RunOperation(fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_TEST))
+    test = run.results[0].command_id
+    await agent.recv("run_command")
+    _report(agent, test, CASES, "system-1-link")
+    await agent.ack(test, agent.finish(test, 1, at_first_generation=True))
+    failed = None
+    while failed is None:
+        event = await watch.read()
+        if event.HasField("tests_failed"):
+            failed = event.tests_failed
+    assert failed.message == "Tests failed on gpc0: GPU acceleration"
+    assert not failed.rollback_available  # nothing to roll back to: the offer would only be refused
+    watch.cancel()

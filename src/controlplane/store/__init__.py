@@ -16,12 +16,14 @@ from .interface import (
     CredentialStore,
     HostStore,
     Store,
+    TargetStore,
     TestRunStore,
 )
 from .location import is_postgres, make_store, redacted, resolve_location
 from .postgres import PostgresStore
 from .records import (
     AuditQuery,
+    HostLabels,
     Notification,
     OutboxItem,
     OutputAppend,
@@ -41,6 +43,7 @@ __all__ = [
     "AuditStore",
     "CommandStore",
     "CredentialStore",
+    "HostLabels",
     "HostStore",
     "Notification",
     "OutboxItem",
@@ -51,6 +54,7 @@ __all__ = [
     "Store",
     "StoredHost",
     "StoredOutput",
+    "TargetStore",
     "TestRunStore",
     "TokenRecord",
     "UserRecord",

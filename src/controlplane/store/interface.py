@@ -1,8 +1,9 @@
 """What the control plane may ask of its store: one protocol per aggregate, `Store` for all of them.
 
-Callers type against these protocols; an engine (SQLite today, PostgreSQL later) implements them.
+Callers type against these protocols; each engine (SQLite, PostgreSQL) implements them.
 Messages go in and out as `fleetdeck.v1` protos; where a proto alone would not say enough, a named
-record from `records.py`. Every write is durable when its coroutine returns.
+record from `records.py`. Every write is durable when its coroutine returns. Longer than most
+modules because it is the store's whole contract, every method documented, in one place.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from fleetdeck.v1 import audit_pb2 as audit_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import history_pb2 as history_pb
 from fleetdeck.v1 import notifications_pb2 as notifications_pb
+from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 from .records import (
     AuditQuery,
+    HostLabels,
     Notification,
     OutboxItem,
     OutputAppend,
@@ -66,6 +69,47 @@ class HostStore(Protocol):
 
     async def save_desired(self, desired: pb.DesiredState) -> None:
         """Persist the desired state."""
+        ...
+
+
+class TargetStore(Protocol):
+    """Host labels, desired states per selector, rollouts and the offline queue: what addresses and
+    moves groups of hosts."""
+
+    async def load_host_labels(self) -> dict[str, HostLabels]:
+        """Every host's declared labels and API overrides, by host name."""
+        ...
+
+    async def save_host_labels(self, host: str, labels: HostLabels) -> None:
+        """Persist a host's declared labels and overrides."""
+        ...
+
+    async def load_selector_desired(self) -> list[pb.DesiredState]:
+        """The desired states set for selectors (each with its selector)."""
+        ...
+
+    async def save_selector_desired(self, desired: pb.DesiredState) -> None:
+        """Persist the desired state of one selector (replacing the one set before for it)."""
+        ...
+
+    async def save_rollout(self, rollout: rollouts_pb.Rollout) -> None:
+        """Create or rewrite a rollout (durable before it advances further)."""
+        ...
+
+    async def get_rollout(self, rollout_id: str) -> rollouts_pb.Rollout | None:
+        """A rollout, or None."""
+        ...
+
+    async def list_rollouts(self, limit: int, active_only: bool = False) -> list[rollouts_pb.Rollout]:
+        """Rollouts newest first (only those not finished, when `active_only`), `limit` at most."""
+        ...
+
+    async def queue_command(self, command: pb.Command) -> None:
+        """Store a QUEUED command with its queue_expires_at in one transaction."""
+        ...
+
+    async def queued_commands(self) -> list[pb.Command]:
+        """Commands still QUEUED, oldest first, each with its queue_expires_at."""
         ...
 
 
@@ -349,6 +393,7 @@ class AuditStore(Protocol):
 
 class Store(
     HostStore,
+    TargetStore,
     CommandStore,
     TestRunStore,
     CaseHistoryStore,

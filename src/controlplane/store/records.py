@@ -21,6 +21,14 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class HostLabels:
+    """A host's labels as declared in its agent.toml and as overridden through the API."""
+
+    declared: dict[str, str]
+    overrides: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredHost:
     """A stored host (without compartments) and its test settings override."""
 

@@ -259,6 +259,33 @@ MIGRATIONS: list[Migration] = [
     ) WITHOUT ROWID;
     """
     ),
+    # 9: host labels (declared in agent.toml, overridden through the API), desired state per
+    # selector, and rollouts (each one message, rewritten as it advances)
+    Migration(
+        """
+    CREATE TABLE host_labels (
+        host TEXT PRIMARY KEY,
+        declared TEXT NOT NULL,
+        overrides TEXT NOT NULL
+    );
+    CREATE TABLE selector_desired_states (
+        selector TEXT PRIMARY KEY,
+        commit_sha TEXT NOT NULL, lock_hash TEXT NOT NULL, agent_version TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE rollouts (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        state INTEGER NOT NULL,
+        rollout BLOB NOT NULL
+    );
+    CREATE INDEX idx_rollouts_created ON rollouts(created_at DESC, id DESC);
+    CREATE TABLE command_queue (
+        command_id TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
+    """
+    ),
 ]
 
 

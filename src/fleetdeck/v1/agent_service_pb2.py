@@ -27,43 +27,47 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n fleetdeck/v1/agent_service.proto\x12\x0c\x66leetdeck.v1\x1a\x18\x66leetdeck/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x03\n\x0e\x43onnectRequest\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.fleetdeck.v1.HelloH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.fleetdeck.v1.HeartbeatH\x00\x12\x37\n\x0f\x63ommand_started\x18\x03 \x01(\x0b\x32\x1c.fleetdeck.v1.CommandStartedH\x00\x12+\n\x06output\x18\x04 \x01(\x0b\x32\x19.fleetdeck.v1.OutputChunkH\x00\x12\x39\n\x10\x63ommand_finished\x18\x05 \x01(\x0b\x32\x1d.fleetdeck.v1.CommandFinishedH\x00\x12\x33\n\rtest_progress\x18\x06 \x01(\x0b\x32\x1a.fleetdeck.v1.TestProgressH\x00\x12/\n\x08test_run\x18\x07 \x01(\x0b\x32\x1b.fleetdeck.v1.TestRunReportH\x00\x12\x37\n\x0f\x63ommand_refused\x18\x08 \x01(\x0b\x32\x1c.fleetdeck.v1.CommandRefusedH\x00\x42\t\n\x07message\"\x81\x02\n\x0f\x43onnectResponse\x12(\n\x07welcome\x18\x01 \x01(\x0b\x32\x15.fleetdeck.v1.WelcomeH\x00\x12/\n\x0brun_command\x18\x02 \x01(\x0b\x32\x18.fleetdeck.v1.RunCommandH\x00\x12\x35\n\x0e\x63\x61ncel_command\x18\x03 \x01(\x0b\x32\x1b.fleetdeck.v1.CancelCommandH\x00\x12/\n\x08settings\x18\x04 \x01(\x0b\x32\x1b.fleetdeck.v1.AgentSettingsH\x00\x12 \n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x11.fleetdeck.v1.AckH\x00\x42\t\n\x07message\"\xf1\x01\n\x05Hello\x12\x0c\n\x04host\x18\x01 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\x12\x1b\n\x13running_command_ids\x18\x03 \x03(\t\x12\"\n\x1aunacknowledged_command_ids\x18\x04 \x03(\t\x12\x42\n\x16\x64\x65\x63lared_test_settings\x18\x05 \x01(\x0b\x32\".fleetdeck.v1.DeclaredTestSettings\x12-\n\x0btest_status\x18\x06 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\"\xd3\x01\n\tHeartbeat\x12&\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\x12\x1a\n\x12running_command_id\x18\x02 \x01(\t\x12&\n\x07metrics\x18\x03 \x01(\x0b\x32\x15.fleetdeck.v1.Metrics\x12-\n\x0btest_status\x18\x04 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0e\x43ommandStarted\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x03 \x01(\t\"W\n\x0bOutputChunk\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\'\n\x05lines\x18\x03 \x03(\x0b\x32\x18.fleetdeck.v1.OutputLine\"\xda\x01\n\x0f\x43ommandFinished\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.fleetdeck.v1.CommandState\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x06 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x07 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\"\x81\x01\n\x0cTestProgress\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\x12\x33\n\rfinished_case\x18\x03 \x01(\x0b\x32\x1c.fleetdeck.v1.TestCaseResult\"T\n\rTestRunReport\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\"\n\x03run\x18\x03 \x01(\x0b\x32\x15.fleetdeck.v1.TestRun\"4\n\x0e\x43ommandRefused\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"q\n\rAgentSettings\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x05tests\x18\x02 \x01(\x0b\x32\x1a.fleetdeck.v1.TestSettings\"\x9c\x01\n\x07Welcome\x12\x0c\n\x04host\x18\x01 \x01(\t\x12-\n\x08settings\x18\x02 \x01(\x0b\x32\x1b.fleetdeck.v1.AgentSettings\x12\x1f\n\x17interrupted_command_ids\x18\x03 \x03(\t\x12\x1f\n\x04\x61\x63ks\x18\x04 \x03(\x0b\x32\x11.fleetdeck.v1.Ack\x12\x12\n\nhost_token\x18\x05 \x01(\t\"\xbb\x01\n\nRunCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12*\n\toperation\x18\x02 \x01(\x0e\x32\x17.fleetdeck.v1.Operation\x12*\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rtarget_commit\x18\x04 \x01(\t\x12*\n\x07trigger\x18\x05 \x01(\x0e\x32\x19.fleetdeck.v1.TestTrigger\"#\n\rCancelCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"&\n\x03\x41\x63k\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x32Z\n\x0c\x41gentService\x12J\n\x07\x43onnect\x12\x1c.fleetdeck.v1.ConnectRequest\x1a\x1d.fleetdeck.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n fleetdeck/v1/agent_service.proto\x12\x0c\x66leetdeck.v1\x1a\x18\x66leetdeck/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x03\n\x0e\x43onnectRequest\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.fleetdeck.v1.HelloH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.fleetdeck.v1.HeartbeatH\x00\x12\x37\n\x0f\x63ommand_started\x18\x03 \x01(\x0b\x32\x1c.fleetdeck.v1.CommandStartedH\x00\x12+\n\x06output\x18\x04 \x01(\x0b\x32\x19.fleetdeck.v1.OutputChunkH\x00\x12\x39\n\x10\x63ommand_finished\x18\x05 \x01(\x0b\x32\x1d.fleetdeck.v1.CommandFinishedH\x00\x12\x33\n\rtest_progress\x18\x06 \x01(\x0b\x32\x1a.fleetdeck.v1.TestProgressH\x00\x12/\n\x08test_run\x18\x07 \x01(\x0b\x32\x1b.fleetdeck.v1.TestRunReportH\x00\x12\x37\n\x0f\x63ommand_refused\x18\x08 \x01(\x0b\x32\x1c.fleetdeck.v1.CommandRefusedH\x00\x42\t\n\x07message\"\x81\x02\n\x0f\x43onnectResponse\x12(\n\x07welcome\x18\x01 \x01(\x0b\x32\x15.fleetdeck.v1.WelcomeH\x00\x12/\n\x0brun_command\x18\x02 \x01(\x0b\x32\x18.fleetdeck.v1.RunCommandH\x00\x12\x35\n\x0e\x63\x61ncel_command\x18\x03 \x01(\x0b\x32\x1b.fleetdeck.v1.CancelCommandH\x00\x12/\n\x08settings\x18\x04 \x01(\x0b\x32\x1b.fleetdeck.v1.AgentSettingsH\x00\x12 \n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x11.fleetdeck.v1.AckH\x00\x42\t\n\x07message\"\xd1\x02\n\x05Hello\x12\x0c\n\x04host\x18\x01 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\x12\x1b\n\x13running_command_ids\x18\x03 \x03(\t\x12\"\n\x1aunacknowledged_command_ids\x18\x04 \x03(\t\x12\x42\n\x16\x64\x65\x63lared_test_settings\x18\x05 \x01(\x0b\x32\".fleetdeck.v1.DeclaredTestSettings\x12-\n\x0btest_status\x18\x06 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\x12/\n\x06labels\x18\x1e \x03(\x0b\x32\x1f.fleetdeck.v1.Hello.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd3\x01\n\tHeartbeat\x12&\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\x12\x1a\n\x12running_command_id\x18\x02 \x01(\t\x12&\n\x07metrics\x18\x03 \x01(\x0b\x32\x15.fleetdeck.v1.Metrics\x12-\n\x0btest_status\x18\x04 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0e\x43ommandStarted\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x03 \x01(\t\"W\n\x0bOutputChunk\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\'\n\x05lines\x18\x03 \x03(\x0b\x32\x18.fleetdeck.v1.OutputLine\"\xda\x01\n\x0f\x43ommandFinished\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.fleetdeck.v1.CommandState\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x06 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x07 \x01(\x0b\x32\x17.fleetdeck.v1.HostFacts\"\x81\x01\n\x0cTestProgress\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x18.fleetdeck.v1.TestStatus\x12\x33\n\rfinished_case\x18\x03 \x01(\x0b\x32\x1c.fleetdeck.v1.TestCaseResult\"T\n\rTestRunReport\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\"\n\x03run\x18\x03 \x01(\x0b\x32\x15.fleetdeck.v1.TestRun\"4\n\x0e\x43ommandRefused\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"q\n\rAgentSettings\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x05tests\x18\x02 \x01(\x0b\x32\x1a.fleetdeck.v1.TestSettings\"\x9c\x01\n\x07Welcome\x12\x0c\n\x04host\x18\x01 \x01(\t\x12-\n\x08settings\x18\x02 \x01(\x0b\x32\x1b.fleetdeck.v1.AgentSettings\x12\x1f\n\x17interrupted_command_ids\x18\x03 \x03(\t\x12\x1f\n\x04\x61\x63ks\x18\x04 \x03(\x0b\x32\x11.fleetdeck.v1.Ack\x12\x12\n\nhost_token\x18\x05 \x01(\t\"\xbb\x01\n\nRunCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12*\n\toperation\x18\x02 \x01(\x0e\x32\x17.fleetdeck.v1.Operation\x12*\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rtarget_commit\x18\x04 \x01(\t\x12*\n\x07trigger\x18\x05 \x01(\x0e\x32\x19.fleetdeck.v1.TestTrigger\"#\n\rCancelCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\"&\n\x03\x41\x63k\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x32Z\n\x0c\x41gentService\x12J\n\x07\x43onnect\x12\x1c.fleetdeck.v1.ConnectRequest\x1a\x1d.fleetdeck.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleetdeck.v1.agent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_HELLO_LABELSENTRY']._loaded_options = None
+  _globals['_HELLO_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CONNECTREQUEST']._serialized_start=142
   _globals['_CONNECTREQUEST']._serialized_end=573
   _globals['_CONNECTRESPONSE']._serialized_start=576
   _globals['_CONNECTRESPONSE']._serialized_end=833
   _globals['_HELLO']._serialized_start=836
-  _globals['_HELLO']._serialized_end=1077
-  _globals['_HEARTBEAT']._serialized_start=1080
-  _globals['_HEARTBEAT']._serialized_end=1291
-  _globals['_COMMANDSTARTED']._serialized_start=1293
-  _globals['_COMMANDSTARTED']._serialized_end=1397
-  _globals['_OUTPUTCHUNK']._serialized_start=1399
-  _globals['_OUTPUTCHUNK']._serialized_end=1486
-  _globals['_COMMANDFINISHED']._serialized_start=1489
-  _globals['_COMMANDFINISHED']._serialized_end=1707
-  _globals['_TESTPROGRESS']._serialized_start=1710
-  _globals['_TESTPROGRESS']._serialized_end=1839
-  _globals['_TESTRUNREPORT']._serialized_start=1841
-  _globals['_TESTRUNREPORT']._serialized_end=1925
-  _globals['_COMMANDREFUSED']._serialized_start=1927
-  _globals['_COMMANDREFUSED']._serialized_end=1979
-  _globals['_AGENTSETTINGS']._serialized_start=1981
-  _globals['_AGENTSETTINGS']._serialized_end=2094
-  _globals['_WELCOME']._serialized_start=2097
-  _globals['_WELCOME']._serialized_end=2253
-  _globals['_RUNCOMMAND']._serialized_start=2256
-  _globals['_RUNCOMMAND']._serialized_end=2443
-  _globals['_CANCELCOMMAND']._serialized_start=2445
-  _globals['_CANCELCOMMAND']._serialized_end=2480
-  _globals['_ACK']._serialized_start=2482
-  _globals['_ACK']._serialized_end=2520
-  _globals['_AGENTSERVICE']._serialized_start=2522
-  _globals['_AGENTSERVICE']._serialized_end=2612
+  _globals['_HELLO']._serialized_end=1173
+  _globals['_HELLO_LABELSENTRY']._serialized_start=1128
+  _globals['_HELLO_LABELSENTRY']._serialized_end=1173
+  _globals['_HEARTBEAT']._serialized_start=1176
+  _globals['_HEARTBEAT']._serialized_end=1387
+  _globals['_COMMANDSTARTED']._serialized_start=1389
+  _globals['_COMMANDSTARTED']._serialized_end=1493
+  _globals['_OUTPUTCHUNK']._serialized_start=1495
+  _globals['_OUTPUTCHUNK']._serialized_end=1582
+  _globals['_COMMANDFINISHED']._serialized_start=1585
+  _globals['_COMMANDFINISHED']._serialized_end=1803
+  _globals['_TESTPROGRESS']._serialized_start=1806
+  _globals['_TESTPROGRESS']._serialized_end=1935
+  _globals['_TESTRUNREPORT']._serialized_start=1937
+  _globals['_TESTRUNREPORT']._serialized_end=2021
+  _globals['_COMMANDREFUSED']._serialized_start=2023
+  _globals['_COMMANDREFUSED']._serialized_end=2075
+  _globals['_AGENTSETTINGS']._serialized_start=2077
+  _globals['_AGENTSETTINGS']._serialized_end=2190
+  _globals['_WELCOME']._serialized_start=2193
+  _globals['_WELCOME']._serialized_end=2349
+  _globals['_RUNCOMMAND']._serialized_start=2352
+  _globals['_RUNCOMMAND']._serialized_end=2539
+  _globals['_CANCELCOMMAND']._serialized_start=2541
+  _globals['_CANCELCOMMAND']._serialized_end=2576
+  _globals['_ACK']._serialized_start=2578
+  _globals['_ACK']._serialized_end=2616
+  _globals['_AGENTSERVICE']._serialized_start=2618
+  _globals['_AGENTSERVICE']._serialized_end=2708
 # @@protoc_insertion_point(module_scope)

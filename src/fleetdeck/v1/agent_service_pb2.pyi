@@ -46,20 +46,29 @@ class ConnectResponse(_message.Message):
     def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., run_command: _Optional[_Union[RunCommand, _Mapping]] = ..., cancel_command: _Optional[_Union[CancelCommand, _Mapping]] = ..., settings: _Optional[_Union[AgentSettings, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("host", "facts", "running_command_ids", "unacknowledged_command_ids", "declared_test_settings", "test_status")
+    __slots__ = ("host", "facts", "running_command_ids", "unacknowledged_command_ids", "declared_test_settings", "test_status", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     HOST_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_COMMAND_IDS_FIELD_NUMBER: _ClassVar[int]
     UNACKNOWLEDGED_COMMAND_IDS_FIELD_NUMBER: _ClassVar[int]
     DECLARED_TEST_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     TEST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     host: str
     facts: _types_pb2.HostFacts
     running_command_ids: _containers.RepeatedScalarFieldContainer[str]
     unacknowledged_command_ids: _containers.RepeatedScalarFieldContainer[str]
     declared_test_settings: _types_pb2.DeclaredTestSettings
     test_status: _types_pb2.TestStatus
-    def __init__(self, host: _Optional[str] = ..., facts: _Optional[_Union[_types_pb2.HostFacts, _Mapping]] = ..., running_command_ids: _Optional[_Iterable[str]] = ..., unacknowledged_command_ids: _Optional[_Iterable[str]] = ..., declared_test_settings: _Optional[_Union[_types_pb2.DeclaredTestSettings, _Mapping]] = ..., test_status: _Optional[_Union[_types_pb2.TestStatus, _Mapping]] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, host: _Optional[str] = ..., facts: _Optional[_Union[_types_pb2.HostFacts, _Mapping]] = ..., running_command_ids: _Optional[_Iterable[str]] = ..., unacknowledged_command_ids: _Optional[_Iterable[str]] = ..., declared_test_settings: _Optional[_Union[_types_pb2.DeclaredTestSettings, _Mapping]] = ..., test_status: _Optional[_Union[_types_pb2.TestStatus, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("facts", "running_command_id", "metrics", "test_status", "sent_at")

@@ -5,6 +5,7 @@ from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
 from fleetdeck.v1 import audit_pb2 as _audit_pb2
 from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import options_pb2 as _options_pb2
+from fleetdeck.v1 import rollouts_pb2 as _rollouts_pb2
 from fleetdeck.v1 import types_pb2 as _types_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
@@ -18,8 +19,10 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListHostsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("selector",)
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    selector: str
+    def __init__(self, selector: _Optional[str] = ...) -> None: ...
 
 class ListHostsResponse(_message.Message):
     __slots__ = ("hosts", "version")
@@ -42,10 +45,12 @@ class GetHostResponse(_message.Message):
     def __init__(self, host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ...) -> None: ...
 
 class WatchFleetRequest(_message.Message):
-    __slots__ = ("from_version",)
+    __slots__ = ("from_version", "selector")
     FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
     from_version: int
-    def __init__(self, from_version: _Optional[int] = ...) -> None: ...
+    selector: str
+    def __init__(self, from_version: _Optional[int] = ..., selector: _Optional[str] = ...) -> None: ...
 
 class FleetSnapshot(_message.Message):
     __slots__ = ("hosts",)
@@ -90,40 +95,50 @@ class HostsSeen(_message.Message):
     def __init__(self, hosts: _Optional[_Iterable[_Union[HostSeen, _Mapping]]] = ...) -> None: ...
 
 class WatchFleetResponse(_message.Message):
-    __slots__ = ("version", "snapshot", "host", "command", "tests_failed", "hosts_seen")
+    __slots__ = ("version", "snapshot", "host", "command", "tests_failed", "hosts_seen", "rollout")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     TESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
     HOSTS_SEEN_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
     version: int
     snapshot: FleetSnapshot
     host: _types_pb2.Host
     command: _types_pb2.Command
     tests_failed: TestsFailed
     hosts_seen: HostsSeen
-    def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., hosts_seen: _Optional[_Union[HostsSeen, _Mapping]] = ...) -> None: ...
+    rollout: _rollouts_pb2.Rollout
+    def __init__(self, version: _Optional[int] = ..., snapshot: _Optional[_Union[FleetSnapshot, _Mapping]] = ..., host: _Optional[_Union[_types_pb2.Host, _Mapping]] = ..., command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., tests_failed: _Optional[_Union[TestsFailed, _Mapping]] = ..., hosts_seen: _Optional[_Union[HostsSeen, _Mapping]] = ..., rollout: _Optional[_Union[_rollouts_pb2.Rollout, _Mapping]] = ...) -> None: ...
 
 class RunOperationRequest(_message.Message):
-    __slots__ = ("hosts", "operation", "timeout")
+    __slots__ = ("hosts", "operation", "timeout", "selector", "queue", "queue_ttl")
     HOSTS_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_TTL_FIELD_NUMBER: _ClassVar[int]
     hosts: _containers.RepeatedScalarFieldContainer[str]
     operation: _types_pb2.Operation
     timeout: _duration_pb2.Duration
-    def __init__(self, hosts: _Optional[_Iterable[str]] = ..., operation: _Optional[_Union[_types_pb2.Operation, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    selector: str
+    queue: bool
+    queue_ttl: _duration_pb2.Duration
+    def __init__(self, hosts: _Optional[_Iterable[str]] = ..., operation: _Optional[_Union[_types_pb2.Operation, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., selector: _Optional[str] = ..., queue: _Optional[bool] = ..., queue_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class OperationResult(_message.Message):
-    __slots__ = ("host", "command_id", "refused_reason")
+    __slots__ = ("host", "command_id", "refused_reason", "queued")
     HOST_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
     host: str
     command_id: str
     refused_reason: str
-    def __init__(self, host: _Optional[str] = ..., command_id: _Optional[str] = ..., refused_reason: _Optional[str] = ...) -> None: ...
+    queued: bool
+    def __init__(self, host: _Optional[str] = ..., command_id: _Optional[str] = ..., refused_reason: _Optional[str] = ..., queued: _Optional[bool] = ...) -> None: ...
 
 class RunOperationResponse(_message.Message):
     __slots__ = ("results",)
@@ -264,14 +279,16 @@ class UpdateSettingsResponse(_message.Message):
     def __init__(self, settings: _Optional[_Union[_types_pb2.Settings, _Mapping]] = ...) -> None: ...
 
 class SetDesiredStateRequest(_message.Message):
-    __slots__ = ("commit", "lock_hash", "agent_version")
+    __slots__ = ("commit", "lock_hash", "agent_version", "selector")
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     LOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
     commit: str
     lock_hash: str
     agent_version: str
-    def __init__(self, commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
+    selector: str
+    def __init__(self, commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., agent_version: _Optional[str] = ..., selector: _Optional[str] = ...) -> None: ...
 
 class SetDesiredStateResponse(_message.Message):
     __slots__ = ("desired_state",)
@@ -284,10 +301,12 @@ class GetDesiredStateRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetDesiredStateResponse(_message.Message):
-    __slots__ = ("desired_state",)
+    __slots__ = ("desired_state", "selector_states")
     DESIRED_STATE_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_STATES_FIELD_NUMBER: _ClassVar[int]
     desired_state: _types_pb2.DesiredState
-    def __init__(self, desired_state: _Optional[_Union[_types_pb2.DesiredState, _Mapping]] = ...) -> None: ...
+    selector_states: _containers.RepeatedCompositeFieldContainer[_types_pb2.DesiredState]
+    def __init__(self, desired_state: _Optional[_Union[_types_pb2.DesiredState, _Mapping]] = ..., selector_states: _Optional[_Iterable[_Union[_types_pb2.DesiredState, _Mapping]]] = ...) -> None: ...
 
 class CreateAgentTokenRequest(_message.Message):
     __slots__ = ("host", "enrollment", "ttl")

@@ -8,6 +8,7 @@ from fleetdeck.v1 import command_watch_pb2 as fleetdeck_dot_v1_dot_command__watc
 from fleetdeck.v1 import fleet_service_pb2 as fleetdeck_dot_v1_dot_fleet__service__pb2
 from fleetdeck.v1 import history_pb2 as fleetdeck_dot_v1_dot_history__pb2
 from fleetdeck.v1 import notifications_pb2 as fleetdeck_dot_v1_dot_notifications__pb2
+from fleetdeck.v1 import rollouts_pb2 as fleetdeck_dot_v1_dot_rollouts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -208,6 +209,46 @@ class FleetServiceStub:
                 '/fleetdeck.v1.FleetService/ListAuditEvents',
                 request_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.UpdateHostLabels = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/UpdateHostLabels',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsResponse.FromString,
+                _registered_method=True)
+        self.CreateRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/CreateRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutResponse.FromString,
+                _registered_method=True)
+        self.GetRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/GetRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutResponse.FromString,
+                _registered_method=True)
+        self.ListRollouts = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ListRollouts',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsResponse.FromString,
+                _registered_method=True)
+        self.PauseRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/PauseRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutResponse.FromString,
+                _registered_method=True)
+        self.ResumeRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ResumeRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutResponse.FromString,
+                _registered_method=True)
+        self.AbortRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/AbortRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutResponse.FromString,
+                _registered_method=True)
+        self.ApproveRollout = channel.unary_unary(
+                '/fleetdeck.v1.FleetService/ApproveRollout',
+                request_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutRequest.SerializeToString,
+                response_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutResponse.FromString,
                 _registered_method=True)
 
 
@@ -457,6 +498,64 @@ class FleetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateHostLabels(self, request, context):
+        """Set labels on a host through the API; they win over those declared in its agent.toml.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRollout(self, request, context):
+        """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
+        when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+        Deployer: a rollout that succeeds sets the desired state of its selector.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRollout(self, request, context):
+        """One rollout. NOT_FOUND when there is none with that id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRollouts(self, request, context):
+        """Rollouts, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseRollout(self, request, context):
+        """Pause a running rollout: steps already running finish, no further host starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeRollout(self, request, context):
+        """Resume a paused rollout, or a stopped one anyway (its failures so far are accepted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortRollout(self, request, context):
+        """Abort a rollout: no further step starts; running steps are followed to their end and recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveRollout(self, request, context):
+        """Let a rollout go on after its canary batch passed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -629,6 +728,46 @@ def add_FleetServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'UpdateHostLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateHostLabels,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsResponse.SerializeToString,
+            ),
+            'CreateRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutResponse.SerializeToString,
+            ),
+            'GetRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutResponse.SerializeToString,
+            ),
+            'ListRollouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRollouts,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsResponse.SerializeToString,
+            ),
+            'PauseRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutResponse.SerializeToString,
+            ),
+            'ResumeRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutResponse.SerializeToString,
+            ),
+            'AbortRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutResponse.SerializeToString,
+            ),
+            'ApproveRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveRollout,
+                    request_deserializer=fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutRequest.FromString,
+                    response_serializer=fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1550,6 +1689,222 @@ class FleetService:
             '/fleetdeck.v1.FleetService/ListAuditEvents',
             fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
             fleetdeck_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateHostLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/UpdateHostLabels',
+            fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.UpdateHostLabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/CreateRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.CreateRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/GetRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.GetRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRollouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ListRollouts',
+            fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.ListRolloutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/PauseRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.PauseRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ResumeRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.ResumeRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/AbortRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.AbortRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleetdeck.v1.FleetService/ApproveRollout',
+            fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutRequest.SerializeToString,
+            fleetdeck_dot_v1_dot_rollouts__pb2.ApproveRolloutResponse.FromString,
             options,
             channel_credentials,
             insecure,

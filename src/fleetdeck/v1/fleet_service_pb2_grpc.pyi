@@ -9,6 +9,7 @@ from fleetdeck.v1 import command_watch_pb2 as _command_watch_pb2
 from fleetdeck.v1 import fleet_service_pb2 as _fleet_service_pb2
 from fleetdeck.v1 import history_pb2 as _history_pb2
 from fleetdeck.v1 import notifications_pb2 as _notifications_pb2
+from fleetdeck.v1 import rollouts_pb2 as _rollouts_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -112,6 +113,25 @@ class FleetServiceStub:
     """
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]
     """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
+    UpdateHostLabels: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.UpdateHostLabelsRequest, _rollouts_pb2.UpdateHostLabelsResponse]
+    """Set labels on a host through the API; they win over those declared in its agent.toml."""
+    CreateRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.CreateRolloutRequest, _rollouts_pb2.CreateRolloutResponse]
+    """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
+    when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+    Deployer: a rollout that succeeds sets the desired state of its selector.
+    """
+    GetRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.GetRolloutRequest, _rollouts_pb2.GetRolloutResponse]
+    """One rollout. NOT_FOUND when there is none with that id."""
+    ListRollouts: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.ListRolloutsRequest, _rollouts_pb2.ListRolloutsResponse]
+    """Rollouts, newest first."""
+    PauseRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.PauseRolloutRequest, _rollouts_pb2.PauseRolloutResponse]
+    """Pause a running rollout: steps already running finish, no further host starts."""
+    ResumeRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.ResumeRolloutRequest, _rollouts_pb2.ResumeRolloutResponse]
+    """Resume a paused rollout, or a stopped one anyway (its failures so far are accepted)."""
+    AbortRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.AbortRolloutRequest, _rollouts_pb2.AbortRolloutResponse]
+    """Abort a rollout: no further step starts; running steps are followed to their end and recorded."""
+    ApproveRollout: _grpc.UnaryUnaryMultiCallable[_rollouts_pb2.ApproveRolloutRequest, _rollouts_pb2.ApproveRolloutResponse]
+    """Let a rollout go on after its canary batch passed."""
 
 @_typing.type_check_only
 class FleetServiceAsyncStub(FleetServiceStub):
@@ -193,6 +213,25 @@ class FleetServiceAsyncStub(FleetServiceStub):
     """
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAuditEventsRequest, _audit_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
+    UpdateHostLabels: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.UpdateHostLabelsRequest, _rollouts_pb2.UpdateHostLabelsResponse]  # type: ignore[assignment]
+    """Set labels on a host through the API; they win over those declared in its agent.toml."""
+    CreateRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.CreateRolloutRequest, _rollouts_pb2.CreateRolloutResponse]  # type: ignore[assignment]
+    """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
+    when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+    Deployer: a rollout that succeeds sets the desired state of its selector.
+    """
+    GetRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.GetRolloutRequest, _rollouts_pb2.GetRolloutResponse]  # type: ignore[assignment]
+    """One rollout. NOT_FOUND when there is none with that id."""
+    ListRollouts: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.ListRolloutsRequest, _rollouts_pb2.ListRolloutsResponse]  # type: ignore[assignment]
+    """Rollouts, newest first."""
+    PauseRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.PauseRolloutRequest, _rollouts_pb2.PauseRolloutResponse]  # type: ignore[assignment]
+    """Pause a running rollout: steps already running finish, no further host starts."""
+    ResumeRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.ResumeRolloutRequest, _rollouts_pb2.ResumeRolloutResponse]  # type: ignore[assignment]
+    """Resume a paused rollout, or a stopped one anyway (its failures so far are accepted)."""
+    AbortRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.AbortRolloutRequest, _rollouts_pb2.AbortRolloutResponse]  # type: ignore[assignment]
+    """Abort a rollout: no further step starts; running steps are followed to their end and recorded."""
+    ApproveRollout: _aio.UnaryUnaryMultiCallable[_rollouts_pb2.ApproveRolloutRequest, _rollouts_pb2.ApproveRolloutResponse]  # type: ignore[assignment]
+    """Let a rollout go on after its canary batch passed."""
 
 class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
     """The typed API for automation, the CLI and the web UI."""
@@ -475,5 +514,72 @@ class FleetServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.ListAuditEventsResponse, _abc.Awaitable[_audit_pb2.ListAuditEventsResponse]]:
         """The audit log, newest first: every state change with who made it (filter by host, actor, time)."""
+
+    @_abc_1.abstractmethod
+    def UpdateHostLabels(
+        self,
+        request: _rollouts_pb2.UpdateHostLabelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.UpdateHostLabelsResponse, _abc.Awaitable[_rollouts_pb2.UpdateHostLabelsResponse]]:
+        """Set labels on a host through the API; they win over those declared in its agent.toml."""
+
+    @_abc_1.abstractmethod
+    def CreateRollout(
+        self,
+        request: _rollouts_pb2.CreateRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.CreateRolloutResponse, _abc.Awaitable[_rollouts_pb2.CreateRolloutResponse]]:
+        """Start a rollout: canary first, then batches, each host pulled, switched and tested; it stops
+        when more hosts fail than its budget allows. FAILED_PRECONDITION when a host is in another.
+        Deployer: a rollout that succeeds sets the desired state of its selector.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRollout(
+        self,
+        request: _rollouts_pb2.GetRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.GetRolloutResponse, _abc.Awaitable[_rollouts_pb2.GetRolloutResponse]]:
+        """One rollout. NOT_FOUND when there is none with that id."""
+
+    @_abc_1.abstractmethod
+    def ListRollouts(
+        self,
+        request: _rollouts_pb2.ListRolloutsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.ListRolloutsResponse, _abc.Awaitable[_rollouts_pb2.ListRolloutsResponse]]:
+        """Rollouts, newest first."""
+
+    @_abc_1.abstractmethod
+    def PauseRollout(
+        self,
+        request: _rollouts_pb2.PauseRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.PauseRolloutResponse, _abc.Awaitable[_rollouts_pb2.PauseRolloutResponse]]:
+        """Pause a running rollout: steps already running finish, no further host starts."""
+
+    @_abc_1.abstractmethod
+    def ResumeRollout(
+        self,
+        request: _rollouts_pb2.ResumeRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.ResumeRolloutResponse, _abc.Awaitable[_rollouts_pb2.ResumeRolloutResponse]]:
+        """Resume a paused rollout, or a stopped one anyway (its failures so far are accepted)."""
+
+    @_abc_1.abstractmethod
+    def AbortRollout(
+        self,
+        request: _rollouts_pb2.AbortRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.AbortRolloutResponse, _abc.Awaitable[_rollouts_pb2.AbortRolloutResponse]]:
+        """Abort a rollout: no further step starts; running steps are followed to their end and recorded."""
+
+    @_abc_1.abstractmethod
+    def ApproveRollout(
+        self,
+        request: _rollouts_pb2.ApproveRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollouts_pb2.ApproveRolloutResponse, _abc.Awaitable[_rollouts_pb2.ApproveRolloutResponse]]:
+        """Let a rollout go on after its canary batch passed."""
 
 def add_FleetServiceServicer_to_server(servicer: FleetServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -67,6 +67,7 @@ class CommandState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_STATE_TIMED_OUT: _ClassVar[CommandState]
     COMMAND_STATE_INTERRUPTED: _ClassVar[CommandState]
     COMMAND_STATE_REFUSED: _ClassVar[CommandState]
+    COMMAND_STATE_QUEUED: _ClassVar[CommandState]
 
 class NoTestRunReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -147,6 +148,7 @@ COMMAND_STATE_CANCELLED: CommandState
 COMMAND_STATE_TIMED_OUT: CommandState
 COMMAND_STATE_INTERRUPTED: CommandState
 COMMAND_STATE_REFUSED: CommandState
+COMMAND_STATE_QUEUED: CommandState
 NO_TEST_RUN_REASON_UNSPECIFIED: NoTestRunReason
 NO_TEST_RUN_REASON_NOT_A_SUCCESSFUL_SWITCH: NoTestRunReason
 NO_TEST_RUN_REASON_TESTS_DISABLED: NoTestRunReason
@@ -187,7 +189,7 @@ class Compartment(_message.Message):
     def __init__(self, kind: _Optional[_Union[CompartmentKind, str]] = ..., status: _Optional[_Union[CompartmentStatus, str]] = ..., message: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("cpu_percent", "memory_total_bytes", "memory_used_bytes", "swap_total_bytes", "swap_used_bytes", "load1", "load5", "load15")
+    __slots__ = ("cpu_percent", "memory_total_bytes", "memory_used_bytes", "swap_total_bytes", "swap_used_bytes", "load1", "load5", "load15", "disk_total_bytes", "disk_used_bytes")
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +198,8 @@ class Metrics(_message.Message):
     LOAD1_FIELD_NUMBER: _ClassVar[int]
     LOAD5_FIELD_NUMBER: _ClassVar[int]
     LOAD15_FIELD_NUMBER: _ClassVar[int]
+    DISK_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     cpu_percent: float
     memory_total_bytes: int
     memory_used_bytes: int
@@ -204,21 +208,27 @@ class Metrics(_message.Message):
     load1: float
     load5: float
     load15: float
-    def __init__(self, cpu_percent: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., load1: _Optional[float] = ..., load5: _Optional[float] = ..., load15: _Optional[float] = ...) -> None: ...
+    disk_total_bytes: int
+    disk_used_bytes: int
+    def __init__(self, cpu_percent: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., swap_total_bytes: _Optional[int] = ..., swap_used_bytes: _Optional[int] = ..., load1: _Optional[float] = ..., load5: _Optional[float] = ..., load15: _Optional[float] = ..., disk_total_bytes: _Optional[int] = ..., disk_used_bytes: _Optional[int] = ...) -> None: ...
 
 class HostFacts(_message.Message):
-    __slots__ = ("agent_version", "os", "commit", "lock_hash", "generation")
+    __slots__ = ("agent_version", "os", "commit", "lock_hash", "generation", "previous_generation", "at_first_generation")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     OS_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     LOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIRST_GENERATION_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     os: str
     commit: str
     lock_hash: str
     generation: str
-    def __init__(self, agent_version: _Optional[str] = ..., os: _Optional[str] = ..., commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., generation: _Optional[str] = ...) -> None: ...
+    previous_generation: str
+    at_first_generation: bool
+    def __init__(self, agent_version: _Optional[str] = ..., os: _Optional[str] = ..., commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., generation: _Optional[str] = ..., previous_generation: _Optional[str] = ..., at_first_generation: _Optional[bool] = ...) -> None: ...
 
 class TestSettings(_message.Message):
     __slots__ = ("enabled", "auto_run_after_switch", "timeout")
@@ -349,7 +359,7 @@ class OutputLine(_message.Message):
     def __init__(self, number: _Optional[int] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "triggered_test_command_id", "no_test_run_reason", "requested_by")
+    __slots__ = ("id", "host", "operation", "state", "exit_code", "created_at", "started_at", "finished_at", "trigger", "message", "output_lines", "output_truncated_bytes", "timeout", "triggered_by_command_id", "triggered_test_command_id", "no_test_run_reason", "requested_by", "queue_expires_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
@@ -367,6 +377,7 @@ class Command(_message.Message):
     TRIGGERED_TEST_COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NO_TEST_RUN_REASON_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     host: str
     operation: Operation
@@ -384,7 +395,8 @@ class Command(_message.Message):
     triggered_test_command_id: str
     no_test_run_reason: NoTestRunReason
     requested_by: str
-    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., triggered_test_command_id: _Optional[str] = ..., no_test_run_reason: _Optional[_Union[NoTestRunReason, str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    queue_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., operation: _Optional[_Union[Operation, str]] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[_Union[TestTrigger, str]] = ..., message: _Optional[str] = ..., output_lines: _Optional[int] = ..., output_truncated_bytes: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggered_by_command_id: _Optional[str] = ..., triggered_test_command_id: _Optional[str] = ..., no_test_run_reason: _Optional[_Union[NoTestRunReason, str]] = ..., requested_by: _Optional[str] = ..., queue_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LastOperation(_message.Message):
     __slots__ = ("command_id", "state", "exit_code", "finished_at", "commit", "lock_hash", "generation")
@@ -405,16 +417,20 @@ class LastOperation(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., state: _Optional[_Union[CommandState, str]] = ..., exit_code: _Optional[int] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., generation: _Optional[str] = ...) -> None: ...
 
 class DesiredState(_message.Message):
-    __slots__ = ("commit", "lock_hash", "agent_version", "updated_at")
+    __slots__ = ("commit", "lock_hash", "agent_version", "updated_at", "selector", "rollout_id")
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     LOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
     commit: str
     lock_hash: str
     agent_version: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., agent_version: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    selector: str
+    rollout_id: str
+    def __init__(self, commit: _Optional[str] = ..., lock_hash: _Optional[str] = ..., agent_version: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., selector: _Optional[str] = ..., rollout_id: _Optional[str] = ...) -> None: ...
 
 class Settings(_message.Message):
     __slots__ = ("test_timeout", "heartbeat_interval", "test_history_limit", "operation_timeout")
@@ -429,7 +445,28 @@ class Settings(_message.Message):
     def __init__(self, test_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., test_history_limit: _Optional[int] = ..., operation_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Host(_message.Message):
-    __slots__ = ("name", "online", "last_seen", "facts", "metrics", "compartments", "test_status", "running_command_id", "running_operation", "last_switch", "last_pull", "test_settings", "test_settings_override", "declared_test_settings", "registered_at", "last_rollback", "current_deployment_id")
+    __slots__ = ("name", "online", "last_seen", "facts", "metrics", "compartments", "test_status", "running_command_id", "running_operation", "last_switch", "last_pull", "test_settings", "test_settings_override", "declared_test_settings", "registered_at", "last_rollback", "current_deployment_id", "labels", "declared_labels", "label_overrides", "desired_state", "rollout_id")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class DeclaredLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelOverridesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
@@ -447,6 +484,11 @@ class Host(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_ROLLBACK_FIELD_NUMBER: _ClassVar[int]
     CURRENT_DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_STATE_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     online: bool
     last_seen: _timestamp_pb2.Timestamp
@@ -464,7 +506,12 @@ class Host(_message.Message):
     registered_at: _timestamp_pb2.Timestamp
     last_rollback: LastOperation
     current_deployment_id: str
-    def __init__(self, name: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., facts: _Optional[_Union[HostFacts, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., compartments: _Optional[_Iterable[_Union[Compartment, _Mapping]]] = ..., test_status: _Optional[_Union[TestStatus, _Mapping]] = ..., running_command_id: _Optional[str] = ..., running_operation: _Optional[_Union[Operation, str]] = ..., last_switch: _Optional[_Union[LastOperation, _Mapping]] = ..., last_pull: _Optional[_Union[LastOperation, _Mapping]] = ..., test_settings: _Optional[_Union[TestSettings, _Mapping]] = ..., test_settings_override: _Optional[_Union[TestSettingsOverride, _Mapping]] = ..., declared_test_settings: _Optional[_Union[DeclaredTestSettings, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_rollback: _Optional[_Union[LastOperation, _Mapping]] = ..., current_deployment_id: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    declared_labels: _containers.ScalarMap[str, str]
+    label_overrides: _containers.ScalarMap[str, str]
+    desired_state: DesiredState
+    rollout_id: str
+    def __init__(self, name: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., facts: _Optional[_Union[HostFacts, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., compartments: _Optional[_Iterable[_Union[Compartment, _Mapping]]] = ..., test_status: _Optional[_Union[TestStatus, _Mapping]] = ..., running_command_id: _Optional[str] = ..., running_operation: _Optional[_Union[Operation, str]] = ..., last_switch: _Optional[_Union[LastOperation, _Mapping]] = ..., last_pull: _Optional[_Union[LastOperation, _Mapping]] = ..., test_settings: _Optional[_Union[TestSettings, _Mapping]] = ..., test_settings_override: _Optional[_Union[TestSettingsOverride, _Mapping]] = ..., declared_test_settings: _Optional[_Union[DeclaredTestSettings, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_rollback: _Optional[_Union[LastOperation, _Mapping]] = ..., current_deployment_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., declared_labels: _Optional[_Mapping[str, str]] = ..., label_overrides: _Optional[_Mapping[str, str]] = ..., desired_state: _Optional[_Union[DesiredState, _Mapping]] = ..., rollout_id: _Optional[str] = ...) -> None: ...
 
 class TestSubCase(_message.Message):
     __slots__ = ("name", "classname", "outcome", "duration", "message")

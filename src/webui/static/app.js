@@ -1,10 +1,12 @@
 // The dashboard: follows GET /events (snapshot, then changes) and wires every button.
 import { bulk, runOperation, stopHost } from "./actions.js";
 import { api, toLogin } from "./api.js";
+import { noRollbackReason } from "./availability.js";
 import { operation } from "./dom.js";
 import { initFailingCases, noteHost, refreshFailingCases } from "./failing.js";
 import { closePanel, onCommand, stopCurrent } from "./logpanel.js";
 import { initPopups, openHistory, openPopup, refreshPopup } from "./popups.js";
+import { initRollouts, loadRollouts, onHost as rolloutHost, onRollout } from "./rollouts.js";
 import { openGlobalSettings, openHostSettings } from "./settings.js";
 import { rememberCommand, state } from "./state.js";
 import { ageRows, refreshRows, renderAll, renderHost, renderSelection, renderSummary, schedulePaint, shownHosts } from "./table.js";
@@ -35,15 +37,21 @@ const handlers = {
     for (const host of state.hosts.values()) noteHost(host);
     refreshFailingCases();
     for (const name of state.hosts.keys()) refreshPopup(name);
+    loadRollouts(); // what changed while this page was not following
     setConnection("live", "Live");
   },
   host(host) {
     state.hosts.set(host.name, host);
     renderHost(host);
+    if (tipTarget && !tipTarget.isConnected) hideTooltip();
     noteHost(host);
     renderSummary();
     document.getElementById("empty").hidden = true;
     refreshPopup(host.name);
+    rolloutHost(host);
+  },
+  rollout(rollout) {
+    onRollout(rollout);
   },
   command(command) {
     rememberCommand(command);
@@ -62,7 +70,10 @@ const handlers = {
     const runAgainFirst = offered[0] === "test";
     const rollback = { label: "Rollback", primary: !runAgainFirst, onClick: () => runOperation([failed.host], "rollback") };
     const again = { label: "Run again", primary: true, onClick: () => runOperation([failed.host], "test") };
-    if (failed.rollback_available) actions.push(...(runAgainFirst ? [again, rollback] : [rollback]));
+    // No Rollback where there is nothing to roll back to (the host is at its first generation).
+    const host = state.hosts.get(failed.host);
+    const offers = (runAgainFirst ? [again, rollback] : [rollback]).filter((a) => a !== rollback || !host || !noRollbackReason(host));
+    if (failed.rollback_available) actions.push(...offers);
     const text = failed.message || `Tests failed on ${failed.host}`;
     toast(failed.advice ? `${text} — ${failed.advice}` : text, { tone: "error", sticky: true, actions, key: `tests-${failed.host}` });
   },
@@ -156,7 +167,15 @@ function onSelect(event) {
 
 // --- Tooltips ---------------------------------------------------------------------------------------
 
-function showTooltip(target) {
+// The tooltip follows its element: when the row is redrawn under it (a command ended while a dialog
+// was open, say) it shows the new text, and it goes away with the element or when a dialog closes.
+let tipTarget = null;
+const tipWatch = new MutationObserver(() => {
+  if (tipTarget && tipTarget.isConnected) placeTooltip(tipTarget);
+  else hideTooltip();
+});
+
+function placeTooltip(target) {
   const tip = document.getElementById("tooltip");
   tip.textContent = target.dataset.tooltip;
   tip.hidden = false;
@@ -166,7 +185,16 @@ function showTooltip(target) {
   tip.style.top = `${r.bottom + window.scrollY + 6}px`;
 }
 
+function showTooltip(target) {
+  tipWatch.disconnect();
+  tipTarget = target;
+  tipWatch.observe(target, { attributes: true, attributeFilter: ["data-tooltip"] });
+  placeTooltip(target);
+}
+
 function hideTooltip() {
+  tipWatch.disconnect();
+  tipTarget = null;
   document.getElementById("tooltip").hidden = true;
 }
 
@@ -184,6 +212,8 @@ function initTooltips() {
     if (target) showTooltip(target);
   });
   table.addEventListener("focusout", hideTooltip);
+  // A dialog gives focus back to the element that opened it; no tooltip should pop up over the page.
+  for (const dialog of document.querySelectorAll("dialog")) dialog.addEventListener("close", hideTooltip);
 }
 
 async function logOut() {
@@ -232,6 +262,7 @@ function start() {
   initTooltips();
   renderSelection();
   initView();
+  initRollouts();
   // "seen 12 s ago" ages in the page from the last time it has; tooltips ("2 min ago") too, slower.
   setInterval(() => ageRows(), 1000);
   setInterval(refreshRows, 15000);

@@ -84,3 +84,11 @@ export function formatDuration(duration) {
 }
 
 export const short = (hash, n = 7) => (hash ? hash.slice(0, n) : "–");
+
+// A compartment status in the legend's words ("failed", never "error"): one vocabulary everywhere.
+const STATUS_WORDS = { ok: "current", outdated: "outdated", error: "failed", working: "running", unknown: "no signal", disabled: "disabled" };
+const TESTS_WORDS = { ...STATUS_WORDS, ok: "passed", outdated: "pending" };
+
+export function statusWord(st, compartmentKind = "") {
+  return (compartmentKind === "tests" ? TESTS_WORDS : STATUS_WORDS)[st] || st;
+}

@@ -39,6 +39,13 @@ function note(text) {
   appendLine({ stream: "OUTPUT_STREAM_SYSTEM", text });
 }
 
+// The verdict line ends the output: the panel always scrolls to it.
+function verdict(text) {
+  note(text);
+  const out = document.getElementById("log-output");
+  out.scrollTop = out.scrollHeight;
+}
+
 function follow(commandId) {
   if (source) source.close();
   const es = new EventSource(api.outputUrl(commandId));
@@ -57,13 +64,13 @@ function follow(commandId) {
     const command = JSON.parse(event.data);
     setHeader(command);
     const st = commandState(command.state);
-    note(`[fleetdeck] ${operation(command.operation)} ${st.replace("_", " ")}${command.exit_code !== undefined && st !== "cancelled" ? ` (exit ${command.exit_code})` : ""}${command.message ? ` — ${command.message}` : ""}`);
+    verdict(`[fleetdeck] ${operation(command.operation)} ${st.replace("_", " ")}${command.exit_code !== undefined && st !== "cancelled" ? ` (exit ${command.exit_code})` : ""}${command.message ? ` — ${command.message}` : ""}`);
     followQueued();
   });
   es.addEventListener("failure", (event) => {
     es.close();
     if (source === es) source = null;
-    note(`[fleetdeck] ${JSON.parse(event.data)}`);
+    verdict(`[fleetdeck] ${JSON.parse(event.data)}`);
   });
 }
 

@@ -2,7 +2,9 @@
 import { runOperation, stopHost } from "./actions.js";
 import { appendAnsi } from "./ansi.js";
 import { api } from "./api.js";
-import { ago, classification, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status } from "./dom.js";
+import { blockedReason } from "./availability.js";
+import { ago, classification, commandState, el, formatDuration, icon, operation, outcome, parseTime, short, status, statusWord } from "./dom.js";
+import { metricsRows } from "./hostmetrics.js";
 import { showOutput } from "./logpanel.js";
 import { openHostSettings } from "./settings.js";
 import { state } from "./state.js";
@@ -29,6 +31,19 @@ export function openPopup(host, kind, { runId = null } = {}) {
   if (!dialog().open) dialog().showModal();
   // Every open asks again: the desired state changes (CI sets it) without any event for it.
   if (kind !== "tests" && kind !== "history") loadDesired();
+  if (kind === "agent") loadMetrics(host);
+}
+
+// Metrics change with every heartbeat without an event for them: the Agent card asks on opening.
+const fresh = new Map(); // host name -> the host as GET /api/hosts/<name> answered
+async function loadMetrics(name) {
+  const asked = open;
+  try {
+    fresh.set(name, await api.host(name));
+    if (open && open === asked) render();
+  } catch {
+    // the card shows the metrics the last event carried
+  }
 }
 
 export function closePopup() {
@@ -61,7 +76,7 @@ function frame(host, title, st, message, ...body) {
   d.dataset.host = host;
   const parts = [
     el("header", { class: "popup__head" }, el("h2", { text: title }), el("button", { class: "popup__x", type: "button", "data-popup-action": "close", "aria-label": "Close this card" }, "×")),
-    st ? el("div", { class: `popup__status popup__status--${st}`, "data-status": st }, el("span", { class: "popup__badge", text: st }), el("span", { text: message })) : null,
+    st ? el("div", { class: `popup__status popup__status--${st}`, "data-status": st }, el("span", { class: "popup__badge", text: statusWord(st, open.kind) }), el("span", { text: message })) : null,
     ...body,
   ];
   d.replaceChildren(...parts.filter(Boolean));
@@ -111,7 +126,6 @@ function renderTests(host) {
   } else if (st !== "disabled") {
     body.push(el("p", { class: "muted", text: "No test run recorded yet." }));
   }
-  const busy = Boolean(host.running_command_id);
   const footer = el("footer", { class: "dialog__buttons" });
   if (st === "working" && !viewingOld) {
     footer.append(button("View Live Output", "live-output", { iconName: "terminal" }), button("Stop", "stop", { danger: true, iconName: "stop" }));
@@ -120,10 +134,13 @@ function renderTests(host) {
   } else {
     footer.append(button("View Full Output", "view-output", { iconName: "terminal", disabled: !runId }));
     if (run) footer.append(el("a", { class: "btn", href: `/api/test-runs/${encodeURIComponent(run.id)}/junit.xml`, download: `${host.name}-${run.id}.xml`, "data-junit": run.id, title: "Download this run as JUnit XML" }, "JUnit XML"));
-    const blocked = { disabled: !host.online || busy, title: !host.online ? `${host.name} is offline` : busy ? "A command is running" : null };
-    const rollback = button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", ...blocked });
+    const blocked = (action) => {
+      const reason = blockedReason(host, action);
+      return { disabled: reason !== "", title: reason || null };
+    };
+    const rollback = button("Rollback", "rollback", { danger: st === "error", iconName: "rollback", ...blocked("rollback") });
     // The offer's order is the control plane's: a regression offers the rollback first, a flaky failure a new run.
-    if (run?.offer?.operations?.[0] === "test") footer.append(button("Run again", "run-tests", { primary: true, iconName: "play", ...blocked }), rollback);
+    if (run?.offer?.operations?.[0] === "test") footer.append(button("Run again", "run-tests", { primary: true, iconName: "play", ...blocked("test") }), rollback);
     else footer.append(rollback);
   }
   footer.append(button("Close", "close"));
@@ -262,6 +279,7 @@ function renderCompartment(host, kind) {
       ["OS", f.os],
       ["Connected", host.online ? "online" : `offline · last seen ${ago(host.last_seen)}`],
       ["Registered", ago(host.registered_at)],
+      ...metricsRows(fresh.get(host.name)?.metrics || host.metrics),
     ];
     if (st === "outdated") fixes.push(el("p", { class: "hint", text: "Update the fleetdeck package on the host; the agent reports its new version when it reconnects." }));
   } else if (kind === "git" || kind === "lock") {
@@ -278,7 +296,8 @@ function renderCompartment(host, kind) {
       ["Last switch", lastOp(host.last_switch)],
       ["Last pull", lastOp(host.last_pull)],
       ["Last rollback", lastOp(host.last_rollback)],
-      ["Git / Lock", `${compartmentStatus(host, "git")} / ${compartmentStatus(host, "lock")}`],
+      ["Rollback returns to", f.previous_generation || (f.at_first_generation ? "nothing: this is the first generation" : "unknown"), "mono"],
+      ["Git / Lock", `${statusWord(compartmentStatus(host, "git"), "git")} / ${statusWord(compartmentStatus(host, "lock"), "lock")}`],
     ];
     const upstream = ["git", "lock"].some((k) => ["outdated", "error"].includes(compartmentStatus(host, k)));
     if ((st === "outdated" || st === "error") && upstream) fixes.push(button("Pull", "pull", { primary: true, iconName: "pull", disabled: offline || running, title: busyTitle }));

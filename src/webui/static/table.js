@@ -1,5 +1,7 @@
 // The host table: one row per host, five compartment buttons, per-host actions.
-import { ago, clear, el, icon, kind, parseTime, short, status } from "./dom.js";
+import { blockedReason, bulkBlockedReason } from "./availability.js";
+import { ago, clear, el, icon, kind, parseTime, short, status, statusWord } from "./dom.js";
+import { metricsHint } from "./hostmetrics.js";
 import { state } from "./state.js";
 import { insertionPoint, matches, ordered } from "./view.js";
 
@@ -38,7 +40,7 @@ export function tooltipFor(host, k) {
     return `Tests running: ${ts.completed}/${ts.total || "?"}${current}`;
   }
   const since = parseTime(c.since) && st !== "unknown" ? ` (${ago(c.since)})` : "";
-  return `${c.message || `${LABELS[k]}: ${st}`}${since}`;
+  return `${c.message || `${LABELS[k]}: ${statusWord(st, k)}`}${since}`;
 }
 
 function caption(host, k, st) {
@@ -73,6 +75,7 @@ function buildRow(name) {
       { class: "host" },
       el("div", { class: "host__name" }, el("span", { class: "online-dot" }), el("span", { class: "name", text: name })),
       el("div", { class: "host__meta" }),
+      el("div", { class: "host__metrics" }),
     ),
   );
   for (const k of KINDS) {
@@ -116,6 +119,8 @@ function updateRow(row, host) {
   row.querySelector("[data-select]").checked = state.selected.has(host.name);
   row.querySelector(".online-dot").dataset.online = host.online ? "yes" : "no";
   row.querySelector(".host__meta").textContent = seenText(host);
+  row.dataset.rollout = host.rollout_id || ""; // a host in a rollout says so (style.css badges it)
+  row.querySelector(".host__metrics").textContent = host.online ? metricsHint(host.metrics) : "";
   for (const k of KINDS) {
     const st = compartmentStatus(host, k);
     const button = row.querySelector(`[data-compartment="${k}"]`);
@@ -132,13 +137,9 @@ function updateRow(row, host) {
   for (const button of row.querySelectorAll(".actions [data-action]")) {
     const action = button.dataset.action;
     if (action === "history" || action === "settings") continue;
-    if (action === "stop") {
-      button.disabled = !running;
-      button.title = running ? "Stop the running command" : "Nothing is running";
-    } else {
-      button.disabled = !host.online || running;
-      button.title = !host.online ? `${host.name} is offline` : running ? "A command is running; stop it first" : "";
-    }
+    const reason = blockedReason(host, action);
+    button.disabled = reason !== "";
+    button.title = reason || (action === "stop" ? "Stop the running command" : button.textContent.trim());
   }
 }
 
@@ -308,7 +309,12 @@ export function renderSummary() {
 export function renderSelection() {
   const n = state.selected.size;
   document.getElementById("selection-count").textContent = n ? `${n} selected` : "Select hosts for a bulk action";
-  for (const b of document.querySelectorAll("[data-bulk]")) b.disabled = n === 0;
+  const chosen = [...state.selected].map((name) => state.hosts.get(name)).filter(Boolean);
+  for (const b of document.querySelectorAll("[data-bulk]")) {
+    const reason = bulkBlockedReason(chosen, b.dataset.bulk);
+    b.disabled = reason !== "";
+    b.title = reason;
+  }
   const all = document.getElementById("select-all");
   all.checked = n > 0 && n === state.hosts.size;
   all.indeterminate = n > 0 && n < state.hosts.size;

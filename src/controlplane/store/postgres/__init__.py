@@ -30,11 +30,13 @@ from .database import Database
 from .hosts import PostgresHosts
 from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
+from .targets import PostgresTargets
 from .test_runs import PostgresTestRuns
 
 
 class PostgresStore(
     PostgresHosts,
+    PostgresTargets,
     PostgresCommands,
     PostgresTestRuns,
     PostgresCaseHistory,

@@ -21,11 +21,13 @@ from .credentials import SqliteCredentials
 from .database import Database
 from .hosts import SqliteHosts
 from .notifications import SqliteNotifications
+from .targets import SqliteTargets
 from .test_runs import SqliteTestRuns
 
 
 class SqliteStore(
     SqliteHosts,
+    SqliteTargets,
     SqliteCommands,
     SqliteTestRuns,
     SqliteCaseHistory,

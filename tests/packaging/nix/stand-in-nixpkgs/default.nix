@@ -9,7 +9,7 @@ let
     buildPythonApplication = attrs: attrs;
   } // builtins.listToAttrs (map (name: { inherit name; value = "python3Packages.${name}"; }) [
     "aiosqlite" "argon2-cffi" "asyncpg" "click" "defusedxml" "rich" "junitparser" "xmlschema" "grpcio" "grpcio-health-checking" "grpcio-reflection" "grpcio-testing"
-    "httpx" "jinja2" "prometheus-client" "protobuf" "pytest-asyncio" "pytest-timeout" "pytestCheckHook" "setuptools"
+    "httpx" "hypothesis" "jinja2" "prometheus-client" "protobuf" "psutil" "pytest-asyncio" "pytest-timeout" "pytestCheckHook" "setuptools"
     "sse-starlette" "starlette" "uvicorn"
   ]);
   base = final: {

@@ -1,0 +1,118 @@
+"""Host labels, desired states per selector and rollouts in PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
+from fleetdeck.v1 import types_pb2 as pb
+
+from ...timeutil import from_ts, to_ts
+from ..codec import blob, parse
+from ..records import HostLabels
+from ..rows import COMMAND_COLUMNS
+from ..rows import command as command_from_row
+from ..targets import ACTIVE_ROLLOUT_STATES
+from .database import Database
+
+
+class PostgresTargets:
+    """The target aggregate of `PostgresStore` (methods documented on `TargetStore`)."""
+
+    _db: Database
+
+    if TYPE_CHECKING:  # given by PostgresCommands in the store's bases; a stub here would shadow it
+
+        async def insert_command(self, command: pb.Command) -> None: ...
+
+    async def load_host_labels(self) -> dict[str, HostLabels]:
+        rows = await self._db.all("SELECT host, declared, overrides FROM host_labels")
+        return {r[0]: HostLabels(json.loads(r[1]), json.loads(r[2])) for r in rows}
+
+    async def save_host_labels(self, host: str, labels: HostLabels) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO host_labels(host, declared, overrides) VALUES ($1, $2, $3) ON CONFLICT(host) "
+                "DO UPDATE SET declared = excluded.declared, overrides = excluded.overrides",
+                host,
+                json.dumps(labels.declared, sort_keys=True),
+                json.dumps(labels.overrides, sort_keys=True),
+            )
+
+    async def load_selector_desired(self) -> list[pb.DesiredState]:
+        rows = await self._db.all(
+            "SELECT selector, commit_sha, lock_hash, agent_version, updated_at FROM selector_desired_states "
+            "ORDER BY selector"
+        )
+        return [
+            pb.DesiredState(
+                selector=r[0], commit=r[1], lock_hash=r[2], agent_version=r[3], updated_at=to_ts(r[4])
+            )
+            for r in rows
+        ]
+
+    async def save_selector_desired(self, desired: pb.DesiredState) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO selector_desired_states VALUES ($1, $2, $3, $4, $5) ON CONFLICT(selector) DO UPDATE "
+                "SET commit_sha=excluded.commit_sha, lock_hash=excluded.lock_hash, "
+                "agent_version=excluded.agent_version, updated_at=excluded.updated_at",
+                desired.selector,
+                desired.commit,
+                desired.lock_hash,
+                desired.agent_version,
+                from_ts(desired.updated_at),
+            )
+
+    async def save_rollout(self, rollout: rollouts_pb.Rollout) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO rollouts(id, created_at, state, rollout) VALUES ($1, $2, $3, $4) ON CONFLICT(id) "
+                "DO UPDATE SET state = excluded.state, rollout = excluded.rollout",
+                rollout.id,
+                from_ts(rollout.created_at),
+                rollout.state,
+                blob(rollout),
+            )
+
+    async def get_rollout(self, rollout_id: str) -> rollouts_pb.Rollout | None:
+        r = await self._db.one("SELECT rollout FROM rollouts WHERE id = $1", (rollout_id,))
+        return None if r is None else parse(rollouts_pb.Rollout, r[0])
+
+    async def list_rollouts(self, limit: int, active_only: bool = False) -> list[rollouts_pb.Rollout]:
+        if active_only:
+            rows = await self._db.all(
+                "SELECT rollout FROM rollouts WHERE state = ANY($1::bigint[]) "
+                "ORDER BY created_at DESC, id DESC LIMIT $2",
+                (sorted(ACTIVE_ROLLOUT_STATES), limit),
+            )
+        else:
+            rows = await self._db.all(
+                "SELECT rollout FROM rollouts ORDER BY created_at DESC, id DESC LIMIT $1", (limit,)
+            )
+        return [parse(rollouts_pb.Rollout, r[0]) for r in rows]
+
+    async def queue_command(self, command: pb.Command) -> None:
+        # The expiry first: a crash in between leaves a row that joins no command, never a queued
+        # command without an expiry.
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO command_queue(command_id, expires_at) VALUES ($1, $2)",
+                command.id,
+                from_ts(command.queue_expires_at),
+            )
+        await self.insert_command(command)
+
+    async def queued_commands(self) -> list[pb.Command]:
+        rows = await self._db.all(
+            f"SELECT {COMMAND_COLUMNS}, q.expires_at FROM commands "
+            "JOIN command_queue q ON q.command_id = commands.id WHERE commands.state = $1 ORDER BY commands.ord",
+            (pb.COMMAND_STATE_QUEUED,),
+        )
+        found = []
+        for r in rows:
+            command = command_from_row(r)
+            command.queue_expires_at.CopyFrom(to_ts(r[-1]))
+            found.append(command)
+        return found
