@@ -322,18 +322,20 @@ class Server:
             print(f"warning: {self.kind} exited with {self.process.returncode}; log tail:\n{tail(self.log)}")
 
 
-async def start_server(kind: str, workdir: Path) -> Server:
-    """Start the control plane or the no-op servicer on a free port; wait until it serves."""
+async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -> Server:
+    """Start the control plane or the no-op servicer on `address` (a free port by default); wait
+    until it serves. Started again in the same `workdir`, the control plane opens the same database."""
     slug = "controlplane" if kind == "control plane" else "noop"
     ready = workdir / f"{slug}-ready.json"
+    ready.unlink(missing_ok=True)
     log = workdir / f"{slug}.log"
     if kind == "control plane":
         script = Path(sys.executable).parent / "fleetdeck"
         entry = [str(script)] if script.exists() else [sys.executable, "-m", "fleetdeck.cli"]
-        command = [*entry, "controlplane", "--db", str(workdir / "bench.db"), "--grpc", "127.0.0.1:0"]
+        command = [*entry, "controlplane", "--db", str(workdir / "bench.db"), "--grpc", address]
     else:
-        command = [sys.executable, str(NOOP_SERVER), "--grpc", "127.0.0.1:0"]
-    with log.open("wb") as out:
+        command = [sys.executable, str(NOOP_SERVER), "--grpc", address]
+    with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             *command, "--ready-file", str(ready),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,

@@ -51,6 +51,9 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))  # the synthetic fleet (live
 
 import grpc  # noqa: E402
 import liveview  # noqa: E402
+from figures import Figure  # noqa: E402
+from figures import read as read_figures  # noqa: E402
+from figures import write as write_figures  # noqa: E402
 from google.protobuf import timestamp_pb2  # noqa: E402
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb  # noqa: E402
@@ -391,6 +394,26 @@ def report(sides: list[Side], args: argparse.Namespace, window_start: float, win
         values = [figures[name][key] for name in names]
         ratio = values[1] / values[0] if values[0] else float("nan")
         print(f"  {label:38}" + "".join(f"{fmt.format(v):>22}" for v in values) + f"{ratio:>9.2f}x")
+    if args.figures:
+        bare, webui = (figures[name] for name in names)
+        scale = f"{args.viewers:,} viewers, {args.hosts:,} hosts"
+        rows = [
+            (f"{scale}: all viewers live after", "s", "connect", "< 10 s at 1,000 viewers"),
+            (f"{scale}: server CPU per connect", "ms", "connect_cpu_ms", "<= 5 ms at 1,000 hosts"),
+            (f"{scale}: change -> browser p99", "ms", "p99", "<= 2x bare and < 250 ms"),
+            (f"{scale}: delivery ratio", "", "delivery", "1.000"),
+            (f"{scale}: server CPU in the window", "cores", "cpu", "<= 2x bare"),
+        ]
+        write_figures(
+            Path(args.figures),
+            [
+                *read_figures(Path(args.figures)),
+                *(
+                    Figure("sse_fanout", n, u, webui[k], bare[k], "bare sse-starlette", t)
+                    for n, u, k, t in rows
+                ),
+            ],
+        )
 
 
 # --- the page --------------------------------------------------------------------------------------
@@ -482,6 +505,32 @@ async def page_figures(args: argparse.Namespace) -> None:
             "   (budget 16 ms)"
         )
     print(f"  rows in the DOM                                  {rows:8d}")
+    if args.figures and measures:
+        nan, scale = float("nan"), f"page, {args.page_hosts:,} hosts"
+        write_figures(
+            Path(args.figures),
+            [
+                *read_figures(Path(args.figures)),
+                Figure(
+                    "sse_fanout",
+                    f"{scale}: first snapshot painted",
+                    "ms",
+                    measures["snapshot-painted"][0],
+                    nan,
+                    "",
+                    "< 1000 ms",
+                ),
+                Figure(
+                    "sse_fanout",
+                    f"{scale}: change applied (max)",
+                    "ms",
+                    max(measures["host"]),
+                    nan,
+                    "",
+                    "< 16 ms",
+                ),
+            ],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -499,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-only", action="store_true", help="only measure the page")
     parser.add_argument("--page-hosts", type=int, default=10_000)
     parser.add_argument("--page-changes", type=int, default=20)
+    parser.add_argument(
+        "--figures", default="", help="add the figures as JSON to this file (for bench/all.py)"
+    )
     args = parser.parse_args(argv)
     if args.role == "upstream":
         asyncio.run(run_upstream(args))

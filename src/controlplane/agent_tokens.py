@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -25,6 +26,9 @@ def check_host_name(name: str) -> str:
 
 ENROLLMENT_TTL_SECONDS = 30 * 60
 ROTATION_OVERLAP_SECONDS = 5 * 60
+# The longest a first use may wait for the once-a-second write-behind: a rotation overlap shorter than
+# this is written at once, so that an older token is never accepted past its end for want of a flush.
+WRITE_BEHIND_BOUND_SECONDS = 30.0
 
 
 class AgentTokens:
@@ -34,6 +38,10 @@ class AgentTokens:
         self.store = store
         self.rotation_overlap_seconds = rotation_overlap_seconds
         self._last_used: dict[str, float] = {}  # written behind by flush_last_used
+        # First uses of host tokens not written yet, in order: token_id -> (host, used_at, until).
+        self._rotations: dict[str, tuple[str, float, float]] = {}
+        self._writing: dict[str, tuple[str, float, float]] = {}  # ... and those being written now
+        self._flushing = asyncio.Lock()
         # Digests the store did not know, until when: a flood of junk tokens costs no store reads.
         self._unknown: dict[str, float] = {}
 
@@ -59,21 +67,35 @@ class AgentTokens:
                 raise Unauthenticated("this enrollment token was already used; create a new one")
             token, _, _ = await self.create(record.host)
             return token
-        if record.used:
-            # A reconnect storm must not become a storm of write transactions: written behind.
-            self._last_used[record.token_id] = time.time()
-            return None
-        await self.store.touch_token(record.token_id)
-        await self.store.expire_older_tokens(
-            record.host, record.token_id, time.time() + self.rotation_overlap_seconds
-        )
+        now = time.time()
+        self._last_used[record.token_id] = now
+        if record.used or record.token_id in self._rotations or record.token_id in self._writing:
+            return None  # a reconnect storm must not become a storm of write transactions
+        # The first use of a host token starts the rotation overlap now. A welcome storm of fresh
+        # tokens is written behind too, once a second with the last-used times; an overlap too short
+        # to wait for that flush is written at once.
+        self._rotations[record.token_id] = (record.host, now, now + self.rotation_overlap_seconds)
+        if self.rotation_overlap_seconds < WRITE_BEHIND_BOUND_SECONDS:
+            await self.flush_last_used()
         return None
 
     async def flush_last_used(self) -> None:
-        """Write the last-used times gathered since the previous flush."""
-        used, self._last_used = self._last_used, {}
-        if used:
-            await self.store.touch_tokens(used)
+        """Write the last-used times and first uses gathered since the previous flush, in one
+        transaction; kept for the next flush if it fails."""
+        async with self._flushing:
+            used, self._last_used = self._last_used, {}
+            self._writing, self._rotations = self._rotations, {}
+            if not used and not self._writing:
+                return
+            try:
+                rotations = [(h, t, at, until) for t, (h, at, until) in self._writing.items()]
+                await self.store.touch_tokens(used, rotations)
+            except BaseException:
+                self._last_used = used | self._last_used
+                self._rotations = self._writing | self._rotations
+                raise
+            finally:
+                self._writing = {}
 
     async def verify(self, token: str, claimed_host: str) -> TokenRecord:
         """The token's record; Unauthenticated if unknown or revoked, PermissionDenied for another host."""

@@ -316,6 +316,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
     async def ListAgentTokens(
         self, request: fleet_pb.ListAgentTokensRequest, context: Any
     ) -> fleet_pb.ListAgentTokensResponse:
+        await self.tokens.flush_last_used()  # first uses are written behind: list what is true now
         return fleet_pb.ListAgentTokensResponse(tokens=await self.store.list_tokens(request.host))
 
     async def RevokeAgentToken(

@@ -128,3 +128,27 @@ async def test_a_secret_is_made_once_and_kept(database: str) -> None:
         assert await store.secret("other") != key
     async with opened_store(database) as store:
         assert await store.secret("webui-cookie-key") == key
+
+
+async def test_last_used_times_and_first_uses_are_written_in_one_call(store: EngineStore) -> None:
+    await store.add_token("old", "gpc0", "1" * 64)
+    await store.add_token("new", "gpc0", "2" * 64)
+    await store.add_token("mac-old", "mac1", "3" * 64)
+    await store.add_token("mac-new", "mac1", "4" * 64)
+    used_at = time.time()
+    while time.time() <= used_at:  # the next token is created after the first use, on any clock
+        pass
+    await store.add_token("later", "gpc0", "5" * 64)
+    await store.touch_tokens(
+        {"new": used_at, "mac-new": used_at},
+        [("gpc0", "new", used_at, FUTURE), ("mac1", "mac-new", used_at, FUTURE + 60)],
+    )
+    tokens = {t.token_id: t for t in await store.list_tokens()}
+    assert {i: t.expires_at.seconds for i, t in tokens.items()} == {
+        "old": int(FUTURE),
+        "new": 0,
+        "mac-old": int(FUTURE + 60),
+        "mac-new": 0,
+        "later": 0,  # created after the first use: not rotated out by it
+    }
+    assert {i for i, t in tokens.items() if t.HasField("last_used_at")} == {"new", "mac-new"}

@@ -291,12 +291,17 @@ class CredentialStore(Protocol):
         """Record that an agent token was just used."""
         ...
 
-    async def touch_tokens(self, last_used: dict[str, float]) -> None:
-        """Record when agent tokens were last used, in one transaction."""
+    async def touch_tokens(
+        self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
+    ) -> None:
+        """Record when agent tokens were last used, and start the rotation overlaps of tokens used the
+        first time: (host, newer token_id, used_at, until), in order; each as `expire_older_tokens` for
+        the tokens created by `used_at`. One transaction."""
         ...
 
     async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
-        """Start the rotation overlap: the host's other valid tokens stop being accepted at `until`."""
+        """Start the rotation overlap: the host's other valid tokens (created until now) stop being
+        accepted at `until`."""
         ...
 
     async def consume_token(self, token_id: str) -> bool:

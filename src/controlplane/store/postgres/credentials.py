@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from typing import cast
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -15,6 +16,13 @@ from fleetdeck.v1 import types_pb2 as pb
 from ...timeutil import to_ts
 from ..records import TokenRecord, UserRecord, WebSessionRecord
 from .database import Database, rowcount
+
+# The rotation overlap: a host's other valid (non-enrollment) tokens created before the newer token's
+# first use stop being accepted at `until`.
+_EXPIRE_OLDER = (
+    "UPDATE agent_tokens SET expires_at = $1 WHERE host = $2 AND token_id != $3 AND revoked_at IS NULL "
+    "AND enrollment = 0 AND (expires_at IS NULL OR expires_at > $4) AND created_at <= $5"
+)
 
 
 class PostgresCredentials:
@@ -68,24 +76,23 @@ class PostgresCredentials:
                 "UPDATE agent_tokens SET last_used_at = $1 WHERE token_id = $2", time.time(), token_id
             )
 
-    async def touch_tokens(self, last_used: dict[str, float]) -> None:
+    async def touch_tokens(
+        self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
+    ) -> None:
         async with self._db.transaction() as db:
             await db.executemany(
                 "UPDATE agent_tokens SET last_used_at = $1 WHERE token_id = $2",
                 [(when, token_id) for token_id, when in last_used.items()],
             )
+            # In order: a later first use of the same host wins, as when written one by one.
+            await db.executemany(
+                _EXPIRE_OLDER,
+                [(until, host, token_id, until, used_at) for host, token_id, used_at, until in rotations],
+            )
 
     async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
         async with self._db.transaction() as db:
-            status = await db.execute(
-                "UPDATE agent_tokens SET expires_at = $1 WHERE host = $2 AND token_id != $3 AND revoked_at IS NULL "
-                "AND enrollment = 0 AND (expires_at IS NULL OR expires_at > $4)",
-                until,
-                host,
-                newer_token_id,
-                until,
-            )
-            return rowcount(status)
+            return rowcount(await db.execute(_EXPIRE_OLDER, until, host, newer_token_id, until, time.time()))
 
     async def consume_token(self, token_id: str) -> bool:
         async with self._db.transaction() as db:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from typing import cast
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -15,6 +16,13 @@ from fleetdeck.v1 import types_pb2 as pb
 from ...timeutil import to_ts
 from ..records import TokenRecord, UserRecord, WebSessionRecord
 from .database import Database
+
+# The rotation overlap: a host's other valid (non-enrollment) tokens created before the newer token's
+# first use stop being accepted at `until`.
+_EXPIRE_OLDER = (
+    "UPDATE agent_tokens SET expires_at = ? WHERE host = ? AND token_id != ? AND revoked_at IS NULL "
+    "AND enrollment = 0 AND (expires_at IS NULL OR expires_at > ?) AND created_at <= ?"
+)
 
 
 class SqliteCredentials:
@@ -63,20 +71,23 @@ class SqliteCredentials:
                 "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?", (time.time(), token_id)
             )
 
-    async def touch_tokens(self, last_used: dict[str, float]) -> None:
+    async def touch_tokens(
+        self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
+    ) -> None:
         async with self._db.transaction() as db:
             await db.executemany(
                 "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?",
                 [(when, token_id) for token_id, when in last_used.items()],
             )
+            # In order: a later first use of the same host wins, as when written one by one.
+            await db.executemany(
+                _EXPIRE_OLDER,
+                [(until, host, token_id, until, used_at) for host, token_id, used_at, until in rotations],
+            )
 
     async def expire_older_tokens(self, host: str, newer_token_id: str, until: float) -> int:
         async with self._db.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE agent_tokens SET expires_at = ? WHERE host = ? AND token_id != ? AND revoked_at IS NULL "
-                "AND enrollment = 0 AND (expires_at IS NULL OR expires_at > ?)",
-                (until, host, newer_token_id, until),
-            )
+            cursor = await db.execute(_EXPIRE_OLDER, (until, host, newer_token_id, until, time.time()))
             return cursor.rowcount
 
     async def consume_token(self, token_id: str) -> bool:
