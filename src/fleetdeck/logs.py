@@ -44,8 +44,15 @@ def install(handler: logging.Handler) -> logging.Handler:
     return handler
 
 
+# Libraries whose DEBUG lines carry SQL parameters (webhook secrets, token hashes): never below INFO.
+QUIET_LIBRARIES = ("aiosqlite", "asyncpg")
+
+
 def setup(level: int | str, stream: IO[str] | None = None, fmt: str = FORMAT) -> None:
     """The process's logging: `fmt` lines on `stream` (stderr), every handler of the root escaping."""
     logging.basicConfig(level=level, format=fmt, stream=stream)
     for handler in logging.getLogger().handlers:
         install(handler)
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        library.setLevel(max(library.getEffectiveLevel(), logging.INFO))

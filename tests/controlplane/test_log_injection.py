@@ -74,3 +74,17 @@ def test_the_process_setup_escapes_and_is_the_only_one() -> None:
     src = Path(__file__).parents[2] / "src"
     callers = [p for p in src.rglob("*.py") if "basicConfig(" in p.read_text()]
     assert callers == [src / "fleetdeck" / "logs.py"]
+
+
+def test_the_process_setup_keeps_database_drivers_from_logging_sql_parameters() -> None:
+    program = (
+        "import logging\n"
+        "from fleetdeck import logs\n"
+        "logs.setup('DEBUG')\n"
+        "logging.getLogger('aiosqlite').debug('INSERT INTO webhooks VALUES (?), whsec_secret')\n"
+        "logging.getLogger('asyncpg.pool').debug('whsec_secret')\n"
+        "logging.getLogger('controlplane.x').debug('our own debug line')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30)
+    assert "whsec_secret" not in done.stderr
+    assert "our own debug line" in done.stderr

@@ -16,10 +16,9 @@ async def test_an_agent_token_is_found_by_its_hash_and_marked_used(store: Engine
     await store.add_token("t1", "gpc0", "a" * 64)
     assert await store.find_token("a" * 64) == TokenRecord(token_id="t1", host="gpc0", revoked=False)
     assert await store.find_token("b" * 64) is None
-    await store.touch_token("t1")
+    await store.touch_tokens({"t1": 1_700_000_000.0})
     found = await store.find_token("a" * 64)
     assert found is not None and found.used
-    await store.touch_tokens({"t1": 1_700_000_000.0})
     (listed,) = await store.list_tokens("gpc0")
     assert listed.last_used_at.seconds == 1_700_000_000
 

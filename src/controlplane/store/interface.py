@@ -287,10 +287,6 @@ class CredentialStore(Protocol):
         """The agent token whose hash matches, revoked or not."""
         ...
 
-    async def touch_token(self, token_id: str) -> None:
-        """Record that an agent token was just used."""
-        ...
-
     async def touch_tokens(
         self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
     ) -> None:

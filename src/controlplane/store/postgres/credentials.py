@@ -70,12 +70,6 @@ class PostgresCredentials:
             used=r[5] is not None,
         )
 
-    async def touch_token(self, token_id: str) -> None:
-        async with self._db.transaction() as db:
-            await db.execute(
-                "UPDATE agent_tokens SET last_used_at = $1 WHERE token_id = $2", time.time(), token_id
-            )
-
     async def touch_tokens(
         self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
     ) -> None:

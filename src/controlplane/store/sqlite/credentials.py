@@ -65,12 +65,6 @@ class SqliteCredentials:
             used=r[5] is not None,
         )
 
-    async def touch_token(self, token_id: str) -> None:
-        async with self._db.transaction() as db:
-            await db.execute(
-                "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ?", (time.time(), token_id)
-            )
-
     async def touch_tokens(
         self, last_used: dict[str, float], rotations: Sequence[tuple[str, str, float, float]] = ()
     ) -> None:
