@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,6 +26,18 @@ from .ingest import Ingest
 from .store import TokenRecord
 
 log = logging.getLogger(__name__)
+
+REFUSAL_GRACE_SECONDS = 0.25
+
+
+async def _let_the_hello_land(requests: AsyncIterator[agent_pb.ConnectRequest]) -> None:
+    """Before refusing a stream, take its first message if it is already on its way (a moment at
+    most; a silent client holds nothing longer). An agent writes its hello as it connects: ended
+    while that write is in flight, its call would report grpc's "Internal error from Core" instead
+    of the refusal, and the agent could not tell a bad token from a passing fault."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(REFUSAL_GRACE_SECONDS):
+            await anext(requests)
 
 
 class AgentService(agent_grpc.AgentServiceServicer):
@@ -51,13 +64,15 @@ class AgentService(agent_grpc.AgentServiceServicer):
         request_iterator: AsyncIterator[agent_pb.ConnectRequest],
         context: grpc.aio.ServicerContext[agent_pb.ConnectRequest, agent_pb.ConnectResponse],
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
-        # The credentials first, then a slot: junk holds nothing, not even a wait for its hello.
+        # The credentials first, then a slot: a bad token holds no slot and no state, and waits a
+        # moment at most (for the hello it may have written), never the hello deadline.
         self.admission.check_logins(context.peer())
         try:
             record = await self.tokens.find(bearer_token(context.invocation_metadata()))
         except FleetError:
             self.admission.login_failed(context.peer())
             self.admission.refusals.note("with a missing or unknown token")
+            await _let_the_hello_land(request_iterator)
             raise
         with self.admission.admit(context.peer(), record.token_id):
             stream, state, welcome = await self._open(record, request_iterator, context)

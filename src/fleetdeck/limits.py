@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from google.protobuf.descriptor import FieldDescriptor
+import functools
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -50,52 +53,120 @@ def problem(message: Message) -> str | None:
     """What in `message` is out of bounds, in a sentence naming the field; None when all is within.
 
     Out of bounds: a number beyond MAX_NUMBER, a time beyond MAX_SECONDS, a string or list longer
-    than its limit, an enum value this side's contract does not name (a state it cannot act on)."""
-    return _walk(message, message.DESCRIPTOR.name)
+    than its limit, an enum value this side's contract does not name (a state it cannot act on).
+    Every agent message passes here, heartbeats too: what each field needs checked is worked out
+    once per field (`_rule`), and a field's path is spelled out only when it is out of bounds."""
+    found = _walk(message)
+    if found is None:
+        return None
+    names, reason = found
+    return f"{'.'.join([message.DESCRIPTOR.name, *reversed(names)])} {reason}"
 
 
-def _walk(message: Message, path: str) -> str | None:
-    if message.DESCRIPTOR.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What one field's values must satisfy."""
+
+    kind: str  # "message", "integer", "enum", "text" or "" (nothing to check)
+    repeated: bool
+    is_map: bool
+    items: int  # the most entries of a repeated field
+    text_bytes: int  # the longest string
+    enum_values: frozenset[int]
+    enum_name: str
+
+
+@functools.cache
+def _rule(field: FieldDescriptor) -> _Rule:
+    is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        kind = "message"
+    elif field.type in _INTEGERS:
+        kind = "integer"
+    elif field.type == FieldDescriptor.TYPE_ENUM:
+        kind = "enum"
+    elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+        kind = "text"
+    else:
+        kind = ""
+    enum = field.enum_type
+    return _Rule(
+        kind=kind,
+        repeated=field.is_repeated,
+        is_map=bool(is_map),
+        items=ITEMS.get(field.full_name, MAX_ITEMS),
+        text_bytes=TEXT_BYTES.get(field.full_name, MAX_TEXT_BYTES),
+        enum_values=frozenset(enum.values_by_number) if enum is not None else frozenset(),
+        enum_name=enum.name if enum is not None else "",
+    )
+
+
+@functools.cache
+def _is_time(descriptor: Descriptor) -> bool:
+    return descriptor.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration")
+
+
+Found = tuple[list[str], str]  # the path's field names, innermost first, and what is wrong
+
+
+def _walk(message: Message) -> Found | None:
+    if _is_time(message.DESCRIPTOR):
         seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
         if not (-MAX_SECONDS <= seconds <= MAX_SECONDS and -1_000_000_000 < nanos < 1_000_000_000):
-            return f"{path} is out of range"
+            return [], "is out of range"
         return None
     for field, value in message.ListFields():
-        where = f"{path}.{field.name}"
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            key_field, value_field = field.message_type.fields
-            pairs = [(key_field, k) for k in value] + [(value_field, v) for v in value.values()]
-        elif field.is_repeated:
-            if len(value) > ITEMS.get(field.full_name, MAX_ITEMS):
-                return f"{where} has more than {ITEMS.get(field.full_name, MAX_ITEMS)} entries"
-            pairs = [(field, v) for v in value]
+        rule = _rule(field)
+        if rule.is_map:
+            entry = field.message_type
+            assert entry is not None  # a map field's entries are messages
+            key_field, value_field = entry.fields
+            found = _each(key_field, list(value), field.name) or _each(
+                value_field, list(value.values()), field.name
+            )
+        elif rule.repeated:
+            if len(value) > rule.items:
+                return [field.name], f"has more than {rule.items} entries"
+            found = _each(field, value, field.name) if rule.kind else None
         else:
-            pairs = [(field, value)]
-        for item_field, item in pairs:
-            found = _check(item_field, item, where)
+            found = _check(rule, value)
             if found is not None:
-                return found
+                found[0].append(field.name)
+        if found is not None:
+            return found
     return None
 
 
-def _check(field: FieldDescriptor, value: object, where: str) -> str | None:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+def _each(field: FieldDescriptor, values: object, name: str) -> Found | None:
+    rule = _rule(field)
+    if not rule.kind:
+        return None
+    for value in values:  # type: ignore[attr-defined]
+        found = _check(rule, value)
+        if found is not None:
+            found[0].append(name)
+            return found
+    return None
+
+
+def _check(rule: _Rule, value: object) -> Found | None:
+    kind = rule.kind
+    if kind == "message":
         assert isinstance(value, Message)
-        return _walk(value, where)
-    if field.type in _INTEGERS:
+        return _walk(value)
+    if kind == "integer":
         assert isinstance(value, int)
         if not -MAX_NUMBER <= value <= MAX_NUMBER:
-            return f"{where} is out of range (at most {MAX_NUMBER})"
-    elif field.type == FieldDescriptor.TYPE_ENUM:
-        enum = field.enum_type
-        if enum is not None and value not in enum.values_by_number:
-            return f"{where} is {value}, not a {enum.name} value this side knows"
-    elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+            return [], f"is out of range (at most {MAX_NUMBER})"
+    elif kind == "enum":
+        if value not in rule.enum_values:
+            return [], f"is {value}, not a {rule.enum_name} value this side knows"
+    elif kind == "text":
         assert isinstance(value, str | bytes)
-        limit = TEXT_BYTES.get(field.full_name, MAX_TEXT_BYTES)
+        limit = rule.text_bytes
         # Cheap first: a string is at most 4 bytes a character in UTF-8.
         if len(value) > limit or (len(value) * 4 > limit and len(_utf8(value)) > limit):
-            return f"{where} is longer than {limit} bytes"
+            return [], f"is longer than {limit} bytes"
     return None
 
 
