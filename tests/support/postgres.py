@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-BINARIES = Path("/usr/lib/postgresql/15/bin")
+
+def _binaries() -> Path:
+    """The server binaries of Debian's newest installed PostgreSQL (15 on Debian 12)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BINARIES = _binaries()
 DATABASE = "fleetdeck"
 
 
