@@ -242,9 +242,7 @@ class Fleet:
         visible = host.facts != heartbeat.facts and self._may_change_facts(state)
         if visible:
             host.facts.CopyFrom(heartbeat.facts)
-        before = host.test_status.SerializeToString()
-        self._report_tests(state, heartbeat.test_status)
-        if visible or host.test_status.SerializeToString() != before:
+        if self._report_tests(state, heartbeat.test_status) or visible:
             self.changed(state)
 
     @staticmethod
@@ -372,13 +370,18 @@ class Fleet:
     # --- Tests ---------------------------------------------------------------------------------
 
     @staticmethod
-    def tests(state: HostState, event: test_status.Event) -> None:
-        """Feed the host's Tests status one event (published with the host's next change)."""
-        state.host.test_status.CopyFrom(test_status.next_status(state.host.test_status, event))
+    def tests(state: HostState, event: test_status.Event) -> bool:
+        """Feed the host's Tests status one event (published with the host's next change); True when
+        the status changed."""
+        new = test_status.next_status(state.host.test_status, event)
+        if new == state.host.test_status:
+            return False  # the common heartbeat: compared in C, nothing copied back
+        state.host.test_status.CopyFrom(new)
+        return True
 
-    def _report_tests(self, state: HostState, reported: pb.TestStatus) -> None:
+    def _report_tests(self, state: HostState, reported: pb.TestStatus) -> bool:
         running = state.host.running_operation == pb.OPERATION_TEST and bool(state.host.running_command_id)
-        self.tests(state, test_status.AgentReported(reported, test_running=running))
+        return self.tests(state, test_status.AgentReported(reported, test_running=running))
 
     # --- settings and desired state ------------------------------------------------------------
 
