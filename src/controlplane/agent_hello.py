@@ -35,6 +35,7 @@ async def accept_hello(fleet: Fleet, commands: Commands, hello: agent_pb.Hello, 
     """Attach a new stream for the hello's host (already authenticated) and reconcile its commands."""
     host = hello.host
     state = fleet.ensure(host)
+    await fleet.claim(state)  # held here from now on: another replica that held it lets go
     # What was unfinished before this hello; a command started from here on is the new stream's.
     unfinished = await commands.unfinished(state, hello)
     stream = AgentStream(host, token_id)

@@ -45,6 +45,7 @@ from .metrics import FleetMetrics
 from .metrics_http import metrics_app, with_metrics
 from .notifier import Notifier
 from .output import OutputFollowers
+from .replicas import Replicas
 from .rollouts import Rollouts
 from .storage_health import StorageHealth
 from .store import Store, make_store, redacted
@@ -79,6 +80,7 @@ class ControlPlane:
         self.rollouts: Rollouts | None = None
         self.queue: CommandQueue | None = None
         self.notifier: Notifier | None = None
+        self.replicas: Replicas | None = None  # on PostgreSQL: this process among other replicas
         self.accounts = Accounts(self.store)
         self.api_tokens = ApiTokens(self.store)
         self.tokens = AgentTokens(self.store)
@@ -172,9 +174,18 @@ class ControlPlane:
 
     async def _load(self, undo: contextlib.AsyncExitStack) -> None:
         """Rebuild the live view from the database; commands that were running become interrupted."""
-        self.hub = Hub(await self.store.reserve_versions(0))
+        replication = self.store.replication
+        if replication is not None:  # versions come from the fleet log all replicas share
+            self.hub = Hub(await replication.log_version())
+        else:
+            self.hub = Hub(await self.store.reserve_versions(0))
         self.fleet = Fleet(self.store, self.hub, self.streams)
+        if replication is not None:
+            self.replicas = Replicas(replication, self.fleet, self.followers)
+            undo.push_async_callback(self.replicas.stop)  # after the fleet's last writes: lets go of hosts
         await self.fleet.load()
+        if self.replicas is not None:
+            await self.replicas.load()
         undo.push_async_callback(self.fleet.stop)  # writes what is still in memory
         self.commands = Commands(self.fleet, self.followers)
         undo.push_async_callback(self.commands.stop)
@@ -202,6 +213,12 @@ class ControlPlane:
         self.metrics = FleetMetrics(self.fleet, self.store, self._sse_clients)
         self.store.observe_writes(self.fleet.counts.store_write_seconds.observe)
         self.fleet.flush_hooks.append(self.commands.agents_lost)
+        if self.replicas is not None:
+            replicas = self.replicas
+            replicas.on_leading += [self.rollouts.wake, self.queue.wake, self.notifier.wake]
+            replicas.on_rollout = lambda event: self.rollouts.adopt(event.rollout) if self.rollouts else None
+            self.notifier.leading = lambda: replicas.leading
+            self.notifier.poll_seconds = 1.0  # other replicas queue notifications too
 
     def _sse_clients(self) -> int | None:
         """Browsers streaming from the in-process web UI; None without one."""
@@ -305,6 +322,8 @@ class ControlPlane:
     ) -> None:
         """Start the background work and the servers, then report SERVING."""
         assert self.fleet is not None and self.ingest is not None and self._server is not None
+        if self.replicas is not None:
+            await self.replicas.start()
         await self.fleet.start()
         await self.ingest.start()
         assert self.notifier is not None

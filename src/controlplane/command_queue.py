@@ -140,6 +140,10 @@ class CommandQueue:
                 asyncio.create_task(self._run(), name="queue-run"),
             ]
 
+    def wake(self) -> None:
+        """Look at the queue again (this replica just became the one that dispatches it)."""
+        self._wake.set()
+
     async def stop(self) -> None:
         """Stop; queued commands stay stored. Safe to call twice."""
         tasks, self._tasks = self._tasks, []
@@ -148,6 +152,8 @@ class CommandQueue:
     async def _listen(self) -> None:
         async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.snapshot):
             kind = event.WhichOneof("event")
+            if kind == "command" and event.command.state == pb.COMMAND_STATE_QUEUED:
+                self._hosts.add(event.command.host)  # queued here or on another replica
             if (
                 (kind == "host" and event.host.name in self._hosts and event.host.online)
                 or (kind == "command" and event.command.host in self._hosts)
@@ -164,6 +170,8 @@ class CommandQueue:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if not self.fleet.placement.leading:
+                continue  # another replica dispatches the queue
             try:
                 await self.dispatch_now()
             except Exception:

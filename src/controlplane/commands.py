@@ -164,8 +164,13 @@ class Commands:
         except BaseException:
             self.fleet.release(state, command.id)
             raise
-        stream = state.stream
-        if stream is None or stream.closed:
+        run = agent_pb.RunCommand(
+            command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
+        )
+        wanted = self.fleet.desired_for(state)
+        if operation == pb.OPERATION_PULL and wanted is not None:
+            run.target_commit = wanted.commit
+        if not await self.fleet.deliver(state, agent_pb.ConnectResponse(run_command=run)):
             # The host went away while the command was being stored: it was never sent.
             command.state = pb.COMMAND_STATE_REFUSED
             command.message = f"host {command.host} went offline before the command could be sent"
@@ -173,13 +178,6 @@ class Commands:
             self.fleet.command_refused(state, command.id)
             await self.store.update_command(command)
             raise FailedPrecondition(f"host {command.host} is offline; the command was not queued")
-        run = agent_pb.RunCommand(
-            command_id=command.id, operation=operation, timeout=timeout, trigger=trigger
-        )
-        wanted = self.fleet.desired_for(state)
-        if operation == pb.OPERATION_PULL and wanted is not None:
-            run.target_commit = wanted.commit
-        stream.send(agent_pb.ConnectResponse(run_command=run))
         log.info("started %s on %s as command %s", operation_name(operation), command.host, command.id)
         self.fleet.changed(state)
         self._publish(command)
@@ -195,14 +193,12 @@ class Commands:
             state_name = pb.CommandState.Name(command.state).removeprefix("COMMAND_STATE_").lower()
             raise FailedPrecondition(f"command {command_id} already finished ({state_name}); nothing to stop")
         state = self.fleet.state(command.host)
-        if state.stream is None:
+        stop = agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id))
+        if not await self.fleet.deliver(state, stop):
             raise FailedPrecondition(
                 f"host {command.host} is offline; the stop request cannot reach it — it will be stopped "
                 "only when you retry after the host reconnects"
             )
-        state.stream.send(
-            agent_pb.ConnectResponse(cancel_command=agent_pb.CancelCommand(command_id=command_id))
-        )
         log.info("asked %s to stop command %s", command.host, command_id)
         return command
 
@@ -269,8 +265,12 @@ class Commands:
         return interrupted
 
     async def interrupt_all_unfinished(self) -> None:
-        """At start-up: commands that were running are interrupted until their agent reports them."""
+        """At start-up: commands that were running are interrupted until their agent reports them
+        (not those of hosts another replica holds: their agents are connected and report there)."""
         for command in await self.store.unfinished_commands():
+            held = self.fleet.hosts.get(command.host)
+            if held is not None and held.held_by:
+                continue
             command.state = pb.COMMAND_STATE_INTERRUPTED
             command.message = "the control plane restarted while it ran; waiting for its agent to report"
             await self.store.update_command(command)
@@ -280,7 +280,10 @@ class Commands:
 
     async def agents_lost(self, now: float | None = None) -> None:
         """A command whose agent has been gone longer than the offline bound shows "agent lost"
-        (interrupted) instead of running forever; it runs again if the agent comes back with it."""
+        (interrupted) instead of running forever; it runs again if the agent comes back with it.
+        With replicas, the leading one does this."""
+        if not self.fleet.placement.leading:
+            return
         for state in self.fleet.lost(time.monotonic() if now is None else now):
             command = await self.store.get_command(state.host.running_command_id)
             if command is None or command.state in FINISHED_STATES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +32,7 @@ from .budgets import FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND, TokenBucket
 from .errors import InvalidArgument, NotFound, Unauthenticated
 from .hub import Hub
 from .metrics import Counts
+from .placement import MAIL_AGENT, MAIL_LABELS, MAIL_OVERRIDE, Alone, Placement
 from .store import VERSION_BLOCK, HostLabels, Store
 from .timeutil import now_ts
 
@@ -74,9 +76,13 @@ class HostState:
     fact_changes: TokenBucket = field(
         default_factory=lambda: TokenBucket(FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND)
     )
+    held_by: str = ""  # another replica holds the agent's stream; its events say what the host is
+    held_online: bool = False  # online, as that replica's last event of the host said
 
     @property
     def online(self) -> bool:
+        if self.held_by:
+            return self.held_online
         return self.stream is not None and not self.stream.closed and not self.stale
 
 
@@ -107,6 +113,7 @@ class Fleet:
         self._awake_since = 0.0  # monotonic: silence counts only from here (after a pause of our own)
         self.flush_hooks: list[Callable[[], Awaitable[None]]] = []  # more write-behind, once a second
         self.counts = Counts()  # what happened, for the metrics; bumped where it happens
+        self.placement: Placement = Alone()  # where hosts' streams are held (replicas: not all here)
         # Told of a failed flush; True when it was storage trouble (reported by StorageHealth, once).
         self.storage_trouble: Callable[[BaseException], bool] = lambda error: False
 
@@ -204,6 +211,11 @@ class Fleet:
         """Route the host's commands to a new stream (before it is welcomed and published)."""
         state.stream = stream
 
+    async def claim(self, state: HostState) -> None:
+        """The host's agent connected here: its stream is held here, whoever held it before."""
+        await self.placement.claim(state.host.name)
+        state.held_by = ""
+
     def hello(self, state: HostState, hello: agent_pb.Hello) -> None:
         """What the agent says about its host when it connects (published by `connect`)."""
         state.host.facts.CopyFrom(hello.facts)
@@ -278,8 +290,24 @@ class Fleet:
         if self.streams.remove(stream) and state is not None and state.stream is stream:
             state.stream = None
             state.gone_at = time.monotonic()
+            if state.held_by:  # its agent connected to another replica, which says so
+                log.info("host %s moved to control-plane replica %s", stream.host, state.held_by)
+                return
             log.info("host %s disconnected", stream.host)
             self.changed(state)
+            self.placement.released(stream.host)
+
+    async def deliver(self, state: HostState, message: agent_pb.ConnectResponse) -> bool:
+        """Send a message to the host's agent, on its stream here or through the replica holding it;
+        False when no stream is open anywhere."""
+        stream = state.stream
+        if stream is not None and not stream.closed:
+            stream.send(message)
+            return True
+        if state.held_by:
+            await self.placement.post(state.host.name, MAIL_AGENT, message.SerializeToString())
+            return True
+        return False
 
     def token_revoked(self, host: str, token_id: str) -> None:
         """An agent token was revoked: the stream it opened ends now."""
@@ -404,21 +432,42 @@ class Fleet:
     async def settings_changed(self, state: HostState, override: pb.TestSettingsOverride) -> None:
         """A new test settings override for one host: stored, published, pushed to its agent."""
         await self.store.save_host_override(state.host.name, override)
+        self.override_stored(state, override)
+        if state.held_by:
+            await self.placement.post(state.host.name, MAIL_OVERRIDE, override.SerializeToString())
+        log.info("test settings of %s changed", state.host.name)
+
+    def override_stored(self, state: HostState, override: pb.TestSettingsOverride) -> None:
+        """A host's new (stored) test settings override: published and pushed to its agent."""
         state.override.CopyFrom(override)
         self.changed(state, durable=True)
         self._push_settings(state)
-        log.info("test settings of %s changed", state.host.name)
 
     async def fleet_settings_changed(self, settings: pb.Settings) -> None:
         """New fleet-wide settings: stored, every host they change republished, pushed to every agent."""
         await self.store.save_settings(settings)
+        self._adopt_settings(settings)
+        await self.placement.config_changed("settings")
+
+    def _adopt_settings(self, settings: pb.Settings) -> None:
         self.settings = settings
         for state in self.hosts.values():
             self.changed(state, durable=True)
             self._push_settings(state)
 
-    def set_desired(self, desired: pb.DesiredState) -> None:
-        """Adopt a new desired state (fleet-wide, or for its selector) and republish every host it changes."""
+    async def reload_config(self) -> None:
+        """Another replica stored new fleet-wide settings or desired states: adopt them."""
+        self.desired = await self.store.load_desired()
+        self.selector_desired = await self.store.load_selector_desired()
+        self._adopt_settings(await self.store.load_settings())
+
+    async def set_desired(self, desired: pb.DesiredState) -> None:
+        """Adopt a new (stored) desired state, fleet-wide or for its selector: every host it changes is
+        republished, every other replica reloads it."""
+        self._adopt_desired(desired)
+        await self.placement.config_changed("desired")
+
+    def _adopt_desired(self, desired: pb.DesiredState) -> None:
         if desired.selector:
             kept = [d for d in self.selector_desired if d.selector != desired.selector]
             self.selector_desired = [*kept, desired]
@@ -445,9 +494,15 @@ class Fleet:
         declared = dict(state.host.declared_labels)
         await self.store.save_host_labels(state.host.name, HostLabels(declared, overrides))
         self._labels_unsaved.discard(state.host.name)
-        self._set_labels(state, declared, overrides)
-        self.changed(state, durable=True)
+        self.label_overrides_stored(state, overrides)
+        if state.held_by:
+            await self.placement.post(state.host.name, MAIL_LABELS, json.dumps(overrides).encode())
         log.info("labels of %s changed: %s", state.host.name, dict(state.host.labels))
+
+    def label_overrides_stored(self, state: HostState, overrides: dict[str, str]) -> None:
+        """A host's new (stored) label overrides: published."""
+        self._set_labels(state, dict(state.host.declared_labels), overrides)
+        self.changed(state, durable=True)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -461,10 +516,14 @@ class Fleet:
         return plain.SerializeToString(deterministic=True)
 
     def changed(self, state: HostState, *, durable: bool = False) -> None:
-        """Publish the host if anything visible changed; without `durable`, mark it for the flush."""
+        """Publish the host if anything visible changed; without `durable`, mark it for the flush.
+
+        A host whose stream another replica holds is published and written by that replica only."""
+        self._refresh_settings(state)
+        if state.held_by:
+            return
         if not durable:
             self._unsaved.add(state.host.name)
-        self._refresh_settings(state)
         view = self.view_of(state)  # computed once: compared, then published as is
         state.statuses = tuple((c.kind, c.status) for c in view.compartments)  # for the metrics
         fingerprint = self._fingerprint(view)
@@ -556,7 +615,11 @@ class Fleet:
         return [
             s
             for s in self.hosts.values()
-            if s.host.running_command_id and not s.online and s.gone_at and now - s.gone_at > limit
+            if s.host.running_command_id
+            and not s.online
+            and not s.held_by
+            and s.gone_at
+            and now - s.gone_at > limit
         ]
 
     def check_liveness(self, now: float) -> None:
@@ -571,6 +634,43 @@ class Fleet:
                 state.gone_at = now
                 log.info("host %s missed %d heartbeats; offline", state.host.name, MISSED_HEARTBEATS_OFFLINE)
                 self.changed(state)
+
+    # --- hosts held by other replicas ----------------------------------------------------------------
+
+    def held_elsewhere(self, view: pb.Host, holder: str) -> None:
+        """A host as the replica holding (or last holding) its stream published it: adopted as is.
+
+        Not written here, and not published again: the replica that published it did both."""
+        state = self.hosts.get(view.name)
+        if state is None:
+            state = HostState(host=pb.Host(name=view.name))
+            self.hosts[view.name] = state
+        if state.stream is not None and not state.stream.closed:
+            return  # held here (claimed after that replica published this): ours is newer
+        state.held_online = view.online
+        if not view.online and not state.gone_at:
+            state.gone_at = time.monotonic()
+        elif view.online:
+            state.gone_at = 0.0
+        host = pb.Host()
+        host.CopyFrom(view)
+        for computed in ("compartments", "desired_state", "rollout_id", "online"):
+            host.ClearField(computed)
+        state.host = host
+        state.override.CopyFrom(view.test_settings_override)
+        state.published = self._fingerprint(view)
+        state.statuses = tuple((c.kind, c.status) for c in view.compartments)
+        if view.HasField("last_seen"):
+            state.seen_at = view.last_seen.ToNanoseconds() / 1e9
+
+    def mailed_command(self, state: HostState, message: agent_pb.ConnectResponse) -> None:
+        """A command (or a stop) another replica sent to this host's agent, whose stream is here."""
+        if message.HasField("run_command"):
+            run = message.run_command
+            self.reserve(state, pb.Command(id=run.command_id, operation=run.operation))
+            self.changed(state)
+        if state.stream is not None:
+            state.stream.send(message)
 
 
 def parse_selector(selector: str) -> selectors.Selector:

@@ -164,6 +164,10 @@ class FleetService(fleet_grpc.FleetServiceServicer):
                         next_line = part[-1].number + 1
                         yield fleet_pb.StreamCommandOutputResponse(lines=part)
                 if isinstance(item, pb.Command):
+                    # Lines stored by another replica may not have been announced here yet.
+                    for part in in_messages(await self.store.read_output(request.command_id, next_line)):
+                        next_line = part[-1].number + 1
+                        yield fleet_pb.StreamCommandOutputResponse(lines=part)
                     yield fleet_pb.StreamCommandOutputResponse(command=item)
                     return
                 fresh = [line for line in item if line.number >= next_line]
@@ -282,7 +286,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             await self.store.save_selector_desired(desired)
         else:
             await self.store.save_desired(desired)
-        self.fleet.set_desired(desired)
+        await self.fleet.set_desired(desired)
         log.info("desired state of %s set to commit %s", selector or "the fleet", desired.commit[:12])
         return fleet_pb.SetDesiredStateResponse(desired_state=desired)
 

@@ -1,4 +1,8 @@
-"""The fleet's event hub: a monotonic version, a ring of recent events, bounded per-watcher queues."""
+"""The fleet's event hub: a monotonic version, a ring of recent events, bounded per-watcher queues.
+
+Alone, the hub numbers the events it is given. With replicas, `publish` hands each event to a sink
+(the fleet log, which numbers the events of every replica in one order) and the events come back,
+numbered, through `deliver`: every replica's watchers see the same events in the same order."""
 
 from __future__ import annotations
 
@@ -46,10 +50,16 @@ class Watcher:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(Event())  # wake the reader so it notices the overflow
+            self.offer_resync()
+
+    def offer_resync(self) -> None:
+        """Drop what is queued and make the watcher start over from a snapshot (the reader is woken
+        so that it notices)."""
+        self.overflowed = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(Event())
 
     async def get(self) -> Event:
         """The next event; raises _Resync once the watcher overflowed."""
@@ -81,11 +91,20 @@ class Hub:
         self._watchers: set[Watcher] = set()
         self._watcher_limit = watcher_limit
         self.closed = False
+        self.sink: Callable[[Event], None] | None = None  # where events go to be numbered, if not here
 
-    def publish(self, event: Event) -> Event:
-        """Give the event the next version, remember it and offer it to every watcher."""
-        self.version += 1
-        event.version = self.version
+    def publish(self, event: Event) -> None:
+        """Number the event and offer it to every watcher (or hand it to the sink for numbering)."""
+        if self.sink is not None:
+            self.sink(event)
+        else:
+            self.deliver(event, self.version + 1)
+
+    def deliver(self, event: Event, version: int) -> None:
+        """Remember an event numbered `version` (above every version before) and offer it to every
+        watcher."""
+        self.version = version
+        event.version = version
         size = event.ByteSize()
         self._ring.append((event, size))
         self.ring_bytes_used += size
@@ -95,7 +114,16 @@ class Hub:
             self._first_version = gone.version + 1
         for watcher in self._watchers:
             watcher.offer(event)
-        return event
+
+    def skip_to(self, version: int) -> None:
+        """Events up to `version` will never be delivered here (they were missed): every watcher
+        starts over from a snapshot, and a resume from before that gets one too."""
+        self.version = max(self.version, version)
+        self._ring.clear()
+        self.ring_bytes_used = 0
+        self._first_version = self.version + 1
+        for watcher in self._watchers:
+            watcher.offer_resync()
 
     def _missed_since(self, version: int) -> list[Event] | None:
         """Events after `version`, or None when they are no longer all in the ring."""

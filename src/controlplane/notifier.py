@@ -9,13 +9,14 @@ restart; receivers deduplicate on the `X-Fleetdeck-Event-Id` header.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
 import time
 import urllib.parse
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import httpx
@@ -73,6 +74,10 @@ class Notifier:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
+        # With replicas, one of them delivers and queues host_offline (the others only store what
+        # their commands announce): the leader, which looks at the outbox at least this often.
+        self.leading: Callable[[], bool] = lambda: True
+        self.poll_seconds: float | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -201,7 +206,7 @@ class Notifier:
             for host in hosts:
                 was = online.get(host.name)
                 online[host.name] = host.online
-                if kind == "snapshot" or was is None or was == host.online:
+                if kind == "snapshot" or was is None or was == host.online or not self.leading():
                     continue
                 try:
                     await self._offline_changed(host.name, host.online)
@@ -231,6 +236,11 @@ class Notifier:
     async def _deliver_forever(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            if not self.leading():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
+                continue
             try:
                 due = await self.store.due_notifications(time.time(), BATCH)
                 async with asyncio.TaskGroup() as group:
@@ -244,6 +254,8 @@ class Notifier:
                 log.exception("delivering notifications failed; trying again shortly")
                 next_at = time.time() + self.backoff_seconds
             wait = None if next_at is None else max(0.0, next_at - time.time())
+            if self.poll_seconds is not None:
+                wait = self.poll_seconds if wait is None else min(wait, self.poll_seconds)
             try:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()

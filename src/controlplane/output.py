@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import types_pb2 as pb
@@ -65,6 +65,7 @@ class OutputFollowers:
 
     def __init__(self) -> None:
         self._by_command: defaultdict[str, set[Follower]] = defaultdict(set)
+        self.on_stored: Callable[[str], None] | None = None  # told of each command with new lines
 
     def follow(self, command_id: str) -> Follower:
         """Subscribe to a command's new lines and its end."""
@@ -84,6 +85,18 @@ class OutputFollowers:
         """Durable lines of a command."""
         for follower in self._by_command.get(command_id, ()):
             follower.offer(lines)
+        if self.on_stored is not None:
+            self.on_stored(command_id)
+
+    def stored_elsewhere(self, command_id: str) -> None:
+        """Another replica stored lines of a command: its followers here read them from the store."""
+        for follower in self._by_command.get(command_id, ()):
+            follower.overflowed = True
+            follower.offer([])
+
+    def following(self, command_id: str) -> bool:
+        """Whether anyone here follows the command."""
+        return command_id in self._by_command
 
     def close_all(self) -> None:
         """End every follow (at shutdown)."""

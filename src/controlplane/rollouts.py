@@ -103,6 +103,8 @@ class Rollouts:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if not self.fleet.placement.leading:
+                continue  # another replica advances the rollouts; this one follows them in the log
             try:
                 await self.advance_all()
             except Exception:
@@ -194,7 +196,7 @@ class Rollouts:
             if self.fleet.desired is not None:
                 desired.agent_version = self.fleet.desired.agent_version
             await self.store.save_desired(desired)
-        self.fleet.set_desired(desired)
+        await self.fleet.set_desired(desired)
 
     async def _save(self, rollout: rpb.Rollout) -> None:
         rollout.updated_at.CopyFrom(now_ts())
@@ -206,6 +208,19 @@ class Rollouts:
             self.live[rollout.id] = rollout
         self._pin()
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(rollout=rollout))
+
+    def adopt(self, rollout: rpb.Rollout) -> None:
+        """A rollout as another replica stored it (the leader's runner takes it from there)."""
+        if rollout.HasField("finished_at"):
+            self.live.pop(rollout.id, None)
+        else:
+            self.live[rollout.id] = rollout
+        self._pin()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look at every rollout again (this replica just became the one that advances them)."""
+        self._wake.set()
 
     def _pin(self) -> None:
         """Tell the fleet which hosts belong to a rollout, and the target of those it moves."""

@@ -31,6 +31,7 @@ from .records import (
     UserRecord,
     WebSessionRecord,
 )
+from .replication import ReplicationStore
 
 VERSION_BLOCK = 100_000  # fleet versions reserved ahead, so a restart never reuses one
 OUTPUT_CAP_BYTES = 10 * 1024 * 1024  # stored output per command; the oldest lines go first
@@ -399,6 +400,9 @@ class Store(
     Protocol,
 ):
     """The whole store: every aggregate, its lifecycle and the fleet version reservation."""
+
+    # What replicas sharing the database use; None for an engine that one process owns (SQLite).
+    replication: ReplicationStore | None
 
     async def open(self) -> None:
         """Open (creating or migrating the schema as needed); safe to call twice."""

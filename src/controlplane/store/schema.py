@@ -286,11 +286,49 @@ MIGRATIONS: list[Migration] = [
     );
     """
     ),
+    # 10: several replicas on one PostgreSQL database (SQLite is one process: nothing to share there).
+    # Who holds each host's agent stream (the epoch grows with every claim: newest wins), the log of
+    # fleet events in one global order (continuing the versions one process handed out; never 0,
+    # which a watcher sends to mean "from the start"), and messages for an agent held elsewhere.
+    Migration(
+        "",
+        postgres="""
+    CREATE TABLE replicas (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        started_at DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE host_owners (
+        host TEXT COLLATE "C" PRIMARY KEY,
+        replica TEXT COLLATE "C" NOT NULL,
+        epoch BIGINT NOT NULL
+    );
+    CREATE INDEX idx_host_owners_replica ON host_owners(replica);
+    CREATE TABLE fleet_log (
+        version BIGINT PRIMARY KEY,
+        replica TEXT COLLATE "C" NOT NULL,
+        host TEXT COLLATE "C" NOT NULL,
+        epoch BIGINT NOT NULL,
+        event BYTEA NOT NULL
+    );
+    CREATE INDEX idx_fleet_log_host ON fleet_log(host, version) WHERE host <> '';
+    INSERT INTO meta(key, value)
+        SELECT 'log_version', COALESCE((SELECT value FROM meta WHERE key = 'version_reserved'), '1');
+    CREATE TABLE agent_mail (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        host TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        body BYTEA NOT NULL
+    );
+    CREATE INDEX idx_agent_mail_host ON agent_mail(host);
+    """,
+    ),
 ]
 
 
 def tables() -> list[str]:
-    """Every table, in the order the migrations create them (a table comes after those it references)."""
+    """Every table of the fleet's data, in the order the migrations create them (a table comes after
+    those it references); PostgreSQL's replication tables are the replicas' state, not the fleet's."""
     names: list[str] = []
     for migration in MIGRATIONS:
         names.extend(re.findall(r"CREATE TABLE (\w+)", migration.sql))

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..replication import ReplicationStore
 from ..tables import TableSource, TableTarget
 from .audit import PostgresAudit
 from .case_history import PostgresCaseHistory
@@ -29,6 +30,7 @@ from .credentials import PostgresCredentials
 from .database import Database
 from .hosts import PostgresHosts
 from .notifications import PostgresNotifications
+from .replication import PostgresReplication
 from .tables import load_tables, table_columns, table_rows
 from .targets import PostgresTargets
 from .test_runs import PostgresTestRuns
@@ -50,6 +52,7 @@ class PostgresStore(
         self.dsn = dsn
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(dsn)
+        self.replication: ReplicationStore | None = PostgresReplication(self._db)
 
     def __repr__(self) -> str:
         return "PostgresStore(<dsn>)"  # the DSN may hold a password

@@ -9,8 +9,9 @@ from typing import Any
 from ..tables import TableSource, TargetNotEmpty
 from .database import Database
 
-# A new database holds the default settings row; a copy replaces it with the source's.
-_SEEDED = {"settings"}
+# A new database holds the default settings row and the fleet log's counter; a copy replaces them
+# with the source's (the counter continues the source's versions, or starts like a migration would).
+_SEEDED = {"settings", "meta"}
 
 
 async def load_tables(db: Database, source: TableSource, tables: Sequence[str]) -> dict[str, int]:
@@ -29,6 +30,10 @@ async def load_tables(db: Database, source: TableSource, tables: Sequence[str]) 
             counted = _Counted(source.table_rows(table, columns))
             await conn.copy_records_to_table(table, records=counted.rows(), columns=columns)
             counts[table] = counted.count
+        await conn.execute(
+            "INSERT INTO meta(key, value) SELECT 'log_version', "
+            "COALESCE((SELECT value FROM meta WHERE key = 'version_reserved'), '1') ON CONFLICT DO NOTHING"
+        )
     await db.refresh_ord()
     return counts
 

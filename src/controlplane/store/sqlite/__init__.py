@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..replication import ReplicationStore
 from ..tables import TableSource
 from .audit import SqliteAudit
 from .case_history import SqliteCaseHistory
@@ -41,6 +42,7 @@ class SqliteStore(
         self.path = path
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(path)
+        self.replication: ReplicationStore | None = None  # one process owns a SQLite file
 
     async def open(self) -> None:
         """Open the database, apply migrations; safe to call twice."""
