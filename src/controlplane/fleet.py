@@ -215,6 +215,7 @@ class Fleet:
         """The host's agent connected here: its stream is held here, whoever held it before."""
         await self.placement.claim(state.host.name)
         state.held_by = ""
+        state.published = b""  # published anew from here, whatever the replica before published
 
     def hello(self, state: HostState, hello: agent_pb.Hello) -> None:
         """What the agent says about its host when it connects (published by `connect`)."""

@@ -226,6 +226,7 @@ class Replicas:
             # Its agent connected to another replica since (newest wins): this stream ends.
             del self.claims[host]
             state.held_by = owner.replica
+            state.held_online = True  # claimed by a hello: connected there
             if state.stream is not None:
                 state.stream.close(
                     Aborted(f"host {host} connected to another control-plane replica; this stream is closed")
@@ -233,8 +234,7 @@ class Replicas:
             return
         if mine is None:
             state.held_by = owner.replica
-            if not owner.replica:
-                state.held_online = False
+            state.held_online = bool(owner.replica)
 
     # --- publishing: the outbox and the log ------------------------------------------------------
 

@@ -289,7 +289,8 @@ MIGRATIONS: list[Migration] = [
     # 10: several replicas on one PostgreSQL database (SQLite is one process: nothing to share there).
     # Who holds each host's agent stream (the epoch grows with every claim: newest wins), the log of
     # fleet events in one global order (continuing the versions one process handed out; never 0,
-    # which a watcher sends to mean "from the start"), and messages for an agent held elsewhere.
+    # which a watcher sends to mean "from the start"), messages for an agent held elsewhere, and the
+    # order of commands drawn from one sequence rather than counted by each process.
     Migration(
         "",
         postgres="""
@@ -321,6 +322,8 @@ MIGRATIONS: list[Migration] = [
         body BYTEA NOT NULL
     );
     CREATE INDEX idx_agent_mail_host ON agent_mail(host);
+    CREATE SEQUENCE command_ord;
+    SELECT setval('command_ord', COALESCE((SELECT MAX(ord) FROM commands), 0) + 1, false);
     """,
     ),
 ]

@@ -71,9 +71,8 @@ class PostgresCommands:
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO commands(id, ord, host, operation, state, created_at, trigger, timeout_ms, "
-                "triggered_by, requested_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                "triggered_by, requested_by) VALUES ($1,nextval('command_ord'),$2,$3,$4,$5,$6,$7,$8,$9)",
                 command.id,
-                self._db.take_ord(),
                 command.host,
                 command.operation,
                 command.state,

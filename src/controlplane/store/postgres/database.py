@@ -57,7 +57,6 @@ class Database:
         # transaction of the writer (so nothing is reported as stored before it is).
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._lock = asyncio.Lock()
-        self._next_ord = 0
         self.write_observers: list[Callable[[float], None]] = []  # seconds of each committed write
 
     async def open(self) -> None:
@@ -72,7 +71,6 @@ class Database:
             await writer.close()
             raise
         self._writer_conn = writer
-        await self.refresh_ord()
 
     async def close(self) -> None:
         """Close the pool and the writer; safe to call twice."""
@@ -185,20 +183,6 @@ class Database:
             return await read()
 
     # --- sequences -----------------------------------------------------------------------------
-
-    async def refresh_ord(self) -> None:
-        """Continue command order numbers after the highest stored one."""
-        row = await self.one("SELECT MAX(ord) FROM commands")
-        self._next_ord = (row[0] or 0) + 1
-
-    def take_ord(self) -> int:
-        """The order number of a new command (call inside the transaction that inserts it)."""
-        ord_, self._next_ord = self._next_ord, self._next_ord + 1
-        return ord_
-
-    def peek_ord(self) -> int:
-        """The order number the next command will get (a test run without a command sorts there)."""
-        return self._next_ord
 
     async def reserve_versions(self, at_least: int) -> int:
         """Start version for this process; versions below the returned block end are never reused."""

@@ -31,10 +31,12 @@ async def load_tables(db: Database, source: TableSource, tables: Sequence[str]) 
             await conn.copy_records_to_table(table, records=counted.rows(), columns=columns)
             counts[table] = counted.count
         await conn.execute(
+            "SELECT setval('command_ord', COALESCE((SELECT MAX(ord) FROM commands), 0) + 1, false)"
+        )
+        await conn.execute(
             "INSERT INTO meta(key, value) SELECT 'log_version', "
             "COALESCE((SELECT value FROM meta WHERE key = 'version_reserved'), '1') ON CONFLICT DO NOTHING"
         )
-    await db.refresh_ord()
     return counts
 
 

@@ -44,13 +44,15 @@ class PostgresTestRuns:
         summary.CopyFrom(run)
         del summary.cases[:]
         ord_ = await command_ord(db, run.id)  # a run lists where the command that ran it does
+        if ord_ is None:  # ... or, without one, where the next command will
+            ord_ = int(await db.fetchval("SELECT nextval('command_ord')"))
         await db.execute(
             "INSERT INTO test_runs(id, ord, host, state, passed, failed, started_at, finished_at, run) "
             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
             "passed=excluded.passed, failed=excluded.failed, started_at=excluded.started_at, "
             "finished_at=excluded.finished_at, run=excluded.run",
             run.id,
-            self._db.peek_ord() if ord_ is None else ord_,
+            ord_,
             run.host,
             run.state,
             run.passed,
