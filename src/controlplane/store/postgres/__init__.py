@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries.hosts import HostQueries
 from ..tables import TableSource, TableTarget
 from .audit import PostgresAudit
 from .case_history import PostgresCaseHistory
 from .commands import PostgresCommands
+from .connection import PostgresSql
 from .credentials import PostgresCredentials
 from .database import Database
-from .hosts import PostgresHosts
 from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
 from .targets import PostgresTargets
@@ -35,7 +36,7 @@ from .test_runs import PostgresTestRuns
 
 
 class PostgresStore(
-    PostgresHosts,
+    HostQueries,
     PostgresTargets,
     PostgresCommands,
     PostgresTestRuns,
@@ -50,6 +51,7 @@ class PostgresStore(
         self.dsn = dsn
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(dsn)
+        self._sql = PostgresSql(self._db)
 
     def __repr__(self) -> str:
         return "PostgresStore(<dsn>)"  # the DSN may hold a password

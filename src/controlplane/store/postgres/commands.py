@@ -12,11 +12,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import ms, parse
+from ..queries.hosts import write_host_result
 from ..records import Notification, OutputAppend, Page, StoredOutput
 from ..rows import COMMAND_COLUMNS, COMMAND_ORD
 from ..rows import command as command_from_row
+from .connection import PostgresConnection
 from .database import Connection, Database
-from .hosts import write_host_result
 from .notifications import enqueue
 
 # Drops a command's oldest chunks until what is left fits the cap ($2 is the excess in bytes) and
@@ -99,7 +100,7 @@ class PostgresCommands:
             await write_command(db, command)
             await raise_max_seq(db, command.id, seq)
             if host is not None:
-                await write_host_result(db, host)
+                await write_host_result(PostgresConnection(db), host)
             if notifications:
                 await enqueue(db, notifications, time.time())
 

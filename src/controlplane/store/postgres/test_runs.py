@@ -11,11 +11,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import duration, ms, parse, sub_cases_blob
+from ..queries.hosts import write_test_status
 from ..records import Page
 from .case_history import write_summaries
 from .commands import command_ord, raise_max_seq
+from .connection import PostgresConnection
 from .database import Connection, Database, rowcount
-from .hosts import write_test_status
 
 
 class PostgresTestRuns:
@@ -37,7 +38,7 @@ class PostgresTestRuns:
             if seq:
                 await raise_max_seq(db, run.id, seq)
             if host is not None:
-                await write_test_status(db, host)
+                await write_test_status(PostgresConnection(db), host)
 
     async def _write_test_run(self, db: Connection, run: pb.TestRun) -> None:
         summary = pb.TestRun()

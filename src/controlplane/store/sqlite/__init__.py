@@ -13,20 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries.hosts import HostQueries
 from ..tables import TableSource
 from .audit import SqliteAudit
 from .case_history import SqliteCaseHistory
 from .commands import SqliteCommands
+from .connection import SqliteSql
 from .credentials import SqliteCredentials
 from .database import Database
-from .hosts import SqliteHosts
 from .notifications import SqliteNotifications
 from .targets import SqliteTargets
 from .test_runs import SqliteTestRuns
 
 
 class SqliteStore(
-    SqliteHosts,
+    HostQueries,
     SqliteTargets,
     SqliteCommands,
     SqliteTestRuns,
@@ -41,6 +42,7 @@ class SqliteStore(
         self.path = path
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(path)
+        self._sql = SqliteSql(self._db)
 
     async def open(self) -> None:
         """Open the database, apply migrations; safe to call twice."""

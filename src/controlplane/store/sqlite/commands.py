@@ -13,11 +13,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import ms, parse
+from ..queries.hosts import write_host_result
 from ..records import Notification, OutputAppend, Page, StoredOutput
 from ..rows import COMMAND_COLUMNS, COMMAND_ORD
 from ..rows import command as command_from_row
+from .connection import SqliteConnection
 from .database import Database
-from .hosts import write_host_result
 from .notifications import enqueue
 
 
@@ -89,7 +90,7 @@ class SqliteCommands:
             await write_command(db, command)
             await raise_max_seq(db, command.id, seq)
             if host is not None:
-                await write_host_result(db, host)
+                await write_host_result(SqliteConnection(db), host)
             if notifications:
                 await enqueue(db, notifications, time.time())
 

@@ -13,11 +13,12 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from ...timeutil import from_ts
 from ..codec import duration, ms, parse, sub_cases_blob
+from ..queries.hosts import write_test_status
 from ..records import Page
 from .case_history import write_summaries
 from .commands import command_ord, raise_max_seq
+from .connection import SqliteConnection
 from .database import Database
-from .hosts import write_test_status
 
 
 class SqliteTestRuns:
@@ -39,7 +40,7 @@ class SqliteTestRuns:
             if seq:
                 await raise_max_seq(db, run.id, seq)
             if host is not None:
-                await write_test_status(db, host)
+                await write_test_status(SqliteConnection(db), host)
 
     async def _write_test_run(self, db: aiosqlite.Connection, run: pb.TestRun) -> None:
         summary = pb.TestRun()
