@@ -21,29 +21,29 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries.audit import AuditQueries
+from ..queries.credentials import CredentialQueries
 from ..queries.hosts import HostQueries
+from ..queries.targets import TargetQueries
 from ..tables import TableSource, TableTarget
-from .audit import PostgresAudit
 from .case_history import PostgresCaseHistory
 from .commands import PostgresCommands
 from .connection import PostgresSql
-from .credentials import PostgresCredentials
 from .database import Database
 from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
-from .targets import PostgresTargets
 from .test_runs import PostgresTestRuns
 
 
 class PostgresStore(
     HostQueries,
-    PostgresTargets,
+    TargetQueries,
     PostgresCommands,
     PostgresTestRuns,
     PostgresCaseHistory,
     PostgresNotifications,
-    PostgresCredentials,
-    PostgresAudit,
+    CredentialQueries,
+    AuditQueries,
 ):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 

@@ -13,28 +13,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries.audit import AuditQueries
+from ..queries.credentials import CredentialQueries
 from ..queries.hosts import HostQueries
+from ..queries.targets import TargetQueries
 from ..tables import TableSource
-from .audit import SqliteAudit
 from .case_history import SqliteCaseHistory
 from .commands import SqliteCommands
 from .connection import SqliteSql
-from .credentials import SqliteCredentials
 from .database import Database
 from .notifications import SqliteNotifications
-from .targets import SqliteTargets
 from .test_runs import SqliteTestRuns
 
 
 class SqliteStore(
     HostQueries,
-    SqliteTargets,
+    TargetQueries,
     SqliteCommands,
     SqliteTestRuns,
     SqliteCaseHistory,
     SqliteNotifications,
-    SqliteCredentials,
-    SqliteAudit,
+    CredentialQueries,
+    AuditQueries,
 ):
     """The `Store` on one SQLite file."""
 
