@@ -21,30 +21,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
-from ..queries.audit import AuditQueries
-from ..queries.credentials import CredentialQueries
-from ..queries.hosts import HostQueries
-from ..queries.targets import TargetQueries
+from ..queries import Queries
 from ..tables import TableSource, TableTarget
-from .case_history import PostgresCaseHistory
-from .commands import PostgresCommands
 from .connection import PostgresSql
 from .database import Database
-from .notifications import PostgresNotifications
 from .tables import load_tables, table_columns, table_rows
-from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(
-    HostQueries,
-    TargetQueries,
-    PostgresCommands,
-    PostgresTestRuns,
-    PostgresCaseHistory,
-    PostgresNotifications,
-    CredentialQueries,
-    AuditQueries,
-):
+class PostgresStore(Queries):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:

@@ -13,29 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
-from ..queries.audit import AuditQueries
-from ..queries.credentials import CredentialQueries
-from ..queries.hosts import HostQueries
-from ..queries.targets import TargetQueries
+from ..queries import Queries
 from ..tables import TableSource
-from .case_history import SqliteCaseHistory
-from .commands import SqliteCommands
 from .connection import SqliteSql
 from .database import Database
-from .notifications import SqliteNotifications
-from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(
-    HostQueries,
-    TargetQueries,
-    SqliteCommands,
-    SqliteTestRuns,
-    SqliteCaseHistory,
-    SqliteNotifications,
-    CredentialQueries,
-    AuditQueries,
-):
+class SqliteStore(Queries):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
