@@ -10,9 +10,9 @@ code base) are nothing this engine uses.
 
 As with SQLite there is one writer per process: `database` holds one write connection behind one
 lock (batches are formed in memory by the callers and written in one transaction) and a small pool
-of read connections that see committed data only. `hosts`, `commands`, `test_runs` and
-`credentials` hold the SQL of one aggregate each; the schema comes from the migrations both engines
-share (`store/schema.py`).
+of read connections that see committed data only. `connection` adapts asyncpg to the aggregates'
+queries and the schema comes from the migrations, both shared with SQLite (`store/queries`,
+`store/schema.py`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def _arrays(columns: Sequence[Column], start: int = 1) -> str:
     return ", ".join(f"${n}::{sql_type}[]" for n, (_, sql_type) in enumerate(columns, start=start))
 
 
-def _runs(rows: Sequence[Sequence[Any]], key: Sequence[int]) -> Iterator[Sequence[Sequence[Any]]]:
+def distinct_runs(rows: Sequence[Sequence[Any]], key: Sequence[int]) -> Iterator[Sequence[Sequence[Any]]]:
     """The rows in runs in which no key repeats (one statement may not update a row twice)."""
     if not key:
         yield rows
@@ -82,7 +82,7 @@ class PostgresConnection:
         if returning:
             sql += f" RETURNING {returning}"
         found: list[Any] = []
-        for run in _runs(rows, [names.index(k) for k in key]):
+        for run in distinct_runs(rows, [names.index(k) for k in key]):
             if run:
                 found.extend(await self._db.fetch(sql, *(list(c) for c in zip(*run, strict=True))))
         return found

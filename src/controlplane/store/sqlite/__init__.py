@@ -1,9 +1,7 @@
-"""The SQLite engine of the store: one file in WAL mode, one writer, one module per aggregate.
+"""The SQLite engine of the store: one file in WAL mode, one writer.
 
-`database` holds the connections, the writer lock and the migrations (`schema`); `hosts`,
-`commands`, `test_runs` and `credentials` hold the SQL of one aggregate each. A transaction that
-spans aggregates (a command's result with its host, a test run with its acknowledgement and the
-host's test status) is built from the statement functions those modules export.
+`database` holds the connections, the writer lock and the migrations (`schema`); `connection` adapts
+aiosqlite to the aggregates' queries (`store/queries`), which both engines share.
 """
 
 from __future__ import annotations
