@@ -1,7 +1,8 @@
 """The SQLite engine of the store: one file in WAL mode, one writer.
 
 `database` holds the connections, the writer lock and the migrations (`schema`); `connection` adapts
-aiosqlite to the aggregates' queries (`store/queries`), which both engines share.
+aiosqlite to the aggregates' queries (`store/queries`), which both engines share; `Database` is
+their `Sql`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from ..interface import OUTPUT_CAP_BYTES, Store
 from ..queries import Queries
 from ..tables import TableSource
-from .connection import SqliteSql
 from .database import Database
 
 
@@ -23,8 +23,7 @@ class SqliteStore(Queries):
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
         self.path = path
         self.output_cap_bytes = output_cap_bytes
-        self._db = Database(path)
-        self._sql = SqliteSql(self._db)
+        self._db = self._sql = Database(path)  # the aggregates run on the database as it stands
 
     async def open(self) -> None:
         """Open the database, apply migrations; safe to call twice."""

@@ -1,16 +1,14 @@
-"""The aggregates' `Sql` on SQLite: aiosqlite behind the engine-neutral connection, `?` as written."""
+"""aiosqlite behind the aggregates' engine-neutral write connection; SQL runs as written (`?`)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
 
-from ..queries.connection import SQLITE, Column, Connection
-from .database import Database
+from ..queries.connection import SQLITE, Column
 
 # SQLite's default limit of parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 _MAX_PARAMETERS = 32766
@@ -83,29 +81,3 @@ class SqliteConnection:
 
     async def lock_table(self, table: str) -> None:
         pass  # BEGIN IMMEDIATE already holds off every other writer of the file
-
-
-class SqliteSql:
-    """The aggregates' view of one SQLite database (`queries.connection.Sql`)."""
-
-    dialect = SQLITE
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._db.transaction() as db:
-            yield SqliteConnection(db)
-
-    async def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return await self._db.one(sql, args)
-
-    async def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        return await self._db.all(sql, args)
-
-    def take_ord(self) -> int:
-        return self._db.take_ord()
-
-    def peek_ord(self) -> int:
-        return self._db.peek_ord()

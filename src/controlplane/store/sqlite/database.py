@@ -1,5 +1,6 @@
 """One SQLite file (WAL): the schema's migrations, the one write connection behind one lock, a
-read-only connection, the transaction context and the persisted sequences (fleet versions, order)."""
+read-only connection, the transaction context and the persisted sequences (fleet versions, order).
+It is the aggregates' `Sql` (`store/queries`) as it stands."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from typing import Any
 import aiosqlite
 
 from ..interface import VERSION_BLOCK
+from ..queries.connection import SQLITE
 from ..schema import MIGRATIONS, statements
+from .connection import SqliteConnection
 
 log = logging.getLogger(__name__)
 
 
 class Database:
     """The connections to one database file; every write transaction holds the one lock."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,7 +86,7 @@ class Database:
             log.info("database %s migrated to schema %d", self.path, number)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
         """One write transaction; committed on success, rolled back on error."""
         asked = time.perf_counter()
         async with self._lock:
@@ -92,7 +97,7 @@ class Database:
             begin = asyncio.ensure_future(db.execute("BEGIN IMMEDIATE"))
             try:
                 await asyncio.shield(begin)
-                yield db
+                yield SqliteConnection(db)
             except BaseException:
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(begin)
@@ -137,7 +142,7 @@ class Database:
             await db.execute(
                 "INSERT INTO meta(key, value) VALUES ('version_reserved', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(reserved),),
+                str(reserved),
             )
 
     # --- whole tables (for `fleetdeck db copy`) --------------------------------------------------
