@@ -23,8 +23,9 @@ def numbered(sql: str) -> str:
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], start=1)) + parts[-1]
 
 
-def _arrays(columns: Sequence[Column], start: int = 1) -> str:
-    return ", ".join(f"${n}::{sql_type}[]" for n, (_, sql_type) in enumerate(columns, start=start))
+def _arrays(columns: Sequence[Column]) -> str:
+    """The columns as array parameters, in order: `$1::text[], $2::bytea[]`…"""
+    return ", ".join(f"${n}::{sql_type}[]" for n, (_, sql_type) in enumerate(columns, start=1))
 
 
 def distinct_runs(rows: Sequence[Sequence[Any]], key: Sequence[int]) -> Iterator[Sequence[Sequence[Any]]]:
