@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stores import DiskError, EngineStore, chunk, command, engine_module, opened_store
+from stores import DiskError, EngineStore, aggregate_module, chunk, command, opened_store
 
 from controlplane.store import OutputAppend, StoredOutput
 from controlplane.timeutil import to_ts
@@ -147,7 +147,7 @@ async def test_a_finished_command_is_stored_with_its_host_in_one_transaction(sto
 
 
 async def test_a_finish_that_fails_part_way_stores_none_of_it(
-    store: EngineStore, engine: str, monkeypatch: pytest.MonkeyPatch
+    store: EngineStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.save_hosts([pb.Host(name="gpc0")])
     await store.insert_command(command("c1"))
@@ -155,7 +155,7 @@ async def test_a_finish_that_fails_part_way_stores_none_of_it(
     async def disk_error(db: object, host: pb.Host) -> None:
         raise DiskError("disk I/O error")
 
-    monkeypatch.setattr(engine_module(engine, "commands"), "write_host_result", disk_error)
+    monkeypatch.setattr(aggregate_module("commands"), "write_host_result", disk_error)
     with pytest.raises(DiskError):
         await store.finish_command(command("c1", state=pb.COMMAND_STATE_SUCCEEDED), 5, pb.Host(name="gpc0"))
     found = await store.get_command("c1")

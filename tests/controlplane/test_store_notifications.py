@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stores import DiskError, EngineStore, command, engine_module
+from stores import DiskError, EngineStore, aggregate_module, command
 
 from controlplane.store import Notification
 from controlplane.timeutil import to_ts
@@ -107,7 +107,7 @@ async def test_a_test_notification_goes_to_one_subscription(store: EngineStore) 
 
 
 async def test_notifications_commit_with_the_command_result_or_not_at_all(
-    store: EngineStore, engine: str, monkeypatch: pytest.MonkeyPatch
+    store: EngineStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _webhook(store, "w", [], 1)
     await store.insert_command(command("c1"))
@@ -117,7 +117,7 @@ async def test_notifications_commit_with_the_command_result_or_not_at_all(
         raise DiskError
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine_module(engine, "commands"), "write_host_result", disk_error)
+        patch.setattr(aggregate_module("commands"), "write_host_result", disk_error)
         with pytest.raises(DiskError):
             await store.finish_command(finished, 1, pb.Host(name="gpc0"), [_note("command_failed:c1")])
     assert await store.due_notifications(1e9, 10) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stores import DiskError, EngineStore, command, engine_module
+from stores import DiskError, EngineStore, aggregate_module, command
 
 from controlplane.timeutil import to_ts
 from fleetdeck.v1 import types_pb2 as pb
@@ -67,7 +67,7 @@ async def test_a_run_its_acknowledgement_and_the_hosts_tests_go_together(store: 
 
 
 async def test_a_run_that_fails_part_way_stores_none_of_it(
-    store: EngineStore, engine: str, monkeypatch: pytest.MonkeyPatch
+    store: EngineStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.save_hosts([pb.Host(name="gpc0")])
     await store.insert_command(command("r1", operation=pb.OPERATION_TEST))
@@ -75,7 +75,7 @@ async def test_a_run_that_fails_part_way_stores_none_of_it(
     async def disk_error(db: object, host: pb.Host) -> None:
         raise DiskError("disk I/O error")
 
-    monkeypatch.setattr(engine_module(engine, "test_runs"), "write_test_status", disk_error)
+    monkeypatch.setattr(aggregate_module("test_runs"), "write_test_status", disk_error)
     with pytest.raises(DiskError):
         await store.put_test_run(_run("r1"), 9, host=pb.Host(name="gpc0"))
     assert await store.get_test_run("r1") is None

@@ -29,9 +29,9 @@ class DiskError(Exception):
     """A failure injected into a transaction part way."""
 
 
-def engine_module(engine: str, aggregate: str) -> ModuleType:
-    """An engine's module of one aggregate (where a test injects a failure)."""
-    return importlib.import_module(f"controlplane.store.{engine}.{aggregate}")
+def aggregate_module(aggregate: str) -> ModuleType:
+    """The module of one aggregate's queries, both engines' (where a test injects a failure)."""
+    return importlib.import_module(f"controlplane.store.queries.{aggregate}")
 
 
 @asynccontextmanager

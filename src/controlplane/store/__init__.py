@@ -1,9 +1,10 @@
 """The control plane's persistence: the only package that speaks SQL.
 
 `interface` says what the rest of the control plane may ask (`Store`, one protocol per aggregate);
-`records` holds the named values it answers with besides proto messages; `sqlite` and `postgres`
-are the engines (one writer per process, write-behind batches formed by the callers, one module per
-aggregate), `schema` their shared migrations. Callers type against `Store`; the process that opens
+`records` holds the named values it answers with besides proto messages; `queries` holds each
+aggregate's SQL, written once; `sqlite` and `postgres` are the engines (one writer per process,
+write-behind batches formed by the callers, each adapting its driver to `queries`), `schema` their
+shared migrations. Callers type against `Store`; the process that opens
 the database names only its location, and `make_store` picks the engine for it (`location`).
 `copy` moves a whole database from one engine to another.
 """

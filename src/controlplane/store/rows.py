@@ -109,15 +109,14 @@ def host_result_values(host: pb.Host) -> tuple[Any, ...]:
     )
 
 
-def audit_where(query: AuditQuery, cursor: int | None, mark: str) -> tuple[str, list[Any]]:
-    """The WHERE clause (with `mark` as each parameter: "?" for SQLite, "$" for numbered PostgreSQL
-    ones) and its arguments for listing audit events."""
+def audit_where(query: AuditQuery, cursor: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (with `?` parameters) and its arguments for listing audit events."""
     where: list[str] = []
     args: list[Any] = []
 
     def param(value: Any) -> str:
         args.append(value)
-        return "?" if mark == "?" else f"${len(args)}"
+        return "?"
 
     if query.host:
         where.append(f"seq IN (SELECT seq FROM audit_hosts WHERE host = {param(query.host)})")

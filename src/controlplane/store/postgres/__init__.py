@@ -10,9 +10,9 @@ code base) are nothing this engine uses.
 
 As with SQLite there is one writer per process: `database` holds one write connection behind one
 lock (batches are formed in memory by the callers and written in one transaction) and a small pool
-of read connections that see committed data only. `hosts`, `commands`, `test_runs` and
-`credentials` hold the SQL of one aggregate each; the schema comes from the migrations both engines
-share (`store/schema.py`).
+of read connections that see committed data only. `connection` adapts asyncpg to the aggregates'
+queries and the schema comes from the migrations, both shared with SQLite (`store/queries`,
+`store/schema.py`).
 """
 
 from __future__ import annotations
@@ -21,31 +21,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries import Queries
 from ..replication import ReplicationStore
 from ..tables import TableSource, TableTarget
-from .audit import PostgresAudit
-from .case_history import PostgresCaseHistory
-from .commands import PostgresCommands
-from .credentials import PostgresCredentials
+from .connection import PostgresSql
 from .database import Database
-from .hosts import PostgresHosts
-from .notifications import PostgresNotifications
 from .replication import PostgresReplication
 from .tables import load_tables, table_columns, table_rows
-from .targets import PostgresTargets
-from .test_runs import PostgresTestRuns
 
 
-class PostgresStore(
-    PostgresHosts,
-    PostgresTargets,
-    PostgresCommands,
-    PostgresTestRuns,
-    PostgresCaseHistory,
-    PostgresNotifications,
-    PostgresCredentials,
-    PostgresAudit,
-):
+class PostgresStore(Queries):
     """The `Store` on one PostgreSQL database, named by a libpq connection URI (postgresql://…)."""
 
     def __init__(self, dsn: str, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
@@ -53,6 +38,7 @@ class PostgresStore(
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(dsn)
         self.replication: ReplicationStore | None = PostgresReplication(self._db)
+        self._sql = PostgresSql(self._db)
 
     def __repr__(self) -> str:
         return "PostgresStore(<dsn>)"  # the DSN may hold a password

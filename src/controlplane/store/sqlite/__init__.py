@@ -1,9 +1,8 @@
-"""The SQLite engine of the store: one file in WAL mode, one writer, one module per aggregate.
+"""The SQLite engine of the store: one file in WAL mode, one writer.
 
-`database` holds the connections, the writer lock and the migrations (`schema`); `hosts`,
-`commands`, `test_runs` and `credentials` hold the SQL of one aggregate each. A transaction that
-spans aggregates (a command's result with its host, a test run with its acknowledgement and the
-host's test status) is built from the statement functions those modules export.
+`database` holds the connections, the writer lock and the migrations (`schema`); `connection` adapts
+aiosqlite to the aggregates' queries (`store/queries`), which both engines share; `Database` is
+their `Sql`.
 """
 
 from __future__ import annotations
@@ -13,29 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..interface import OUTPUT_CAP_BYTES, Store
+from ..queries import Queries
 from ..replication import ReplicationStore
 from ..tables import TableSource
-from .audit import SqliteAudit
-from .case_history import SqliteCaseHistory
-from .commands import SqliteCommands
-from .credentials import SqliteCredentials
 from .database import Database
-from .hosts import SqliteHosts
-from .notifications import SqliteNotifications
-from .targets import SqliteTargets
-from .test_runs import SqliteTestRuns
 
 
-class SqliteStore(
-    SqliteHosts,
-    SqliteTargets,
-    SqliteCommands,
-    SqliteTestRuns,
-    SqliteCaseHistory,
-    SqliteNotifications,
-    SqliteCredentials,
-    SqliteAudit,
-):
+class SqliteStore(Queries):
     """The `Store` on one SQLite file."""
 
     def __init__(self, path: Path, output_cap_bytes: int = OUTPUT_CAP_BYTES) -> None:
@@ -43,6 +26,7 @@ class SqliteStore(
         self.output_cap_bytes = output_cap_bytes
         self._db = Database(path)
         self.replication: ReplicationStore | None = None  # one process owns a SQLite file
+        self._db = self._sql = Database(path)  # the aggregates run on the database as it stands
 
     async def open(self) -> None:
         """Open the database, apply migrations; safe to call twice."""

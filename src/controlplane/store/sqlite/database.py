@@ -1,5 +1,6 @@
 """One SQLite file (WAL): the schema's migrations, the one write connection behind one lock, a
-read-only connection, the transaction context and the persisted sequences (fleet versions, order)."""
+read-only connection, the transaction context and the persisted sequences (fleet versions, order).
+It is the aggregates' `Sql` (`store/queries`) as it stands."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from typing import Any
 import aiosqlite
 
 from ..interface import VERSION_BLOCK
+from ..queries.connection import SQLITE
 from ..schema import MIGRATIONS, statements
+from .connection import SqliteConnection
 
 log = logging.getLogger(__name__)
 
 
 class Database:
     """The connections to one database file; every write transaction holds the one lock."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,7 +86,7 @@ class Database:
             log.info("database %s migrated to schema %d", self.path, number)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
         """One write transaction; committed on success, rolled back on error."""
         asked = time.perf_counter()
         async with self._lock:
@@ -92,7 +97,7 @@ class Database:
             begin = asyncio.ensure_future(db.execute("BEGIN IMMEDIATE"))
             try:
                 await asyncio.shield(begin)
-                yield db
+                yield SqliteConnection(db)
             except BaseException:
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(begin)
@@ -115,14 +120,11 @@ class Database:
 
     # --- sequences -----------------------------------------------------------------------------
 
-    def take_ord(self) -> int:
-        """The order number of a new command (call inside the transaction that inserts it)."""
+    async def take_ord(self, db: object) -> int:
+        """The order number of a new command, or of a test run without one (inside the transaction
+        that inserts it: one writer per process, so a counter in memory)."""
         ord_, self._next_ord = self._next_ord, self._next_ord + 1
         return ord_
-
-    def peek_ord(self) -> int:
-        """The order number the next command will get (a test run without a command sorts there)."""
-        return self._next_ord
 
     async def reserve_versions(self, at_least: int) -> int:
         """Start version for this process; versions below the returned block end are never reused."""
@@ -137,7 +139,7 @@ class Database:
             await db.execute(
                 "INSERT INTO meta(key, value) VALUES ('version_reserved', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(reserved),),
+                str(reserved),
             )
 
     # --- whole tables (for `fleetdeck db copy`) --------------------------------------------------

@@ -1,9 +1,9 @@
-"""Host labels, desired states per selector and rollouts in SQLite."""
+"""Host labels, desired states per selector and rollouts."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fleetdeck.v1 import rollouts_pb2 as rollouts_pb
 from fleetdeck.v1 import types_pb2 as pb
@@ -14,36 +14,34 @@ from ..records import HostLabels
 from ..rows import COMMAND_COLUMNS
 from ..rows import command as command_from_row
 from ..targets import ACTIVE_ROLLOUT_STATES
-from .database import Database
+from .connection import Sql
 
 
-class SqliteTargets:
-    """The target aggregate of `SqliteStore` (methods documented on `TargetStore`)."""
+class TargetQueries:
+    """The target aggregate of both engines' stores (methods documented on `TargetStore`)."""
 
-    _db: Database
+    _sql: Sql
 
-    if TYPE_CHECKING:  # given by SqliteCommands in the store's bases; a stub here would shadow it
+    if TYPE_CHECKING:  # given by CommandQueries in the store's bases; a stub here would shadow it
 
         async def insert_command(self, command: pb.Command) -> None: ...
 
     async def load_host_labels(self) -> dict[str, HostLabels]:
-        rows = await self._db.all("SELECT host, declared, overrides FROM host_labels")
+        rows = await self._sql.all("SELECT host, declared, overrides FROM host_labels")
         return {r[0]: HostLabels(json.loads(r[1]), json.loads(r[2])) for r in rows}
 
     async def save_host_labels(self, host: str, labels: HostLabels) -> None:
-        async with self._db.transaction() as db:
+        async with self._sql.transaction() as db:
             await db.execute(
                 "INSERT INTO host_labels(host, declared, overrides) VALUES (?, ?, ?) ON CONFLICT(host) "
                 "DO UPDATE SET declared = excluded.declared, overrides = excluded.overrides",
-                (
-                    host,
-                    json.dumps(labels.declared, sort_keys=True),
-                    json.dumps(labels.overrides, sort_keys=True),
-                ),
+                host,
+                json.dumps(labels.declared, sort_keys=True),
+                json.dumps(labels.overrides, sort_keys=True),
             )
 
     async def load_selector_desired(self) -> list[pb.DesiredState]:
-        rows = await self._db.all(
+        rows = await self._sql.all(
             "SELECT selector, commit_sha, lock_hash, agent_version, updated_at FROM selector_desired_states "
             "ORDER BY selector"
         )
@@ -55,53 +53,56 @@ class SqliteTargets:
         ]
 
     async def save_selector_desired(self, desired: pb.DesiredState) -> None:
-        async with self._db.transaction() as db:
+        async with self._sql.transaction() as db:
             await db.execute(
                 "INSERT INTO selector_desired_states VALUES (?, ?, ?, ?, ?) ON CONFLICT(selector) DO UPDATE "
                 "SET commit_sha=excluded.commit_sha, lock_hash=excluded.lock_hash, "
                 "agent_version=excluded.agent_version, updated_at=excluded.updated_at",
-                (
-                    desired.selector,
-                    desired.commit,
-                    desired.lock_hash,
-                    desired.agent_version,
-                    from_ts(desired.updated_at),
-                ),
+                desired.selector,
+                desired.commit,
+                desired.lock_hash,
+                desired.agent_version,
+                from_ts(desired.updated_at),
             )
 
     async def save_rollout(self, rollout: rollouts_pb.Rollout) -> None:
-        async with self._db.transaction() as db:
+        async with self._sql.transaction() as db:
             await db.execute(
                 "INSERT INTO rollouts(id, created_at, state, rollout) VALUES (?, ?, ?, ?) ON CONFLICT(id) "
                 "DO UPDATE SET state = excluded.state, rollout = excluded.rollout",
-                (rollout.id, from_ts(rollout.created_at), rollout.state, blob(rollout)),
+                rollout.id,
+                from_ts(rollout.created_at),
+                rollout.state,
+                blob(rollout),
             )
 
     async def get_rollout(self, rollout_id: str) -> rollouts_pb.Rollout | None:
-        r = await self._db.one("SELECT rollout FROM rollouts WHERE id = ?", (rollout_id,))
+        r = await self._sql.one("SELECT rollout FROM rollouts WHERE id = ?", (rollout_id,))
         return None if r is None else parse(rollouts_pb.Rollout, r[0])
 
     async def list_rollouts(self, limit: int, active_only: bool = False) -> list[rollouts_pb.Rollout]:
-        states = sorted(ACTIVE_ROLLOUT_STATES) if active_only else []
-        where = f"WHERE state IN ({','.join('?' * len(states))})" if states else ""
-        rows = await self._db.all(
-            f"SELECT rollout FROM rollouts {where} ORDER BY created_at DESC, id DESC LIMIT ?",
-            (*states, limit),
+        where, args = "", list[Any]()
+        if active_only:
+            among, args = self._sql.dialect.among(sorted(ACTIVE_ROLLOUT_STATES), "bigint")
+            where = f"WHERE state {among} "
+        rows = await self._sql.all(
+            f"SELECT rollout FROM rollouts {where}ORDER BY created_at DESC, id DESC LIMIT ?", [*args, limit]
         )
         return [parse(rollouts_pb.Rollout, r[0]) for r in rows]
 
     async def queue_command(self, command: pb.Command) -> None:
         # The expiry first: a crash in between leaves a row that joins no command, never a queued
         # command without an expiry.
-        async with self._db.transaction() as db:
+        async with self._sql.transaction() as db:
             await db.execute(
                 "INSERT INTO command_queue(command_id, expires_at) VALUES (?, ?)",
-                (command.id, from_ts(command.queue_expires_at)),
+                command.id,
+                from_ts(command.queue_expires_at),
             )
         await self.insert_command(command)
 
     async def queued_commands(self) -> list[pb.Command]:
-        rows = await self._db.all(
+        rows = await self._sql.all(
             f"SELECT {COMMAND_COLUMNS}, q.expires_at FROM commands "
             "JOIN command_queue q ON q.command_id = commands.id WHERE commands.state = ? ORDER BY commands.ord",
             (pb.COMMAND_STATE_QUEUED,),
