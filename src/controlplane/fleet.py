@@ -568,6 +568,15 @@ class Fleet:
         seen_only, self._seen_unsaved = self._seen_unsaved - unsaved, set()
         dirty = [self.hosts[n] for n in unsaved if n in self.hosts]
         seen = [self.hosts[n] for n in seen_only if n in self.hosts]
+        try:  # a host another replica claimed a moment ago is that replica's to write now
+            moved = await self.placement.held_elsewhere([s.host.name for s in (*dirty, *seen)])
+        except BaseException:
+            self._unsaved |= unsaved
+            self._seen_unsaved |= seen_only
+            raise
+        if moved:
+            dirty = [s for s in dirty if s.host.name not in moved]
+            seen = [s for s in seen if s.host.name not in moved]
         for state in (*dirty, *seen):
             self._sync_last_seen(state)
         try:

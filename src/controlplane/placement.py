@@ -40,6 +40,11 @@ class Placement(Protocol):
         """Fleet-wide settings or desired states were stored: every other replica reloads them."""
         ...
 
+    async def held_elsewhere(self, hosts: list[str]) -> set[str]:
+        """Which of `hosts` another replica holds now (whatever this one heard so far): not to be
+        written here."""
+        ...
+
 
 class Alone:
     """One process holds every host: nothing to claim, tell or hand over."""
@@ -59,3 +64,6 @@ class Alone:
 
     async def config_changed(self, what: str) -> None:
         return None
+
+    async def held_elsewhere(self, hosts: list[str]) -> set[str]:
+        return set()

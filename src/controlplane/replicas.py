@@ -127,6 +127,9 @@ class Replicas:
     async def config_changed(self, what: str) -> None:
         await self.store.config_changed(what)
 
+    async def held_elsewhere(self, hosts: list[str]) -> set[str]:
+        return await self.store.held_elsewhere(self.id, hosts) if hosts else set()
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def load(self) -> None:

@@ -133,8 +133,8 @@ class ReplicationStore(Protocol):
         """The claim `owner` ended; False when a newer claim took the host meanwhile."""
         ...
 
-    async def held(self, replica: str, hosts: Sequence[str]) -> set[str]:
-        """Which of `hosts` `replica` holds."""
+    async def held_elsewhere(self, replica: str, hosts: Sequence[str]) -> set[str]:
+        """Which of `hosts` a replica other than `replica` holds."""
         ...
 
     async def append(self, replica: str, events: Sequence[Published]) -> int:

@@ -163,10 +163,10 @@ class PostgresReplication:
                 await _notify(db, OWNER_CHANNEL, owner_payload(host, Owner("", owner.epoch)))
         return released is not None
 
-    async def held(self, replica: str, hosts: Sequence[str]) -> set[str]:
-        """Which of `hosts` `replica` holds (checked inside a write that must not outlive a claim)."""
+    async def held_elsewhere(self, replica: str, hosts: Sequence[str]) -> set[str]:
+        """Which of `hosts` a replica other than `replica` holds."""
         rows = await self._db.all(
-            "SELECT host FROM host_owners WHERE replica = $1 AND host = ANY($2::text[])",
+            "SELECT host FROM host_owners WHERE host = ANY($2::text[]) AND replica <> '' AND replica <> $1",
             (replica, list(hosts)),
         )
         return {r[0] for r in rows}
