@@ -329,7 +329,11 @@ class Replicas:
 
     async def _mail_forever(self) -> None:
         while True:
-            await self._mail_ready.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):  # also without a notification, now and then
+                    await self._mail_ready.wait()
+            if not self._mail_ready.is_set():
+                self._mail_for |= set(self.claims)
             self._mail_ready.clear()
             hosts, self._mail_for = sorted(self._mail_for), set()
             try:
@@ -397,8 +401,11 @@ class Replicas:
             except Exception as error:
                 if not self.fleet.storage_trouble(error):
                     log.exception("replica housekeeping failed; retrying")
+                await asyncio.sleep(RETRY_SECONDS * (1 + random.random()))  # not a busy loop meanwhile
 
     async def _keep_listening(self) -> None:
+        if self._listener is not None and not self._listener.alive:
+            self._listener_lost.set()  # ended without saying so (the server went away while idle)
         if not self._listener_lost.is_set():
             return
         was_leading = self.leading

@@ -119,3 +119,63 @@ async def test_the_database_server_stopped_is_unavailable_and_not_serving_until_
 def test_losing_the_database_server_is_storage_trouble(error: BaseException, sentence: bool) -> None:
     found = storage_trouble(error)
     assert (None if found is None else str(found)) == (DATABASE_UNREACHABLE if sentence else None)
+
+
+OUTAGE_SECONDS = 10.0
+
+
+async def test_two_replicas_are_not_serving_while_the_database_is_stopped_and_serve_as_one_after(
+    own_cluster: Cluster,
+) -> None:
+    config = ControlPlaneConfig(
+        require_api_tokens=False, database=own_cluster.new_database(), grpc_address="127.0.0.1:0"
+    )
+    async with (
+        ControlPlane(config) as a,
+        ControlPlane(config) as b,
+        grpc.aio.insecure_channel(a.grpc_target) as channel_a,
+        grpc.aio.insecure_channel(b.grpc_target) as channel_b,
+    ):
+        fleet_a, fleet_b = fleet_grpc.FleetServiceStub(channel_a), fleet_grpc.FleetServiceStub(channel_b)
+        token = (await fleet_b.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+        agent = ScriptedAgent(b.grpc_target, "gpc0", token)
+        try:
+            await agent.hello()
+            async with asyncio.timeout(10):
+                while not [
+                    h for h in (await fleet_a.ListHosts(fleet_pb.ListHostsRequest())).hosts if h.online
+                ]:
+                    await _overall(channel_a, SERVING)  # (answers at once) each round trip lets the log flow
+            loop = asyncio.get_running_loop()
+            await asyncio.to_thread(own_cluster.stop)
+            stopped_at = loop.time()
+            pull = fleet_pb.RunOperationRequest(hosts=["gpc0"], operation=pb.OPERATION_PULL)
+            await _overall(channel_a, NOT_SERVING)
+            await _overall(channel_b, NOT_SERVING)
+            # For the whole outage: both replicas refuse what needs the database, and say why.
+            while loop.time() - stopped_at < OUTAGE_SECONDS:
+                for fleet in (fleet_a, fleet_b):
+                    refused = await _refused(fleet.RunOperation(pull, timeout=10))
+                    assert (refused.code(), refused.details()) == (
+                        grpc.StatusCode.UNAVAILABLE,
+                        DATABASE_UNREACHABLE,
+                    )
+            await asyncio.to_thread(own_cluster.start)
+            await _overall(channel_a, SERVING)
+            await _overall(channel_b, SERVING)
+            # Back as one fleet: an operation through A reaches the agent on B (A listens again).
+            async with asyncio.timeout(15):
+                while True:
+                    try:
+                        started = await fleet_a.RunOperation(pull, timeout=5)
+                        break
+                    except grpc.aio.AioRpcError as error:  # until A's view of the host is current again
+                        assert error.code() in (
+                            grpc.StatusCode.UNAVAILABLE,
+                            grpc.StatusCode.FAILED_PRECONDITION,
+                        )
+                        await _overall(channel_a, SERVING)
+            received = (await agent.recv("run_command")).run_command
+            assert received.command_id == started.results[0].command_id
+        finally:
+            await agent.close()

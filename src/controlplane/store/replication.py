@@ -88,6 +88,11 @@ class Listener(Protocol):
 
     leading: bool
 
+    @property
+    def alive(self) -> bool:
+        """Whether the connection is still open."""
+        ...
+
     async def try_lead(self) -> bool:
         """Take the leader lock if no other replica holds it; True while this replica leads."""
         ...

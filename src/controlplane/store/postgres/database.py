@@ -57,6 +57,7 @@ class Database:
         # transaction of the writer (so nothing is reported as stored before it is).
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._lock = asyncio.Lock()
+        self._writer_lost = False
         self.write_observers: list[Callable[[float], None]] = []  # seconds of each committed write
 
     async def open(self) -> None:
@@ -153,8 +154,11 @@ class Database:
         return db
 
     async def _reconnect(self) -> Connection:
-        log.warning("PostgreSQL dropped the write connection; connecting again")
+        if not self._writer_lost:  # said once per outage; storage health reports the rest
+            log.warning("PostgreSQL dropped the write connection; connecting again")
+            self._writer_lost = True
         db = await asyncpg.connect(self.dsn)
+        self._writer_lost = False
         old, self._writer_conn = self._writer_conn, db
         if old is not None:
             old.terminate()
