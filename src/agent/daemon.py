@@ -123,8 +123,17 @@ class Agent:
             host=self.config.host,
             facts=await self._facts(),
             running_command_ids=running_ids,
-            # A running command is listed here too, so the welcome says how much of it is stored.
-            unacknowledged_command_ids=list(dict.fromkeys([*self.outbox.command_ids(), *running_ids])),
+            # A running command is listed here too, so the welcome says how much of it is stored; so is
+            # every journaled one, whose output a restarted agent may replay from its spool.
+            unacknowledged_command_ids=list(
+                dict.fromkeys(
+                    [
+                        *self.outbox.command_ids(),
+                        *running_ids,
+                        *(entry.command_id for entry in self.journal.entries()),
+                    ]
+                )
+            ),
             declared_test_settings=declared_test_settings(self.config),
             test_status=self.executor.test_status(),
             labels=self.config.labels,
