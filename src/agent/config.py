@@ -16,6 +16,8 @@ DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
 DEFAULT_KEEPALIVE_SECONDS = 30.0
 """A ping on the connection after this long; with the timeout, how soon a half-open link is noticed."""
 DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 10.0
+MIN_KEEPALIVE_SECONDS = 6.0
+"""The control plane closes a connection that pings more often than every 5 s; this leaves a margin."""
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NIXOS_GENERATION_PATH = "/nix/var/nix/profiles/system"
 
@@ -289,6 +291,12 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
     backoff_max = top.seconds("backoff_max_seconds", 60.0)
     if backoff_max < backoff_initial:
         raise ConfigError("backoff_max_seconds: must not be below backoff_initial_seconds")
+    keepalive = top.seconds("keepalive_seconds", DEFAULT_KEEPALIVE_SECONDS)
+    if keepalive < MIN_KEEPALIVE_SECONDS:
+        raise ConfigError(
+            f"keepalive_seconds: must be at least {MIN_KEEPALIVE_SECONDS:.0f} (the control plane closes "
+            "a connection that pings more often than every 5 s)"
+        )
     return AgentConfig(
         controlplanes=controlplanes,
         host=host,
@@ -312,7 +320,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
         stop_grace_seconds=top.seconds("stop_grace_seconds", 5.0),
         backoff_initial_seconds=backoff_initial,
         backoff_max_seconds=backoff_max,
-        keepalive_seconds=top.seconds("keepalive_seconds", DEFAULT_KEEPALIVE_SECONDS),
+        keepalive_seconds=keepalive,
         keepalive_timeout_seconds=top.seconds("keepalive_timeout_seconds", DEFAULT_KEEPALIVE_TIMEOUT_SECONDS),
         labels=_labels(top),
     )

@@ -23,9 +23,14 @@ logger = logging.getLogger(__name__)
 def channel_options(keepalive_seconds: float, keepalive_timeout_seconds: float) -> list[tuple[str, int]]:
     """The agent's channel options: keepalive pings (a half-open link is noticed within
     `keepalive_seconds` + `keepalive_timeout_seconds`), message limits, and reconnect pacing."""
+    timeout_ms = int(keepalive_timeout_seconds * 1000)
     return [
         ("grpc.keepalive_time_ms", int(keepalive_seconds * 1000)),
-        ("grpc.keepalive_timeout_ms", int(keepalive_timeout_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        # grpc-core waits for a keepalive ping's ack under the transport's ping timeout (default 60 s):
+        # its own keepalive watchdog is never armed, so without this a half-open link took the
+        # keepalive time plus a minute to notice, whatever keepalive_timeout_ms said.
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

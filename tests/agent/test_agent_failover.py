@@ -137,13 +137,16 @@ def test_keepalive_seconds_default_to_30_and_10_and_can_be_set(tmp_path: Path) -
     config = parse_config({**BASE, "controlplane": "a:1"}, tmp_path, os_name="nixos")
     assert (config.keepalive_seconds, config.keepalive_timeout_seconds) == (30.0, 10.0)
     config = parse_config(
-        {**BASE, "controlplane": "a:1", "keepalive_seconds": 1, "keepalive_timeout_seconds": 0.5},
+        {**BASE, "controlplane": "a:1", "keepalive_seconds": 6, "keepalive_timeout_seconds": 0.5},
         tmp_path,
         os_name="nixos",
     )
-    assert (config.keepalive_seconds, config.keepalive_timeout_seconds) == (1.0, 0.5)
+    assert (config.keepalive_seconds, config.keepalive_timeout_seconds) == (6.0, 0.5)
     with pytest.raises(ConfigError, match="keepalive_timeout_seconds: must be a positive number"):
         parse_config({**BASE, "controlplane": "a:1", "keepalive_timeout_seconds": 0}, tmp_path)
+    # Pings more often than the control plane allows would get the link closed ("too_many_pings").
+    with pytest.raises(ConfigError, match="keepalive_seconds: must be at least 6"):
+        parse_config({**BASE, "controlplane": "a:1", "keepalive_seconds": 1}, tmp_path)
 
 
 # -- failing over for real: real control planes, a real agent process --------------------------------------
