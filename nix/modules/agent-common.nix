@@ -22,9 +22,12 @@ in
     };
 
     controlPlane = mkOption {
-      type = types.str;
-      example = "fleet.example.org:50051";
-      description = "The control plane's gRPC address, HOST:PORT.";
+      type = types.either types.str (types.nonEmptyListOf types.str);
+      example = [ "fleet-a.example.org:50051" "fleet-b.example.org:50051" ];
+      description = ''
+        The control plane's gRPC address, HOST:PORT, or a list of them (replicas): the agent connects
+        to them in order and fails over to the next when one does not answer.
+      '';
     };
 
     host = mkOption {
@@ -161,11 +164,16 @@ in
       o = "services.fleetdeck-agent";
       tlsFiles = filter (p: p != null) [ cfg.tls.ca cfg.tls.cert cfg.tls.key ];
       argvOk = argv: argv != [ ] && all (a: a != "") argv;
+      controlPlanes = lib.toList cfg.controlPlane;
     in
     [
       {
-        assertion = match "[^:]+:[0-9]+|[[][0-9a-fA-F:.]+[]]:[0-9]+" cfg.controlPlane != null;
-        message = "${o}.controlPlane must be HOST:PORT, e.g. fleet.example.org:50051 (got \"${cfg.controlPlane}\").";
+        assertion = all (a: match "[^:]+:[0-9]+|[[][0-9a-fA-F:.]+[]]:[0-9]+" a != null) controlPlanes;
+        message = "${o}.controlPlane must be HOST:PORT or a list of them, e.g. fleet.example.org:50051 (got ${builtins.toJSON cfg.controlPlane}).";
+      }
+      {
+        assertion = lib.unique controlPlanes == controlPlanes;
+        message = "${o}.controlPlane lists an address twice.";
       }
       {
         assertion = match "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?" cfg.host != null;

@@ -13,6 +13,11 @@ from typing import Any
 from fleetdeck import selectors
 
 DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
+DEFAULT_KEEPALIVE_SECONDS = 30.0
+"""A ping on the connection after this long; with the timeout, how soon a half-open link is noticed."""
+DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 10.0
+MIN_KEEPALIVE_SECONDS = 6.0
+"""The control plane closes a connection that pings more often than every 5 s; this leaves a margin."""
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NIXOS_GENERATION_PATH = "/nix/var/nix/profiles/system"
 
@@ -54,7 +59,7 @@ class TlsConfig:
 class AgentConfig:
     """Everything the agent needs to know, read once at start."""
 
-    controlplane: str
+    controlplanes: tuple[str, ...]  # HOST:PORT each, tried in order (agent/failover.py)
     host: str
     token_file: Path
     repo_dir: Path
@@ -70,7 +75,14 @@ class AgentConfig:
     stop_grace_seconds: float = 5.0
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
+    keepalive_seconds: float = DEFAULT_KEEPALIVE_SECONDS
+    keepalive_timeout_seconds: float = DEFAULT_KEEPALIVE_TIMEOUT_SECONDS
     labels: dict[str, str] = field(default_factory=dict)  # the [labels] table, sent in the hello
+
+    @property
+    def controlplane(self) -> str:
+        """The control-plane addresses as a log line names them ("a:50051, b:50051")."""
+        return ", ".join(self.controlplanes)
 
     def read_token(self) -> str:
         """The bearer token from token_file (stripped); ConfigError when it cannot be read."""
@@ -165,6 +177,21 @@ class _Table:
             raise ConfigError(f"{self._key(key)}: must be a positive integer")
         return value
 
+    def addresses(self, key: str) -> tuple[str, ...]:
+        """A HOST:PORT string, or a non-empty list of them (distinct), in the order given."""
+        value = self._data.get(key)
+        if value is None:
+            raise ConfigError(f"{self._key(key)}: missing (required)")
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(item, str) and item.strip() for item in items):
+            raise ConfigError(f"{self._key(key)}: must be HOST:PORT or a non-empty list of HOST:PORT strings")
+        for item in items:
+            if ":" not in item:
+                raise ConfigError(f"{self._key(key)}: {item!r} must be host:port")
+        if len(set(items)) != len(items):
+            raise ConfigError(f"{self._key(key)}: an address is listed twice")
+        return tuple(items)
+
     def argv(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self._data.get(key)
         if value is None:
@@ -197,6 +224,8 @@ _TOP_KEYS = {
     "stop_grace_seconds",
     "backoff_initial_seconds",
     "backoff_max_seconds",
+    "keepalive_seconds",
+    "keepalive_timeout_seconds",
     "operations",
     "tests",
     "labels",
@@ -244,9 +273,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
     top = _Table(data)
     top.check_known(_TOP_KEYS)
     os_name = os_name or detect_os()
-    controlplane = top.string("controlplane")
-    if ":" not in controlplane:
-        raise ConfigError("controlplane: must be host:port")
+    controlplanes = top.addresses("controlplane")
     host = top.string("host", socket.gethostname().split(".")[0].lower())
     if not _HOST_NAME.match(host):
         raise ConfigError(
@@ -264,8 +291,14 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
     backoff_max = top.seconds("backoff_max_seconds", 60.0)
     if backoff_max < backoff_initial:
         raise ConfigError("backoff_max_seconds: must not be below backoff_initial_seconds")
+    keepalive = top.seconds("keepalive_seconds", DEFAULT_KEEPALIVE_SECONDS)
+    if keepalive < MIN_KEEPALIVE_SECONDS:
+        raise ConfigError(
+            f"keepalive_seconds: must be at least {MIN_KEEPALIVE_SECONDS:.0f} (the control plane closes "
+            "a connection that pings more often than every 5 s)"
+        )
     return AgentConfig(
-        controlplane=controlplane,
+        controlplanes=controlplanes,
         host=host,
         token_file=_path(base_dir, top.string("token_file")),
         repo_dir=repo_dir,
@@ -287,6 +320,8 @@ def parse_config(data: dict[str, Any], base_dir: Path, os_name: str | None = Non
         stop_grace_seconds=top.seconds("stop_grace_seconds", 5.0),
         backoff_initial_seconds=backoff_initial,
         backoff_max_seconds=backoff_max,
+        keepalive_seconds=keepalive,
+        keepalive_timeout_seconds=top.seconds("keepalive_timeout_seconds", DEFAULT_KEEPALIVE_TIMEOUT_SECONDS),
         labels=_labels(top),
     )
 

@@ -14,11 +14,12 @@ from google.protobuf import duration_pb2
 from agent import facts
 from agent.config import AgentConfig
 from agent.executor import DEFAULT_TEST_TIMEOUT, Executor
+from agent.failover import first_dial, next_dial
 from agent.journal import Journal
 from agent.metrics import MetricsReader
 from agent.outbox import Entry, Outbox
-from agent.stream import Stream, now, run_stream
-from agent.stream_end import StreamEnded, classify, next_backoff, replaced
+from agent.stream import LinkOptions, Stream, now, run_stream
+from agent.stream_end import StreamEnded, classify, replaced
 from fleetdeck.tasks import cancel_and_wait, spawn_logged
 from fleetdeck.v1 import agent_service_pb2, types_pb2
 
@@ -122,8 +123,17 @@ class Agent:
             host=self.config.host,
             facts=await self._facts(),
             running_command_ids=running_ids,
-            # A running command is listed here too, so the welcome says how much of it is stored.
-            unacknowledged_command_ids=list(dict.fromkeys([*self.outbox.command_ids(), *running_ids])),
+            # A running command is listed here too, so the welcome says how much of it is stored; so is
+            # every journaled one, whose output a restarted agent may replay from its spool.
+            unacknowledged_command_ids=list(
+                dict.fromkeys(
+                    [
+                        *self.outbox.command_ids(),
+                        *running_ids,
+                        *(entry.command_id for entry in self.journal.entries()),
+                    ]
+                )
+            ),
             declared_test_settings=declared_test_settings(self.config),
             test_status=self.executor.test_status(),
             labels=self.config.labels,
@@ -221,52 +231,72 @@ class Agent:
     # -- the connect loop -----------------------------------------------------------------------------
 
     async def _connect_loop(self) -> None:
-        backoff = self.config.backoff_initial_seconds
+        addresses = self.config.controlplanes
+        dial = first_dial(self.config.backoff_initial_seconds)
+        rng = random.Random()
         while True:
+            target = addresses[dial.address]
             welcomed = False
 
-            def on_welcomed() -> None:
+            def on_welcomed(target: str = target) -> None:
                 nonlocal welcomed
                 welcomed = True
-                logger.info("connected to %s as %s", self.config.controlplane, self.config.host)
+                logger.info("connected to %s as %s", target, self.config.host)
 
             ended: Exception = StreamEnded("the control plane closed the stream")
             try:
                 token = self._unsaved_token or self.config.read_token()
-                await run_stream(
-                    self.config.controlplane, token, self, self._attach, on_welcomed, self.config.tls
-                )
+                await run_stream(target, token, self, self._attach, on_welcomed, self._link_options())
             except Exception as error:
                 ended = error
             was_replaced = replaced(ended)
-            backoff = next_backoff(
-                backoff,
+            dial = next_dial(
+                dial,
+                addresses=len(addresses),
                 welcomed=welcomed,
                 was_replaced=was_replaced,
                 initial=self.config.backoff_initial_seconds,
                 maximum=self.config.backoff_max_seconds,
+                rng=rng,
             )
-            delay = random.uniform(0.5, 1.0) * backoff
-            backoff = min(backoff * 2, self.config.backoff_max_seconds)
             if was_replaced:
                 logger.warning(
                     "another connection as host %s replaced this one; if two agents are configured "
                     "as %s, stop one (backing off %.0f s)",
                     self.config.host,
                     self.config.host,
-                    delay,
+                    dial.delay,
                 )
             # Logged once, at the level its reason deserves; a bug costs a reconnect, not the link.
             end = classify(ended)
-            logger.log(
-                end.level,
-                "stream to %s ended: %s; reconnecting in %.1f s",
-                self.config.controlplane,
-                end.reason,
-                delay,
-                exc_info=ended if end.bug else None,
-            )
-            await asyncio.sleep(delay)
+            following = addresses[dial.address]
+            if following != target:
+                logger.log(
+                    end.level,
+                    "control plane %s unreachable (%s); trying %s in %.1f s",
+                    target,
+                    end.reason,
+                    following,
+                    dial.delay,
+                    exc_info=ended if end.bug else None,
+                )
+            else:
+                logger.log(
+                    end.level,
+                    "stream to %s ended: %s; reconnecting in %.1f s",
+                    target,
+                    end.reason,
+                    dial.delay,
+                    exc_info=ended if end.bug else None,
+                )
+            await asyncio.sleep(dial.delay)
+
+    def _link_options(self) -> LinkOptions:
+        return LinkOptions(
+            tls=self.config.tls,
+            keepalive_seconds=self.config.keepalive_seconds,
+            keepalive_timeout_seconds=self.config.keepalive_timeout_seconds,
+        )
 
     async def run(self) -> None:
         """Recover, then stay connected until stop(); a switch/rollback running then outlives us."""

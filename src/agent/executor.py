@@ -90,6 +90,7 @@ class Executor:
         # command of an earlier life, so a spool is replayed from exactly there.
         self._first_acks: dict[str, int] = {}
         self._welcomed = asyncio.Event()
+        self._resends: set[asyncio.Task[None]] = set()  # journaled results waiting to follow their spool
 
     # -- starting and stopping -------------------------------------------------------------------
 
@@ -164,6 +165,7 @@ class Executor:
     async def shutdown(self) -> None:
         """Leave switch/rollback running (they must outlive the agent), kill the rest, await the task."""
         self._detach.set()
+        await cancel_and_wait(*self._resends)
         running = self.running
         if running is not None:
             await cancel_and_wait(running.task)
@@ -384,6 +386,16 @@ class Executor:
                 known=(entry.acked_seq, entry.acked_lines),
             )
             recorded = entry.finished_message()
+            if recorded is not None and entry.pid:
+                # A shimmed command killed with its result journaled but not acknowledged: its spool
+                # holds output the control plane may not have stored. That goes first, then the result.
+                spawn_logged(
+                    self._resend_result(entry, recorded),
+                    name=f"resend-{entry.command_id}",
+                    logger=logger,
+                    keep=self._resends,
+                )
+                continue
             if recorded is not None:
                 test_run = entry.test_run_message()
                 if test_run is not None:
@@ -396,6 +408,19 @@ class Executor:
                 self._adopt(entry)
                 continue
             await self._report_recovered(entry, None)
+
+    async def _resend_result(self, entry: JournalEntry, recorded: agent_service_pb2.CommandFinished) -> None:
+        """Replay the spool past what the control plane stored, then queue the journaled result.
+
+        The result is numbered anew, after the replayed output: its old sequence number may lie
+        below lines the control plane never stored, and an acknowledgement of it would drop them.
+        """
+        await self._replay(entry, shim.read_exit_file(entry.exit_file))
+        test_run = entry.test_run_message()
+        if test_run is not None:
+            self.outbox.add_result(entry.command_id, test_run)
+        self.outbox.add_result(entry.command_id, recorded)
+        logger.info("resending the recorded result of command %s after its spooled output", entry.command_id)
 
     def on_welcome(self, acks: dict[str, int]) -> None:
         """The first welcome of this life says how much of each earlier command is stored."""

@@ -11,7 +11,7 @@ from typing import Protocol
 import grpc
 from google.protobuf import timestamp_pb2
 
-from agent.config import TlsConfig
+from agent.config import DEFAULT_KEEPALIVE_SECONDS, DEFAULT_KEEPALIVE_TIMEOUT_SECONDS, TlsConfig
 from agent.outbox import Outbox
 from agent.stream_end import NoWelcome, StreamEnded, real_reason
 from fleetdeck.limits import MAX_MESSAGE_BYTES
@@ -19,17 +19,29 @@ from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    # Reconnecting is ours to pace (backoff with jitter), not the channel's.
-    ("grpc.initial_reconnect_backoff_ms", 1_000),
-    ("grpc.max_reconnect_backoff_ms", 5_000),
-]
+
+def channel_options(keepalive_seconds: float, keepalive_timeout_seconds: float) -> list[tuple[str, int]]:
+    """The agent's channel options: keepalive pings (a half-open link is noticed within
+    `keepalive_seconds` + `keepalive_timeout_seconds`), message limits, and reconnect pacing."""
+    timeout_ms = int(keepalive_timeout_seconds * 1000)
+    return [
+        ("grpc.keepalive_time_ms", int(keepalive_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        # grpc-core waits for a keepalive ping's ack under the transport's ping timeout (default 60 s):
+        # its own keepalive watchdog is never armed, so without this a half-open link took the
+        # keepalive time plus a minute to notice, whatever keepalive_timeout_ms said.
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        # Reconnecting is ours to pace (backoff with jitter), not the channel's.
+        ("grpc.initial_reconnect_backoff_ms", 1_000),
+        ("grpc.max_reconnect_backoff_ms", 5_000),
+    ]
+
+
+CHANNEL_OPTIONS = channel_options(DEFAULT_KEEPALIVE_SECONDS, DEFAULT_KEEPALIVE_TIMEOUT_SECONDS)
 CONTROL_QUEUE_SIZE = 1_000
 WELCOME_TIMEOUT_SECONDS = 30.0
 
@@ -135,13 +147,25 @@ def now() -> timestamp_pb2.Timestamp:
     return ts
 
 
-def open_channel(target: str, tls: TlsConfig | None) -> grpc.aio.Channel:
+@dataclass(frozen=True)
+class LinkOptions:
+    """How the agent's channel talks to a control plane: TLS (None: plaintext) and keepalive."""
+
+    tls: TlsConfig | None = None
+    keepalive_seconds: float = DEFAULT_KEEPALIVE_SECONDS
+    keepalive_timeout_seconds: float = DEFAULT_KEEPALIVE_TIMEOUT_SECONDS
+
+
+def open_channel(target: str, link: LinkOptions) -> grpc.aio.Channel:
     """A channel to the control plane: plaintext, TLS, or mutual TLS with a client certificate."""
+    options: list[tuple[str, int | str]] = [
+        *channel_options(link.keepalive_seconds, link.keepalive_timeout_seconds)
+    ]
+    tls = link.tls
     if tls is None:
-        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        return grpc.aio.insecure_channel(target, options=options)
     ca, key, cert = tls.credentials()
     credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-    options: list[tuple[str, int | str]] = [*CHANNEL_OPTIONS]
     if tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     return grpc.aio.secure_channel(target, credentials, options=options)
@@ -153,13 +177,13 @@ async def run_stream(
     link: AgentLink,
     attach: Callable[[Stream | None], None],
     on_welcomed: Callable[[], None],
-    tls: TlsConfig | None = None,
+    options: LinkOptions | None = None,
 ) -> None:
     """Connect, say hello, and serve the stream until it ends (always by an exception).
 
     The exception is the stream's one real reason (see stream_end.classify), never a group.
     """
-    async with open_channel(target, tls) as channel:
+    async with open_channel(target, options or LinkOptions()) as channel:
         stub = agent_service_pb2_grpc.AgentServiceStub(channel)
         call = stub.Connect(metadata=(("authorization", f"Bearer {token}"),))
         try:
