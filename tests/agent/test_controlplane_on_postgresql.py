@@ -4,15 +4,12 @@ and the fleet version intact, and the password of the URI never in the process l
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import signal
-import socket
-import sys
 from pathlib import Path
 
-from agent_world import COMMAND_TIMEOUT, Fleet, World, git
+from agent_world import Fleet, World, git
+from controlplane_process import READY, ControlPlaneProcess, free_port
 from postgres import Cluster
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -20,69 +17,6 @@ from fleetdeck.v1 import types_pb2 as pb
 
 ADMIN_TOKEN = "fdapi_" + "p" * 40
 PASSWORD = "not-in-any-listing"
-READY = "control plane serving gRPC on"
-
-
-class ControlPlaneProcess:
-    """`fleetdeck controlplane` in a process group of its own; its output is kept, line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.args = args
-        self.env = env
-        self.lines: list[str] = []
-        self.proc: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    @property
-    def grpc_target(self) -> str:
-        return self.args[self.args.index("--grpc") + 1]
-
-    async def start(self) -> None:
-        """Start it and return once it serves."""
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fleetdeck.cli", "controlplane", *self.args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env=self.env, start_new_session=True,
-        )  # fmt: skip
-        serving = asyncio.Event()
-        self._reader = asyncio.create_task(self._read(serving))
-        try:
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                await serving.wait()
-        except TimeoutError:
-            raise AssertionError("the control plane never served:\n" + "\n".join(self.lines)) from None
-
-    async def _read(self, serving: asyncio.Event) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-            if READY in self.lines[-1]:
-                serving.set()
-
-    def command_line(self) -> str:
-        """What a process listing shows of it."""
-        assert self.proc is not None
-        return Path(f"/proc/{self.proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-    async def stop(self) -> int:
-        """SIGTERM and its exit status (SIGKILL if it lingers)."""
-        assert self.proc is not None and self._reader is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                code = await self.proc.wait()
-        except TimeoutError:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            code = await self.proc.wait()
-        await self._reader
-        return code
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tests(host: pb.Host) -> pb.Compartment:
@@ -111,7 +45,7 @@ async def test_a_control_plane_process_on_postgresql_keeps_everything_across_a_r
     (tmp_path / "db.uri").write_text(uri.replace(user, f"{postgres_cluster.user}:{PASSWORD}@", 1) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETDECK_")}
     env["FLEETDECK_ADMIN_TOKEN"] = ADMIN_TOKEN
-    args = ["--db-file", str(tmp_path / "db.uri"), "--grpc", f"127.0.0.1:{_free_port()}"]
+    args = ["--db-file", str(tmp_path / "db.uri"), "--grpc", f"127.0.0.1:{free_port()}"]
     plane = ControlPlaneProcess(args, env)
     await plane.start()
     world = World(tmp_path, plane, Fleet(plane.grpc_target, api_token=ADMIN_TOKEN))

@@ -86,6 +86,7 @@ class HostWorld:
     rollback: str = ROLLBACK
     tests: dict[str, str] = field(default_factory=dict)
     config_extra: str = ""
+    also: tuple[str, ...] = ()  # more control-plane addresses (replicas), after `target`
 
     def __post_init__(self) -> None:
         self.origin = self.root / "origin.git"
@@ -112,8 +113,10 @@ class HostWorld:
         write_script(bin_dir / "switch", self.switch)
         write_script(bin_dir / "rollback", self.rollback)
         (self.root / "token").write_text(self.token + "\n")
+        listed = ", ".join(f'"{address}"' for address in (self.target, *self.also))
+        planes = f"[{listed}]" if self.also else f'"{self.target}"'
         self.config_path.write_text(
-            f'controlplane = "{self.target}"\n'
+            f"controlplane = {planes}\n"
             f'host = "{self.name}"\n'
             f'token_file = "token"\n'
             f'repo_dir = "checkout"\n'
