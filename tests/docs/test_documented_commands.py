@@ -377,7 +377,7 @@ def test_the_postgresql_shell_blocks_run_against_a_database_server_of_their_own(
     workdir = tmp_path / WORKDIR["docs/postgresql.md"]
     workdir.mkdir()
     asyncio.run(_sqlite_fleet(workdir))
-    grpc = free_address()
+    grpc, second = free_address(), free_address()
     # A cluster of its own, with PostgreSQL's durable defaults (the document shows them).
     with running_cluster(durable=True) as cluster:
         cluster.psql("DROP DATABASE fleetdeck")  # the reader's server has none yet: the document makes it
@@ -387,6 +387,8 @@ def test_the_postgresql_shell_blocks_run_against_a_database_server_of_their_own(
             PGUSER=cluster.user,
             FLEETDECK_GRPC=grpc,
             FLEETDECK_CONTROLPLANE=grpc,
+            FLEETDECK_GRPC_2=second,
+            FLEETDECK_CONTROLPLANE_2=second,
         )
         run_document("docs/postgresql.md", workdir, env, tmp_path)
         # The fleet moved from SQLite (its agent token for gpc0), and the restored backup holds it too.
