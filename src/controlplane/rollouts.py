@@ -281,7 +281,8 @@ class Rollouts:
             )
             await self._save(rollout)
             log.info("rollout %s created: %d hosts to %s", rollout.id, len(selected), spec.commit[:12])
-            await self._advance(rollout.id)
+            if self.fleet.placement.leading:  # else the leading replica takes it from the log
+                await self._advance(rollout.id)
             return self.live.get(rollout.id) or rollout
 
     async def get(self, rollout_id: str) -> rpb.Rollout:
@@ -315,7 +316,8 @@ class Rollouts:
                 updated.accepted_failures = updated.failed_hosts  # "resume anyway"
             await self._save(updated)
             log.info("rollout %s %s", rollout_id, verb)
-            await self._advance(rollout_id)
+            if self.fleet.placement.leading:
+                await self._advance(rollout_id)
             return self.live.get(rollout_id) or await self.get(rollout_id)
 
     async def pause(self, rollout_id: str) -> rpb.Rollout:

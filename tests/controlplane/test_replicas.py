@@ -15,6 +15,7 @@ from controlplane.app import ControlPlane, ControlPlaneConfig
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
+from fleetdeck.v1 import rollouts_pb2 as rpb
 from fleetdeck.v1 import types_pb2 as pb
 from tests.support.postgres import Cluster
 from tests.support.scripted_agent import ScriptedAgent, create_token
@@ -174,3 +175,19 @@ async def test_one_replica_leads_and_another_takes_over_when_it_stops(postgres_c
         async with asyncio.timeout(TIMEOUT):
             await took_over.wait()
         assert b.replicas.leading
+
+
+async def test_a_rollout_created_on_a_replica_that_does_not_lead_is_run_by_the_one_that_does(
+    replicas,
+) -> None:
+    a, b = replicas
+    assert a.plane.replicas is not None and a.plane.replicas.leading
+    agent = await b.agent("web1")
+    await a.until("web1", lambda h: h.online)
+    spec = rpb.RolloutSpec(commit="c" * 40, lock_hash="d" * 64, selector="", batch_size=1)
+    rollout = (await b.fleet.CreateRollout(rpb.CreateRolloutRequest(spec=spec))).rollout
+    run = (await agent.recv("run_command")).run_command  # the leader (A) started it, B handed it down
+    assert run.operation == pb.OPERATION_PULL and run.target_commit == "c" * 40
+    on_b = await b.until("web1", lambda h: h.rollout_id == rollout.id)
+    assert on_b.desired_state.commit == "c" * 40  # B knows the rollout's target too
+    await agent.close()
