@@ -218,6 +218,7 @@ class ControlPlane:
             replicas.on_leading += [self.rollouts.wake, self.queue.wake, self.notifier.wake]
             replicas.on_rollout = lambda event: self.rollouts.adopt(event.rollout) if self.rollouts else None
             self.notifier.leading = lambda: replicas.leading
+            replicas.on_api_token_revoked = self.api_tokens.revoked
             self.notifier.poll_seconds = 1.0  # other replicas queue notifications too
 
     def _sse_clients(self) -> int | None:

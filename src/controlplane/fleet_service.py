@@ -330,6 +330,7 @@ class FleetService(fleet_grpc.FleetServiceServicer):
             raise NotFound(f"no agent token with id {request.token_id}")
         token = next(t for t in await self.store.list_tokens() if t.token_id == request.token_id)
         self.fleet.token_revoked(token.host, token.token_id)
+        await self.fleet.placement.revoked(f"agent {token.host} {token.token_id}")  # held elsewhere
         log.info("revoked agent token %s of host %s", token.token_id, token.host)
         return fleet_pb.RevokeAgentTokenResponse(token=token)
 
@@ -351,7 +352,8 @@ class FleetService(fleet_grpc.FleetServiceServicer):
         if not await self.store.revoke_api_token(request.token_id):
             raise NotFound(f"no API token with id {request.token_id}")
         token = next(t for t in await self.store.list_api_tokens() if t.token_id == request.token_id)
-        self.api_tokens.revoked(token.token_id)  # its open streams end now
+        self.api_tokens.revoked(token.token_id)  # its open streams end now, here and elsewhere
+        await self.fleet.placement.revoked(f"api {token.token_id}")
         log.info("revoked API token %s of %s", token.token_id, token.name)
         return fleet_pb.RevokeApiTokenResponse(api_token=token)
 

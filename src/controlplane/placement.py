@@ -40,6 +40,11 @@ class Placement(Protocol):
         """Fleet-wide settings or desired states were stored: every other replica reloads them."""
         ...
 
+    async def revoked(self, what: str) -> None:
+        """A credential was revoked here ("agent <host> <token id>", "api <token id>"): every other
+        replica ends the streams it opened too."""
+        ...
+
     async def held_elsewhere(self, hosts: list[str]) -> set[str]:
         """Which of `hosts` another replica holds now (whatever this one heard so far): not to be
         written here."""
@@ -63,6 +68,9 @@ class Alone:
         raise AssertionError(f"no other replica holds {host}")  # held_by is never set when alone
 
     async def config_changed(self, what: str) -> None:
+        return None
+
+    async def revoked(self, what: str) -> None:
         return None
 
     async def held_elsewhere(self, hosts: list[str]) -> set[str]:

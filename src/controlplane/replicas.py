@@ -51,6 +51,7 @@ from .store.replication import (
     MAIL_CHANNEL,
     OUTPUT_CHANNEL,
     OWNER_CHANNEL,
+    REVOKED_CHANNEL,
     Listener,
     LogEntry,
     Owner,
@@ -102,6 +103,7 @@ class Replicas:
         self._background: set[asyncio.Task[None]] = set()
         self.on_leading: list[Callable[[], None]] = []  # told when this replica starts leading
         self.on_rollout: Callable[[fleet_pb.WatchFleetResponse], None] | None = None
+        self.on_api_token_revoked: Callable[[str], None] | None = None
 
     # --- the placement Fleet asks ---------------------------------------------------------------
 
@@ -126,6 +128,9 @@ class Replicas:
 
     async def config_changed(self, what: str) -> None:
         await self.store.config_changed(what)
+
+    async def revoked(self, what: str) -> None:
+        await self.store.revoked(what)
 
     async def held_elsewhere(self, hosts: list[str]) -> set[str]:
         return await self.store.held_elsewhere(self.id, hosts) if hosts else set()
@@ -212,12 +217,18 @@ class Replicas:
                 self._mail_for.add(payload)
                 self._mail_ready.set()
         elif channel == OUTPUT_CHANNEL:
-            replica, _, ids = payload.partition(" ")
+            replica, _, stored = payload.partition(" ")
             if replica != self.id:
-                for command_id in ids.split(","):
+                for command_id in stored.split(","):
                     self.followers.stored_elsewhere(command_id)
         elif channel == CONFIG_CHANNEL:
             self._config_ready.set()
+        elif channel == REVOKED_CHANNEL:
+            kind, *names = payload.split(" ")
+            if kind == "agent" and len(names) == 2:
+                self.fleet.token_revoked(names[0], names[1])
+            elif kind == "api" and len(names) == 1 and self.on_api_token_revoked is not None:
+                self.on_api_token_revoked(names[0])
 
     def _owner_changed(self, host: str, owner: Owner) -> None:
         """A host was claimed or released (by any replica, this one included)."""

@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from fleetdeck.client import aio_channel
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
@@ -191,3 +192,42 @@ async def test_a_rollout_created_on_a_replica_that_does_not_lead_is_run_by_the_o
     on_b = await b.until("web1", lambda h: h.rollout_id == rollout.id)
     assert on_b.desired_state.commit == "c" * 40  # B knows the rollout's target too
     await agent.close()
+
+
+async def test_revoking_an_agent_token_on_one_replica_ends_its_stream_on_the_other(replicas) -> None:
+    a, b = replicas
+    agent = await b.agent("web1")
+    await a.until("web1", lambda h: h.online)
+    token = (await a.fleet.ListAgentTokens(fleet_pb.ListAgentTokensRequest(host="web1"))).tokens[0]
+    await a.fleet.RevokeAgentToken(fleet_pb.RevokeAgentTokenRequest(token_id=token.token_id))
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await agent.recv("run_command")
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_revoking_an_api_token_on_one_replica_ends_its_watch_on_the_other(
+    postgres_cluster: Cluster,
+) -> None:
+    admin = "fdapi_" + "a" * 40
+    config = ControlPlaneConfig(
+        database=postgres_cluster.new_database(), grpc_address="127.0.0.1:0", admin_token=admin
+    )
+    async with (
+        ControlPlane(config) as a,
+        ControlPlane(config) as b,
+        aio_channel(a.grpc_target, admin) as as_admin,
+    ):
+        created = await fleet_grpc.FleetServiceStub(as_admin).CreateApiToken(
+            fleet_pb.CreateApiTokenRequest(name="dashboard", role=pb.ROLE_VIEWER)
+        )
+        async with aio_channel(b.grpc_target, created.token) as as_viewer:
+            watch = fleet_grpc.FleetServiceStub(as_viewer).WatchFleet(fleet_pb.WatchFleetRequest())
+            assert (await watch.read()).HasField("snapshot")
+            await fleet_grpc.FleetServiceStub(as_admin).RevokeApiToken(
+                fleet_pb.RevokeApiTokenRequest(token_id=created.api_token.token_id)
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as ended:
+                async with asyncio.timeout(TIMEOUT):
+                    while True:
+                        await watch.read()
+            assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED

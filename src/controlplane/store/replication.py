@@ -14,7 +14,8 @@ OWNER_CHANNEL = "fleetdeck_owner"  # "host replica epoch" of a claim or a releas
 MAIL_CHANNEL = "fleetdeck_mail"  # the host that has mail
 OUTPUT_CHANNEL = "fleetdeck_output"  # "replica id,id,...": commands with new stored output
 CONFIG_CHANNEL = "fleetdeck_config"  # what fleet-wide configuration changed
-CHANNELS = (LOG_CHANNEL, OWNER_CHANNEL, MAIL_CHANNEL, OUTPUT_CHANNEL, CONFIG_CHANNEL)
+REVOKED_CHANNEL = "fleetdeck_revoked"  # "agent <host> <token id>" or "api <token id>"
+CHANNELS = (LOG_CHANNEL, OWNER_CHANNEL, MAIL_CHANNEL, OUTPUT_CHANNEL, CONFIG_CHANNEL, REVOKED_CHANNEL)
 
 _PAYLOAD_BYTES = 7_900  # PostgreSQL's NOTIFY takes at most 8,000 bytes
 
@@ -176,4 +177,8 @@ class ReplicationStore(Protocol):
 
     async def config_changed(self, what: str) -> None:
         """Fleet-wide settings or desired states changed."""
+        ...
+
+    async def revoked(self, what: str) -> None:
+        """A credential was revoked: every replica ends the streams it opened (REVOKED_CHANNEL)."""
         ...

@@ -24,6 +24,7 @@ from ..replication import (
     MAIL_CHANNEL,
     OUTPUT_CHANNEL,
     OWNER_CHANNEL,
+    REVOKED_CHANNEL,
     LogEntry,
     Mail,
     Owner,
@@ -258,6 +259,11 @@ class PostgresReplication:
         async with self._db.transaction() as db:
             for payload in payloads(command_ids, room=len(replica) + 1):
                 await _notify(db, OUTPUT_CHANNEL, f"{replica} {payload}")
+
+    async def revoked(self, what: str) -> None:
+        """A credential was revoked (every replica ends the streams it opened)."""
+        async with self._db.transaction() as db:
+            await _notify(db, REVOKED_CHANNEL, what)
 
     async def config_changed(self, what: str) -> None:
         """Fleet-wide settings or desired states changed (every replica reloads them)."""
