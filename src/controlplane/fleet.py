@@ -675,7 +675,8 @@ class Fleet:
 
     def mailed_command(self, state: HostState, message: agent_pb.ConnectResponse) -> None:
         """A command (or a stop) another replica sent to this host's agent, whose stream is here."""
-        if message.HasField("run_command"):
+        if message.HasField("run_command") and not state.host.running_command_id:
+            # (Busy after all: the agent refuses it, and the command it runs stays the running one.)
             run = message.run_command
             self.reserve(state, pb.Command(id=run.command_id, operation=run.operation))
             self.changed(state)

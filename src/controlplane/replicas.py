@@ -115,6 +115,12 @@ class Replicas:
         owner = await self.store.claim(host, self.id)
         self.claims[host] = owner
         self._owners[host] = owner
+        # Mail for the stream before this one is stale: its commands are reconciled by this hello.
+        stale = await self.store.take_mail([host])
+        if stale:
+            log.info(
+                "dropped %d messages for %s's earlier stream; its hello accounts for them", len(stale), host
+            )
 
     def released(self, host: str) -> None:
         owner = self.claims.pop(host, None)
