@@ -52,10 +52,10 @@ def test_small_messages_are_checked_for_what_they_can_break(message, expected) -
 @pytest.mark.parametrize("message", [BEAT, _late(), _heartbeat(test_status=pb.TestStatus(state=999))])  # type: ignore[arg-type]
 def test_the_small_walk_finds_what_the_full_walk_finds(message) -> None:
     assert message.ByteSize() < limits._SMALL_BYTES
-    assert limits._walk(message, limits._numbers) == limits._walk(message, limits._fields)
+    assert limits._walk(message, limits._NUMBERS) == limits._walk(message, limits._FIELDS)
 
 
 def test_fields_that_hold_only_text_are_skipped_in_small_messages() -> None:
-    plan = limits._numbers(agent_pb.Heartbeat.DESCRIPTOR)
-    assert {f.name for f in plan} == {"metrics", "test_status", "sent_at"}
-    assert not limits._numbers(pb.HostFacts.DESCRIPTOR)
+    plan = limits._NUMBERS[agent_pb.Heartbeat.DESCRIPTOR]
+    assert plan is not None and {f.name for f in plan} == {"metrics", "test_status", "sent_at"}
+    assert limits._NUMBERS[pb.HostFacts.DESCRIPTOR] == {}
