@@ -24,10 +24,12 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import rawagent
 from heartbeats import facts, shard_labels
+from welcome import source_address
 
 from controlplane.agent_service import AgentService
 from controlplane.app import ControlPlane, ControlPlaneConfig
@@ -67,6 +69,8 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 await service._open(record, _one(first), None)  # type: ignore[arg-type]
 
+            if args.grpc:
+                hello = _over_grpc(cp)  # type: ignore[assignment]
             profile = cProfile.Profile() if args.top else None
             began = time.process_time()
             if profile:
@@ -75,7 +79,8 @@ async def run(args: argparse.Namespace) -> None:
             if profile:
                 profile.disable()
             per_hello = (time.process_time() - began) / len(hosts)
-            print(f"hello: {per_hello * 1e6:,.0f} us of CPU each ({len(hosts)} hosts at once, no gRPC)")
+            how = "over gRPC, agents in this process" if args.grpc else "no gRPC"
+            print(f"hello: {per_hello * 1e6:,.0f} us of CPU each ({len(hosts)} hosts at once, {how})")
             if profile:
                 print(_top(profile, args.top))
 
@@ -111,6 +116,26 @@ async def run(args: argparse.Namespace) -> None:
                 print(_top(profile, args.top))
 
 
+def _over_grpc(cp: ControlPlane) -> Callable[[str, str], Awaitable[None]]:
+    """A hello through the real server: a raw HTTP/2 agent (bench/rawagent.py) from its own address."""
+    name, port = cp.grpc_target.rsplit(":", 1)
+    index = iter(range(1_000_000))
+
+    async def hello(host: str, token: str) -> None:
+        first = agent_pb.ConnectRequest(
+            hello=agent_pb.Hello(host=host, facts=facts(), labels=shard_labels(host))
+        )
+        connection = rawagent.Connection(rawagent.opening(cp.grpc_target, token, first))
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(
+            lambda: connection, name, int(port), local_addr=(source_address(next(index)), 0)
+        )
+        reply = await connection.welcome
+        assert reply.WhichOneof("message") == "welcome", reply
+
+    return hello
+
+
 def _admission(cp: ControlPlane) -> object:
     from controlplane.agent_admission import AgentAdmission
 
@@ -121,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=2000, help="hosts saying hello at once")
     parser.add_argument("--heartbeats", type=int, default=20, help="heartbeats per host")
+    parser.add_argument("--grpc", action="store_true", help="the hellos through the real gRPC server")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions of each path")
     args = parser.parse_args(argv)
     if args.hosts <= 0 or args.heartbeats <= 0 or args.top < 0:
