@@ -66,6 +66,7 @@ HELLO_TIMEOUT = 120.0
 # The first admin API token of the temp database (FLEETDECK_ADMIN_TOKEN); FleetService calls need it.
 ADMIN_TOKEN = "fdapi_bench_" + os.urandom(24).hex()
 ADMIN = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+ADMIN_PASSWORD = "bench-" + os.urandom(12).hex()  # the first web user's (admin), for a web session
 CLIENT_OPTIONS = [
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.use_local_subchannel_pool", 1),  # one TCP connection per channel, not one shared
@@ -371,7 +372,7 @@ async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -
         process = await asyncio.create_subprocess_exec(
             *command, "--ready-file", str(ready),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,
-            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN},
+            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN, "FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD},
         )  # fmt: skip
     try:
         async with asyncio.timeout(60):

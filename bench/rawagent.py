@@ -132,6 +132,7 @@ class Connection(asyncio.Protocol):
         self._messages = bytearray()  # stream 1's DATA, still to be split into messages
         self._headers = bytearray()  # a header block being continued
         self.received = 0  # ConnectResponse messages read
+        self.heartbeat = b""  # the DATA frame `beat` sends
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -148,15 +149,16 @@ class Connection(asyncio.Protocol):
 
     def beat(self, message: bytes, interval: float, first: float) -> None:
         """Write `message` (a DATA frame) after `first` seconds, then every `interval` seconds, until
-        the connection ends (timer callbacks: no task per agent)."""
+        the connection ends (timer callbacks: no task per agent). `heartbeat` may be replaced."""
         loop = asyncio.get_running_loop()
         due = loop.time() + first
+        self.heartbeat = message
 
         def send() -> None:
             nonlocal due
             if self.ended.done() or self.transport is None or self.transport.is_closing():
                 return
-            self.transport.write(message)
+            self.transport.write(self.heartbeat)
             due += interval
             loop.call_at(due, send)
 
