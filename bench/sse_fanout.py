@@ -232,6 +232,7 @@ class Side:
     """Per viewer: sequence number -> (send time, latency) of every change it received."""
     live: int = 0
     errors: int = 0
+    snapshot_bytes: int = 0
     why: list[str] = field(default_factory=list)
     connect_seconds: float = 0.0
     connect_cpu: float = 0.0
@@ -321,6 +322,7 @@ async def run_clients(config: dict[str, Any]) -> None:
                     name: {
                         "got": [{str(k): v for k, v in viewer.got.items()} for viewer in viewers],
                         "errors": sum(v.errors for v in viewers),
+                        "snapshot_bytes": max((v.snapshot_bytes for v in viewers), default=0),
                         "why": sorted({v.why for v in viewers if v.why})[:5],
                     }
                     for name, viewers in sides.items()
@@ -459,7 +461,11 @@ async def fan_out(args: argparse.Namespace) -> None:
             for side in sides:
                 seen = answer["sides"][side.name]
                 side.got = [{int(k): tuple(v) for k, v in got.items()} for got in seen["got"]]
-                side.errors, side.why = seen["errors"], seen["why"]
+                side.errors, side.why, side.snapshot_bytes = (
+                    seen["errors"],
+                    seen["why"],
+                    seen["snapshot_bytes"],
+                )
             report(sides, args, window_start, window_end, client_cpu)
             for side in sides:
                 if side.why:
@@ -504,6 +510,7 @@ def report(
             "delivery": len(latencies) / expected if expected else float("nan"),
             "cpu": side.window_cpu / (window_end - window_start),
             "errors": side.errors,
+            "snapshot_kb": side.snapshot_bytes / 1024,
         }
     names = [side.name for side in sides]
     print(f"{'':40}" + "".join(f"{name:>22}" for name in names) + f"{'ratio':>10}")
@@ -515,6 +522,7 @@ def report(
         ("delivery ratio", "delivery", "{:.3f}"),
         ("server CPU in the window (cores)", "cpu", "{:.3f}"),
         ("stream errors / retries", "errors", "{:.0f}"),
+        ("snapshot frame (KiB)", "snapshot_kb", "{:.0f}"),
     ]
     for label, key, fmt in lines:
         values = [figures[name][key] for name in names]

@@ -25,6 +25,7 @@ class Viewer:
     """Sequence number -> (send time, latency) of every change received."""
     errors: int = 0
     why: str = ""
+    snapshot_bytes: int = 0
     live: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -42,6 +43,7 @@ class Stream(asyncio.Protocol):
         self._size_line = bytearray()  # a chunk-size line being read
         self._after_chunk = 0  # CR LF bytes after a chunk still to skip
         self._frames = bytearray()  # decoded body not yet split into frames
+        self._scanned = 0  # where the search for the end of the frame in _frames goes on
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -103,17 +105,20 @@ class Stream(asyncio.Protocol):
     def _split(self, received: float) -> None:
         frames = self._frames
         start = 0
-        while (end := frames.find(b"\r\n\r\n", start)) >= 0:
+        while (end := frames.find(b"\r\n\r\n", max(start, self._scanned))) >= 0:
             frame = frames[start:end]
             start = end + 4
             viewer = self.viewer
             if viewer.live_at is None and frame.startswith(b"id: ") and b"event: snapshot" in frame[:64]:
                 viewer.live_at = time.monotonic()
+                viewer.snapshot_bytes = len(frame)
                 viewer.live.set()
             elif b"event: host" in frame[:64] and (note := NOTE.search(frame)):
                 sent = float(note[2])
                 viewer.got[int(note[1])] = (sent, received - sent)
         del frames[:start]
+        # A frame still arriving (a snapshot of a megabyte comes in pieces) is not searched again.
+        self._scanned = max(0, len(frames) - 3)
 
     def _fail(self, why: str) -> None:
         if not self.ended.done():
