@@ -182,6 +182,10 @@ def _walk(message: Message, plans: _Plans) -> Found | None:
         rule = rules.get(field)
         if rule is None:
             continue  # nothing in it can be out of bounds (see `_number_fields`)
+        if rule.kind == "integer" and not rule.repeated:  # the common case, inline
+            if -MAX_NUMBER <= value <= MAX_NUMBER:
+                continue
+            return [field.name], f"is out of range (at most {MAX_NUMBER})"
         if rule.is_map:
             entry = field.message_type
             assert entry is not None  # a map field's entries are messages
