@@ -5,8 +5,9 @@
 
 Runs, one after the other, as subprocesses (their own output goes to the terminal as it comes):
 - heartbeats.py: heartbeat ingest of the control plane next to the no-op gRPC servicer;
-- sse_fanout.py --page: the web UI's `/events` next to a bare sse-starlette broadcast, and the
-  10,000-host page in Chromium (no baseline: its targets are absolute);
+- sse_fanout.py --agents --page: the web UI's `/events` next to a bare sse-starlette broadcast, both
+  relaying a real control plane with real agents, and the 10,000-host page in Chromium (no baseline:
+  its targets are absolute);
 - welcome.py: fresh agents connecting at once and a restart under them, next to the no-op servicer.
 Then prints the table (Markdown, for bench/README.md); `--figures FILE` also keeps it as JSON.
 Everything listens on loopback only; each bench is bounded in agents, viewers and time.
@@ -47,10 +48,10 @@ SCALES = {
         ],
     ),
     "sse_fanout": (
-        ["--viewers", "100", "--hosts", "1000", "--duration", "10", "--page"],
-        ["--viewers", "50", "--hosts", "1000", "--duration", "5", "--page"],
+        ["--viewers", "1000", "--agents", "1000", "--duration", "15", "--page"],
+        ["--viewers", "100", "--agents", "200", "--duration", "5", "--page"],
     ),
-    "welcome": (["--agents", "2000"], ["--agents", "500"]),
+    "welcome": (["--agents", "10000"], ["--agents", "1000"]),
 }
 
 

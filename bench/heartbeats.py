@@ -66,6 +66,7 @@ HELLO_TIMEOUT = 120.0
 # The first admin API token of the temp database (FLEETDECK_ADMIN_TOKEN); FleetService calls need it.
 ADMIN_TOKEN = "fdapi_bench_" + os.urandom(24).hex()
 ADMIN = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+ADMIN_PASSWORD = "bench-" + os.urandom(12).hex()  # the first web user's (admin), for a web session
 CLIENT_OPTIONS = [
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.use_local_subchannel_pool", 1),  # one TCP connection per channel, not one shared
@@ -80,6 +81,29 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, grpc.aio.AioRpcError):
         return f"{exc.code().name}: {(exc.details() or '')[:100]}"
     return f"{type(exc).__name__}: {str(exc)[:100]}"
+
+
+SHARD_HOSTS = 1000  # hosts per `bench-shard` label: ListHosts of 10,000 hosts is over the 4 MiB limit
+
+
+def shard_labels(host: str) -> dict[str, str]:
+    """The label that puts a simulated host (bench-NNNNN) in its shard of SHARD_HOSTS hosts."""
+    return {"bench-shard": str(int(host.rsplit("-", 1)[1]) // SHARD_HOSTS)}
+
+
+async def list_hosts(fleet: fleet_grpc.FleetServiceStub, hosts: int) -> fleet_pb.ListHostsResponse:
+    """Every host, one ListHosts per shard (one answer for all of them is over the message limit at
+    10,000 hosts); `version` is the lowest of the shards' answers."""
+    merged = fleet_pb.ListHostsResponse()
+    versions = []
+    for shard in range(max(1, (hosts + SHARD_HOSTS - 1) // SHARD_HOSTS)):
+        reply = await fleet.ListHosts(
+            fleet_pb.ListHostsRequest(selector=f"bench-shard={shard}"), timeout=RPC_TIMEOUT, metadata=ADMIN
+        )
+        merged.hosts.extend(reply.hosts)
+        versions.append(reply.version)
+    merged.version = min(versions)
+    return merged
 
 
 def facts() -> pb.HostFacts:
@@ -124,7 +148,9 @@ class Load:
                 async with asyncio.timeout(HELLO_TIMEOUT):
                     await call.write(
                         agent_pb.ConnectRequest(
-                            hello=agent_pb.Hello(host=host, facts=facts(), test_status=status)
+                            hello=agent_pb.Hello(
+                                host=host, facts=facts(), test_status=status, labels=shard_labels(host)
+                            )
                         )
                     )
                     reply = await call.read()
@@ -304,11 +330,14 @@ class Server:
     def real(self) -> bool:
         return self.kind == "control plane"
 
-    async def probe(self) -> tuple[int, int, int]:
-        """(fleet version, heartbeats processed so far, hosts online) from ListHosts."""
-        reply = await self.fleet.ListHosts(fleet_pb.ListHostsRequest(), timeout=RPC_TIMEOUT, metadata=ADMIN)
+    async def probe(self, hosts: int) -> tuple[int, int, int]:
+        """(fleet version, heartbeats processed so far, hosts online) from ListHosts (of `hosts` hosts)."""
         if not self.real:
+            reply = await self.fleet.ListHosts(
+                fleet_pb.ListHostsRequest(), timeout=RPC_TIMEOUT, metadata=ADMIN
+            )
             return 0, reply.version, 0
+        reply = await list_hosts(self.fleet, hosts)
         return (
             reply.version,
             sum(h.metrics.memory_used_bytes for h in reply.hosts),
@@ -332,6 +361,10 @@ async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -
     if kind == "control plane":
         script = Path(sys.executable).parent / "fleetdeck"
         entry = [str(script)] if script.exists() else [sys.executable, "-m", "fleetdeck.cli"]
+        if profile := os.environ.get("BENCH_PROFILE_DIR"):
+            # cProfile of the whole control plane, written when it exits (SIGTERM is a clean stop).
+            out = Path(profile) / f"controlplane-{time.strftime('%H%M%S')}-{os.getpid()}.prof"
+            entry = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "fleetdeck.cli"]
         command = [*entry, "controlplane", "--db", str(workdir / "bench.db"), "--grpc", address]
     else:
         command = [sys.executable, str(NOOP_SERVER), "--grpc", address]
@@ -339,7 +372,7 @@ async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -
         process = await asyncio.create_subprocess_exec(
             *command, "--ready-file", str(ready),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,
-            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN},
+            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN, "FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD},
         )  # fmt: skip
     try:
         async with asyncio.timeout(60):
@@ -531,7 +564,7 @@ async def run_phase(
         # The window: probe (ListHosts), then CPU/time samples; the same in reverse at the end, so
         # the probes' own cost stays outside the CPU figure.
         p_start = time.monotonic()
-        version0, processed0, _ = await server.probe()
+        version0, processed0, _ = await server.probe(max(args.agents, args.rate_agents))
         p0 = (p_start + time.monotonic()) / 2
         seen = EventCount()
         watch = server.real and mode == "interval" and not args.no_watch  # as the web UI would hold
@@ -547,7 +580,7 @@ async def run_phase(
         machine1, own1 = machine_busy(), cpu_seconds(os.getpid())
         sent1 = sum(s["sent"] for s in await asyncio.gather(*(w.ask("stats") for w in workers)))
         p_start = time.monotonic()
-        version1, processed1, online = await server.probe()
+        version1, processed1, online = await server.probe(max(args.agents, args.rate_agents))
         p1 = (p_start + time.monotonic()) / 2
 
         phase.window = t1 - t0

@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from controlplane.budgets import Budgets
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -34,6 +35,7 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.so_reuseport", 0),
+    *Budgets().grpc_options(),
 ]
 
 

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import json
 import os
-import re
+import random
 import statistics
 import sys
 import time
@@ -55,6 +55,7 @@ from figures import Figure  # noqa: E402
 from figures import read as read_figures  # noqa: E402
 from figures import write as write_figures  # noqa: E402
 from google.protobuf import timestamp_pb2  # noqa: E402
+from sse_viewer import Viewer, follow  # noqa: E402
 
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb  # noqa: E402
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc  # noqa: E402
@@ -62,7 +63,7 @@ from fleetdeck.v1 import types_pb2 as pb  # noqa: E402
 
 COOKIE_KEY = b"bench-cookie-key-" + b"k" * 32
 TOKEN = "bench-session"
-NOTE = re.compile(rb"bench (\d+) ([0-9.]+)")
+LOAD_BEFORE = os.getloadavg()[0]
 
 
 def announce(**fields: Any) -> None:
@@ -161,7 +162,7 @@ def serve(app: Any) -> None:
 def run_webui(args: argparse.Namespace) -> None:
     from webui.app import create_app
 
-    serve(create_app(args.upstream, cookie_key=COOKIE_KEY))
+    serve(create_app(args.upstream, cookie_key=COOKIE_KEY, api_token=args.api_token or None))
 
 
 def run_bare(args: argparse.Namespace) -> None:
@@ -178,7 +179,8 @@ def run_bare(args: argparse.Namespace) -> None:
     async def relay() -> None:
         async with grpc.aio.insecure_channel(args.upstream) as channel:
             stub: Any = fleet_grpc.FleetServiceStub(channel)
-            async for event in stub.WatchFleet(fleet_pb.WatchFleetRequest()):
+            metadata = (("authorization", f"Bearer {args.api_token}"),) if args.api_token else None
+            async for event in stub.WatchFleet(fleet_pb.WatchFleetRequest(), metadata=metadata):
                 kind = event.WhichOneof("event")
                 message = ServerSentEvent(
                     data=to_json(getattr(event, kind)), event=kind, id=str(event.version)
@@ -215,47 +217,6 @@ def run_bare(args: argparse.Namespace) -> None:
 # --- the clients ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Viewer:
-    """One SSE client: when it had its snapshot, and every change it got with its latency."""
-
-    started: float = 0.0
-    live_at: float | None = None
-    got: dict[int, tuple[float, float]] = field(default_factory=dict)
-    """Sequence number -> (send time, latency) of every change received."""
-    errors: int = 0
-    why: str = ""
-    live: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-async def follow(client: Any, url: str, headers: dict[str, str], viewer: Viewer, stop: asyncio.Event) -> None:
-    viewer.started = time.monotonic()
-    while not stop.is_set():
-        try:
-            async with client.stream("GET", url, headers=headers) as response:
-                buffer = bytearray()
-                async for chunk in response.aiter_raw():
-                    received = time.time()
-                    start = max(0, len(buffer) - 3)
-                    buffer += chunk
-                    while (end := buffer.find(b"\r\n\r\n", start)) >= 0:
-                        frame = bytes(buffer[:end])
-                        del buffer[: end + 4]
-                        start = 0
-                        if viewer.live_at is None and b"event: snapshot" in frame:
-                            viewer.live_at = time.monotonic()
-                            viewer.live.set()
-                        elif b"event: host" in frame and (note := NOTE.search(frame)):
-                            sent = float(note[2])
-                            viewer.got[int(note[1])] = (sent, received - sent)
-                    if stop.is_set():
-                        return
-        except Exception as exc:  # a refused or dropped stream is counted and retried
-            viewer.errors += 1
-            viewer.why = f"{type(exc).__name__}: {exc}"
-            await asyncio.sleep(0.5)
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -264,27 +225,18 @@ def cpu_seconds(pid: int) -> float:
 @dataclass
 class Side:
     name: str
-    url: str
+    port: int
     pid: int
     headers: dict[str, str]
-    viewers: list[Viewer] = field(default_factory=list)
+    got: list[dict[int, tuple[float, float]]] = field(default_factory=list)
+    """Per viewer: sequence number -> (send time, latency) of every change it received."""
+    live: int = 0
+    errors: int = 0
+    snapshot_bytes: int = 0
+    why: list[str] = field(default_factory=list)
     connect_seconds: float = 0.0
     connect_cpu: float = 0.0
     window_cpu: float = 0.0
-
-
-async def connect_all(
-    side: Side, count: int, client: Any, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
-) -> None:
-    cpu = cpu_seconds(side.pid)
-    started = time.monotonic()
-    side.viewers = [Viewer() for _ in range(count)]
-    tasks += [asyncio.create_task(follow(client, side.url, side.headers, v, stop)) for v in side.viewers]
-    deadline = started + 120
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(*(v.live.wait() for v in side.viewers)), 120)
-    side.connect_seconds = max((v.live_at or deadline) for v in side.viewers) - started
-    side.connect_cpu = cpu_seconds(side.pid) - cpu
 
 
 async def start_child(
@@ -298,86 +250,267 @@ async def start_child(
     return process, int(json.loads(line)["port"])
 
 
+class Child:
+    """A helper process driven by JSON lines (the clients, the agents)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, role: str, config: dict[str, Any], workdir: Path) -> Child:
+        path = workdir / f"{role}.json"
+        path.write_text(json.dumps(config))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(SCRIPT), role, "--config", str(path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26,
+        )  # fmt: skip
+        return cls(process)
+
+    async def receive(self, within: float = 300.0) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), within)
+        if not line:
+            raise RuntimeError(f"a bench process exited ({await self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.receive()
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.process.wait(), 10)
+
+
+async def run_clients(config: dict[str, Any]) -> None:
+    """The viewers, in a process of their own at a lower priority: connect a side's viewers when told,
+    answer when all are live; at "report", stop and hand over every viewer's changes."""
+    os.nice(config["nice"])
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    stop = asyncio.Event()
+    sides: dict[str, list[Viewer]] = {}
+    tasks: list[asyncio.Task[None]] = []
+    while line := await commands.readline():
+        command = json.loads(line)
+        if command["cmd"] == "connect":
+            viewers = sides[command["side"]] = [Viewer() for _ in range(command["count"])]
+            started = time.monotonic()
+            tasks += [
+                asyncio.create_task(
+                    follow("127.0.0.1", command["port"], "/events", command["headers"], v, stop)
+                )
+                for v in viewers
+            ]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(v.live.wait() for v in viewers)), 120)
+            live = [v.live_at for v in viewers if v.live_at is not None]
+            announce(live=len(live), seconds=(max(live) if live else started + 120) - started)
+        elif command["cmd"] == "report":
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            announce(
+                sides={
+                    name: {
+                        "got": [{str(k): v for k, v in viewer.got.items()} for viewer in viewers],
+                        "errors": sum(v.errors for v in viewers),
+                        "snapshot_bytes": max((v.snapshot_bytes for v in viewers), default=0),
+                        "why": sorted({v.why for v in viewers if v.why})[:5],
+                    }
+                    for name, viewers in sides.items()
+                }
+            )
+            return
+
+
+async def run_agents(config: dict[str, Any]) -> None:
+    """Real agents of the control plane (raw HTTP/2, each from its own address): hello, a heartbeat
+    every interval, and `rate` fact changes a second (round robin), each carrying its sequence number
+    and send time in the host's `generation`, as the synthetic upstream does in a compartment."""
+    import rawagent
+    from heartbeats import facts
+    from welcome import source_address
+
+    from fleetdeck.v1 import agent_service_pb2 as agent_pb
+
+    os.nice(config["nice"])
+    loop = asyncio.get_running_loop()
+    name, port = config["target"].rsplit(":", 1)
+    status = pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=3)
+
+    def heartbeat(generation: str) -> bytes:
+        beat = agent_pb.Heartbeat(facts=facts(), test_status=status)
+        beat.facts.generation = generation
+        return rawagent.data_frame(rawagent.grpc_message(agent_pb.ConnectRequest(heartbeat=beat)))
+
+    async def connect(index: int, host: str, token: str) -> rawagent.Connection:
+        hello = agent_pb.ConnectRequest(hello=agent_pb.Hello(host=host, facts=facts(), test_status=status))
+        connection = rawagent.Connection(rawagent.opening(config["target"], token, hello))
+        await loop.create_connection(
+            lambda: connection, name, int(port), local_addr=(source_address(index), 0)
+        )
+        await asyncio.wait_for(connection.welcome, 120)
+        connection.beat(
+            heartbeat(facts().generation), config["interval"], random.uniform(0, config["interval"])
+        )
+        return connection
+
+    agents = config["agents"]
+    connections = await asyncio.gather(*(connect(i, h, t) for i, (h, t) in enumerate(agents)))
+    announce(ready=len(connections))
+    seq = 0
+    started = time.monotonic()
+    while True:
+        seq += 1
+        await asyncio.sleep(max(0.0, started + seq / config["rate"] - time.monotonic()))
+        frame = heartbeat(f"bench {seq} {time.time():.6f}")
+        connection = connections[seq % len(connections)]
+        connection.heartbeat = frame  # its regular heartbeats repeat it: no change back
+        connection.write(frame)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+async def real_upstream(
+    args: argparse.Namespace, workdir: Path, stack: contextlib.AsyncExitStack
+) -> tuple[str, str, str]:
+    """The control plane with --agents real agents (in a process of their own): (its target, the
+    admin API token the relays watch with, a web session token for the viewers' cookie)."""
+    from heartbeats import ADMIN, ADMIN_PASSWORD, ADMIN_TOKEN, create_tokens, prepare_fleet, start_server
+
+    server = await start_server("control plane", workdir)
+    stack.push_async_callback(server.stop)
+    await prepare_fleet(server, 5.0)
+    tokens, _ = await create_tokens(server, args.agents)
+    agents = await Child.start(
+        "agents",
+        {"target": server.target, "agents": tokens, "rate": args.rate, "interval": 5.0, "nice": 10},
+        workdir,
+    )
+    stack.push_async_callback(agents.stop)
+    ready = await agents.receive()
+    print(f"  {ready['ready']} real agents connected to the control plane", flush=True)
+    login = await server.fleet.Login(
+        fleet_pb.LoginRequest(username="admin", password=ADMIN_PASSWORD), timeout=30, metadata=ADMIN
+    )
+    return server.target, ADMIN_TOKEN, login.session_token
+
+
 async def fan_out(args: argparse.Namespace) -> None:
-    import httpx
+    import tempfile
 
     from webui.cookie import COOKIE_NAME, CookieSigner
 
-    upstream, upstream_port = await start_child(
-        "upstream", "--hosts", str(args.hosts), "--rate", str(args.rate)
-    )
-    target = f"127.0.0.1:{upstream_port}"
-    env = dict(os.environ)
-    if args.webui_path:
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(args.webui_path) / "src"), env.get("PYTHONPATH", "")])
-    webui, webui_port = await start_child("webui", "--upstream", target, env=env)
-    bare, bare_port = await start_child("bare", "--upstream", target)
-    cookie = f"{COOKIE_NAME}={CookieSigner(COOKIE_KEY).sign(TOKEN)}"
-    sides = [
-        Side("bare sse-starlette", f"http://127.0.0.1:{bare_port}/events", bare.pid, {}),
-        Side("web UI /events", f"http://127.0.0.1:{webui_port}/events", webui.pid, {"cookie": cookie}),
-    ]
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=None), limits=limits) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleetdeck-sse-")))
+        processes: list[asyncio.subprocess.Process] = []
+        if args.agents:
+            target, api_token, session = await real_upstream(args, workdir, stack)
+        else:
+            upstream, upstream_port = await start_child(
+                "upstream", "--hosts", str(args.hosts), "--rate", str(args.rate)
+            )
+            processes.append(upstream)
+            target, api_token, session = f"127.0.0.1:{upstream_port}", "", TOKEN
+        env = dict(os.environ)
+        if args.webui_path:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(Path(args.webui_path) / "src"), env.get("PYTHONPATH", "")]
+            )
+        token = ["--api-token", api_token] if api_token else []
+        webui, webui_port = await start_child("webui", "--upstream", target, *token, env=env)
+        bare, bare_port = await start_child("bare", "--upstream", target, *token)
+        processes += [webui, bare]
+        cookie = f"{COOKIE_NAME}={CookieSigner(COOKIE_KEY).sign(session)}"
+        sides = [
+            Side("bare sse-starlette", bare_port, bare.pid, {}),
+            Side("web UI /events", webui_port, webui.pid, {"cookie": cookie}),
+        ]
+        clients = await Child.start("clients", {"nice": args.client_nice}, workdir)
+        try:
             for side in sides:
-                await connect_all(side, args.viewers, client, stop, tasks)
+                cpu = cpu_seconds(side.pid)
+                answer = await clients.ask(
+                    cmd="connect", side=side.name, port=side.port, headers=side.headers, count=args.viewers
+                )
+                side.connect_cpu = cpu_seconds(side.pid) - cpu
+                side.connect_seconds = answer["seconds"]
+                side.live = answer["live"]
             await asyncio.sleep(1.0)  # let the connect storms settle before the window
             before = {side.name: cpu_seconds(side.pid) for side in sides}
+            client_before = cpu_seconds(clients.process.pid)
             window_start = time.time()
             await asyncio.sleep(args.duration)
             window_end = time.time()
             for side in sides:
                 side.window_cpu = cpu_seconds(side.pid) - before[side.name]
+            client_cpu = cpu_seconds(clients.process.pid) - client_before
             await asyncio.sleep(1.0)  # what was sent in the window has a second to arrive
-            stop.set()
-        report(sides, args, window_start, window_end)
-        for side in sides:
-            if whys := {v.why for v in side.viewers if v.why}:
-                print(f"  {side.name} stream errors: {'; '.join(sorted(whys))[:300]}")
-    finally:
-        for task in tasks:
-            task.cancel()
-        for process in (webui, bare, upstream):
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)
+            answer = await clients.ask(cmd="report")
+            for side in sides:
+                seen = answer["sides"][side.name]
+                side.got = [{int(k): tuple(v) for k, v in got.items()} for got in seen["got"]]
+                side.errors, side.why, side.snapshot_bytes = (
+                    seen["errors"],
+                    seen["why"],
+                    seen["snapshot_bytes"],
+                )
+            report(sides, args, window_start, window_end, client_cpu)
+            for side in sides:
+                if side.why:
+                    print(f"  {side.name} stream errors: {'; '.join(side.why)[:300]}")
+        finally:
+            await clients.stop()
+            for process in processes:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), 5)
 
 
-def report(sides: list[Side], args: argparse.Namespace, window_start: float, window_end: float) -> None:
+def report(
+    sides: list[Side], args: argparse.Namespace, window_start: float, window_end: float, client_cpu: float
+) -> None:
     # The changes sent in the window: sequence numbers whose send time lies in it, as any client saw.
     seen = {
         seq
         for side in sides
-        for v in side.viewers
-        for seq, (sent, _) in v.got.items()
+        for got in side.got
+        for seq, (sent, _) in got.items()
         if window_start <= sent <= window_end
     }
     window = set(range(min(seen), max(seen) + 1)) if seen else set()
+    agents = f"{args.agents:,} real agents" if args.agents else "a synthetic upstream"
     print(
-        f"SSE fan-out: {args.viewers} viewers per server, {args.hosts} hosts, {args.rate} changes/s, "
-        f"{window_end - window_start:.1f} s window (load average before: {os.getloadavg()[0]:.1f})"
+        f"SSE fan-out: {args.viewers} viewers per server, {args.hosts if not args.agents else args.agents} hosts "
+        f"({agents}), {args.rate} changes/s, {window_end - window_start:.1f} s window (load average before: "
+        f"{LOAD_BEFORE:.1f}); the viewers' own process used {client_cpu / (window_end - window_start):.2f} "
+        f"cores in the window (nice {args.client_nice})"
     )
     figures: dict[str, dict[str, float]] = {}
     for side in sides:
-        latencies = [lat for v in side.viewers for seq, (_, lat) in v.got.items() if seq in window]
-        expected = len(window) * len(side.viewers)
+        latencies = [lat for got in side.got for seq, (_, lat) in got.items() if seq in window]
+        expected = len(window) * len(side.got)
         figures[side.name] = {
             "connect": side.connect_seconds,
-            "connect_cpu_ms": side.connect_cpu / max(1, len(side.viewers)) * 1000,
+            "connect_cpu_ms": side.connect_cpu / max(1, len(side.got)) * 1000,
             "p50": percentile(latencies, 0.5) * 1000,
             "p99": percentile(latencies, 0.99) * 1000,
             "delivery": len(latencies) / expected if expected else float("nan"),
             "cpu": side.window_cpu / (window_end - window_start),
-            "errors": sum(v.errors for v in side.viewers),
+            "errors": side.errors,
+            "snapshot_kb": side.snapshot_bytes / 1024,
         }
     names = [side.name for side in sides]
     print(f"{'':40}" + "".join(f"{name:>22}" for name in names) + f"{'ratio':>10}")
@@ -389,6 +522,7 @@ def report(sides: list[Side], args: argparse.Namespace, window_start: float, win
         ("delivery ratio", "delivery", "{:.3f}"),
         ("server CPU in the window (cores)", "cpu", "{:.3f}"),
         ("stream errors / retries", "errors", "{:.0f}"),
+        ("snapshot frame (KiB)", "snapshot_kb", "{:.0f}"),
     ]
     for label, key, fmt in lines:
         values = [figures[name][key] for name in names]
@@ -396,7 +530,8 @@ def report(sides: list[Side], args: argparse.Namespace, window_start: float, win
         print(f"  {label:38}" + "".join(f"{fmt.format(v):>22}" for v in values) + f"{ratio:>9.2f}x")
     if args.figures:
         bare, webui = (figures[name] for name in names)
-        scale = f"{args.viewers:,} viewers, {args.hosts:,} hosts"
+        hosts = f"{args.agents:,} real agents" if args.agents else f"{args.hosts:,} hosts"
+        scale = f"{args.viewers:,} viewers, {hosts}"
         rows = [
             (f"{scale}: all viewers live after", "s", "connect", "< 10 s at 1,000 viewers"),
             (f"{scale}: server CPU per connect", "ms", "connect_cpu_ms", "<= 5 ms at 1,000 hosts"),
@@ -537,7 +672,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "upstream", "webui", "bare"])
+    parser.add_argument(
+        "role",
+        nargs="?",
+        default="bench",
+        choices=["bench", "upstream", "webui", "bare", "clients", "agents"],
+    )
+    parser.add_argument(
+        "--agents", type=int, default=0, help="real agents of a real control plane as upstream"
+    )
+    parser.add_argument("--client-nice", type=int, default=10, help="niceness of the viewers' process")
+    parser.add_argument("--api-token", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=2.0, help="host changes a second")
@@ -558,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
         run_webui(args)
     elif args.role == "bare":
         run_bare(args)
+    elif args.role in ("clients", "agents"):
+        runner = run_clients if args.role == "clients" else run_agents
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner(json.loads(args.config.read_text())))
     else:
         if not args.page_only:
             asyncio.run(fan_out(args))

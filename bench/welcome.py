@@ -7,9 +7,10 @@ For each server (`fleetdeck controlplane` on a temp SQLite file, then bench/noop
 subprocesses on loopback), in the same way:
 
 1. One fresh host token per simulated agent (FleetService.CreateAgentToken; the no-op servicer takes
-   any token), then every agent connects at the same moment, each on its own channel (one TCP
-   connection each, as real agents) with the agent's own channel options (`agent.stream`): hello,
-   welcome, then a heartbeat every --interval seconds. Figures: time until all are welcomed, hello →
+   any token), then every agent connects at the same moment, each on its own TCP connection from its
+   own loopback address (127.1.0.1, 127.1.0.2, ...; `--per-address N` puts N agents behind one, as a
+   site behind NAT): hello, welcome, then a heartbeat every --interval seconds. The control plane's
+   admission limits (issue 15: 4,096 agent streams per address) apply as they would to a real fleet. Figures: time until all are welcomed, hello →
    welcome p50/p99, server CPU seconds of the storm.
 2. The server is stopped (SIGTERM: a clean stop that ends every stream) and started again on the same
    port (the control plane on the same database). Every agent reconnects as the real agent does
@@ -18,8 +19,9 @@ subprocesses on loopback), in the same way:
    stop until every agent is welcomed again, the peak reconnects per second (welcomes in any one
    second), attempts that failed while the server was away.
 
-The agents run in this process (asyncio, grpc.aio); its CPU is reported, since on a small machine it
-competes with the server. `--figures FILE` writes the figures for bench/all.py (bench/figures.py).
+The agents run in this process and speak gRPC's HTTP/2 framing themselves (`rawagent.py`: grpc cannot
+bind a source address, and a grpc.aio channel per agent costs the client several times the CPU);
+their CPU is reported, since on a small machine it competes with the server. `--figures FILE` writes the figures for bench/all.py (bench/figures.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import datetime
 import math
 import os
@@ -38,71 +39,78 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
+import rawagent
 from figures import Figure, write
 from heartbeats import (
-    ADMIN,
-    RPC_TIMEOUT,
     Server,
     cpu_seconds,
     create_tokens,
     describe,
     facts,
+    list_hosts,
     prepare_fleet,
+    shard_labels,
     start_server,
 )
 
-from agent.stream import CHANNEL_OPTIONS, WELCOME_TIMEOUT_SECONDS
+from agent.stream import WELCOME_TIMEOUT_SECONDS
 from agent.stream_end import next_backoff
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
-from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
-from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import types_pb2 as pb
 
 BACKOFF_INITIAL_SECONDS = 1.0  # the agent's defaults (agent/config.py)
 BACKOFF_MAX_SECONDS = 60.0
 SERVERS = ("control plane", "no-op")
 BASELINE = "no-op servicer"
-# The agent's channel options, and one TCP connection per agent as separate processes would have
-# (otherwise grpc shares one connection between equal channels, and its stream limit queues hellos).
-AGENT_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+
+
+def source_address(index: int) -> str:
+    """The loopback address of the `index`th source: 127.1.0.1, 127.1.0.2, ... (all of 127.0.0.0/8 is
+    local on Linux; .0 and .255 are left out)."""
+    return f"127.{1 + index // 64_516}.{(index // 254) % 254}.{index % 254 + 1}"
 
 
 class Agent:
-    """One simulated agent: connect, hello, heartbeats; reconnect with the real agent's backoff."""
+    """One simulated agent: connect from its own address, hello, heartbeats; reconnect with the real
+    agent's backoff. Speaks HTTP/2 itself (`rawagent`): grpc cannot bind a source address."""
 
-    def __init__(self, host: str, token: str, run: Run) -> None:
+    def __init__(self, host: str, token: str, address: str, run: Run) -> None:
         self.host = host
-        self.token = token
+        self.address = address
         self.run = run
         self.welcomes: list[float] = []  # monotonic times
+        hello = agent_pb.ConnectRequest(
+            hello=agent_pb.Hello(host=host, facts=facts(), labels=shard_labels(host))
+        )
+        self.first_write = rawagent.opening(run.target, token, hello)
 
     async def live(self) -> None:
         backoff = BACKOFF_INITIAL_SECONDS
+        loop = asyncio.get_running_loop()
+        host, port = self.run.target.rsplit(":", 1)
         while True:
             welcomed = False
-            channel = grpc.aio.insecure_channel(self.run.target, options=AGENT_CHANNEL_OPTIONS)
-            call = agent_grpc.AgentServiceStub(channel).Connect(
-                metadata=(("authorization", f"Bearer {self.token}"),)
-            )
+            connection = rawagent.Connection(self.first_write)
             try:
-                await call.write(agent_pb.ConnectRequest(hello=agent_pb.Hello(host=self.host, facts=facts())))
                 async with asyncio.timeout(WELCOME_TIMEOUT_SECONDS):
-                    reply = await call.read()
-                if reply is grpc.aio.EOF or reply.WhichOneof("message") != "welcome":
+                    await loop.create_connection(
+                        lambda c=connection: c, host, int(port), local_addr=(self.address, 0)
+                    )
+                    reply = await connection.welcome
+                if reply.WhichOneof("message") != "welcome":
                     raise RuntimeError("no welcome")
                 welcomed = True
                 self.welcomes.append(time.monotonic())
                 self.run.welcomed()
-                await self._hold(call)
+                connection.beat(self.run.heartbeat, self.run.interval, random.uniform(0, self.run.interval))
+                await connection.ended  # until the server ends the stream
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not welcomed:
                     self.run.failures[describe(exc)] += 1
             finally:
-                call.cancel()
-                await channel.close(grace=None)
+                connection.close()
             backoff = next_backoff(
                 backoff,
                 welcomed=welcomed,
@@ -114,26 +122,6 @@ class Agent:
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             await asyncio.sleep(delay)
 
-    async def _hold(self, call: grpc.aio.StreamStreamCall) -> None:  # type: ignore[type-arg]
-        """Heartbeats every interval until the server ends the stream."""
-        status = pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=3)
-        beat = agent_pb.ConnectRequest(heartbeat=agent_pb.Heartbeat(facts=facts(), test_status=status))
-
-        async def beats() -> None:
-            await asyncio.sleep(random.uniform(0, self.run.interval))
-            while True:
-                await call.write(beat)
-                await asyncio.sleep(self.run.interval)
-
-        sender = asyncio.create_task(beats())
-        try:
-            while await call.read() is not grpc.aio.EOF:
-                pass
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
-
 
 @dataclass
 class Run:
@@ -141,6 +129,15 @@ class Run:
 
     target: str
     interval: float
+    heartbeat: bytes = rawagent.data_frame(
+        rawagent.grpc_message(
+            agent_pb.ConnectRequest(
+                heartbeat=agent_pb.Heartbeat(
+                    facts=facts(), test_status=pb.TestStatus(state=pb.TEST_STATE_NOT_RUN, defined_cases=3)
+                )
+            )
+        )
+    )
     agents: list[Agent] = field(default_factory=list)
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     count: int = 0
@@ -205,7 +202,10 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
         else:
             tokens = [(f"bench-{i:05d}", "fdat_noop") for i in range(args.agents)]
         run = Run(server.target, args.interval)
-        run.agents = [Agent(host, token, run) for host, token in tokens]
+        run.agents = [
+            Agent(host, token, source_address(i // args.per_address), run)
+            for i, (host, token) in enumerate(tokens)
+        ]
         run.expect(args.agents)
         client_before = time.process_time()
         cpu_before = cpu_seconds(server.process.pid)
@@ -218,9 +218,7 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
         result.hello_p50, result.hello_p99 = percentile(firsts, 0.5), percentile(firsts, 0.99)
         result.storm_failures = sum(run.failures.values())
         if server.real:
-            online = await server.fleet.ListHosts(
-                fleet_pb.ListHostsRequest(), timeout=RPC_TIMEOUT, metadata=ADMIN
-            )
+            online = await list_hosts(server.fleet, args.agents)
             assert sum(h.online for h in online.hosts) == args.agents, "not every welcomed host is online"
 
         # The restart: a clean stop, then the same server on the same port.
@@ -312,13 +310,16 @@ async def bench(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=2000, help="agents connecting at once")
+    parser.add_argument(
+        "--per-address", type=int, default=1, help="agents per loopback source address (127.1.0.1, ...)"
+    )
     parser.add_argument("--interval", type=float, default=5.0, help="heartbeat interval in seconds (>= 0.5)")
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="give up on a phase after this many seconds"
     )
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
     args = parser.parse_args(argv)
-    if args.agents <= 0 or args.interval < 0.5 or args.timeout <= 0:
+    if args.agents <= 0 or args.per_address <= 0 or args.interval < 0.5 or args.timeout <= 0:
         parser.error("need positive --agents and --timeout, and --interval >= 0.5")
     asyncio.run(bench(args))
     return 0

@@ -51,6 +51,9 @@ class Budgets:
     """A TCP connection that has not finished its TLS/HTTP/2 handshake by then is closed."""
     connection_idle_seconds: float = 300.0
     """A connection with no call open for this long is closed (GOAWAY); clients reconnect on demand."""
+    pending_calls: int = 20_000
+    """Calls gRPC holds until the servicer takes them (grpc's default, 1,000 to 3,000, cancels most of
+    a welcome storm of 10,000 agents; they would only come back)."""
     streams_per_connection: int = 1_000
     """Concurrent calls one HTTP/2 connection may carry."""
     api_reserve: int = 1_000
@@ -76,5 +79,7 @@ class Budgets:
             ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_seconds * 1000)),
             ("grpc.max_connection_idle_ms", int(self.connection_idle_seconds * 1000)),
             ("grpc.max_concurrent_streams", self.streams_per_connection),
+            ("grpc.server.max_pending_requests", self.pending_calls),
+            ("grpc.server.max_pending_requests_hard_limit", self.pending_calls),
             ("grpc.http2.max_ping_strikes", 2),  # pings more often than allowed close the connection
         ]

@@ -588,11 +588,10 @@ class Fleet:
             self._seen_unsaved |= seen_only
             raise
         labelled, self._labels_unsaved = self._labels_unsaved, set()
-        for name in sorted(labelled):
-            host = self.hosts[name].host
-            await self.store.save_host_labels(
-                name, HostLabels(dict(host.declared_labels), dict(host.label_overrides))
-            )
+        hosts = {n: self.hosts[n].host for n in sorted(labelled)}  # one transaction for all of them
+        await self.store.save_hosts_labels(
+            {n: HostLabels(dict(h.declared_labels), dict(h.label_overrides)) for n, h in hosts.items()}
+        )
         for hook in self.flush_hooks:
             await hook()
         if self.hub.version + VERSION_BLOCK // 2 > self._reserved_version:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -55,8 +56,10 @@ def problem(message: Message) -> str | None:
     Out of bounds: a number beyond MAX_NUMBER, a time beyond MAX_SECONDS, a string or list longer
     than its limit, an enum value this side's contract does not name (a state it cannot act on).
     Every agent message passes here, heartbeats too: what each field needs checked is worked out
-    once per field (`_rule`), and a field's path is spelled out only when it is out of bounds."""
-    found = _walk(message)
+    once per field (`_rule`), and a field's path is spelled out only when it is out of bounds. A
+    message smaller than every text and count limit (a heartbeat) can break only a number, an enum
+    or a time, so only the fields that can hold one are visited (`_NUMBERS`)."""
+    found = _walk(message, _NUMBERS if message.ByteSize() < _SMALL_BYTES else _FIELDS)
     if found is None:
         return None
     names, reason = found
@@ -106,30 +109,96 @@ def _is_time(descriptor: Descriptor) -> bool:
     return descriptor.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration")
 
 
+_SMALL_BYTES = min(MAX_TEXT_BYTES, *TEXT_BYTES.values(), MAX_ITEMS, *ITEMS.values())
+"""Serialized smaller than this, a message holds no string and no list beyond its limit: a string's
+UTF-8 bytes and a list's entries (at least a byte each) are all inside the message's bytes."""
+
+Plan = dict[FieldDescriptor, _Rule]
+
+
+def _all_fields(descriptor: Descriptor) -> Plan:
+    """Every field of a message type, with its rule."""
+    return {field: _rule(field) for field in descriptor.fields}
+
+
+def _number_fields(descriptor: Descriptor) -> Plan:
+    """The fields of a message type that can hold a number, an enum or a time, at any depth."""
+    return {
+        field: rule
+        for field, rule in _all_fields(descriptor).items()
+        if rule.kind in ("integer", "enum") or (rule.kind == "message" and _holds_numbers(field.message_type))
+    }
+
+
+class _Plans(dict[Descriptor, Plan | None]):
+    """The fields to visit per message type, made on first use (None for a time: checked whole).
+    A dict, not functools.cache: a hit is one lookup in C, and a heartbeat has several."""
+
+    def __init__(self, make: Callable[[Descriptor], Plan]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, descriptor: Descriptor) -> Plan | None:
+        plan = None if _is_time(descriptor) else self.make(descriptor)
+        self[descriptor] = plan
+        return plan
+
+
+_FIELDS = _Plans(_all_fields)
+_NUMBERS = _Plans(_number_fields)
+
+
+@functools.cache
+def _holds_numbers(descriptor: Descriptor) -> bool:
+    """Whether a message of this type can hold a number, an enum or a time, at any depth."""
+    seen: set[str] = set()
+    pending = [descriptor]
+    while pending:
+        current = pending.pop()
+        if current.full_name in seen:
+            continue
+        seen.add(current.full_name)
+        if _is_time(current):
+            return True
+        for rule, field in ((_rule(f), f) for f in current.fields):
+            if rule.kind in ("integer", "enum"):
+                return True
+            if rule.kind == "message" and field.message_type is not None:
+                pending.append(field.message_type)
+    return False
+
+
 Found = tuple[list[str], str]  # the path's field names, innermost first, and what is wrong
 
 
-def _walk(message: Message) -> Found | None:
-    if _is_time(message.DESCRIPTOR):
+def _walk(message: Message, plans: _Plans) -> Found | None:
+    rules = plans[message.DESCRIPTOR]  # type: ignore[index]  # upb's descriptor: the same API
+    if rules is None:  # a Timestamp or Duration
         seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
         if not (-MAX_SECONDS <= seconds <= MAX_SECONDS and -1_000_000_000 < nanos < 1_000_000_000):
             return [], "is out of range"
         return None
     for field, value in message.ListFields():
-        rule = _rule(field)
+        rule = rules.get(field)
+        if rule is None:
+            continue  # nothing in it can be out of bounds (see `_number_fields`)
+        if rule.kind == "integer" and not rule.repeated:  # the common case, inline
+            if -MAX_NUMBER <= value <= MAX_NUMBER:
+                continue
+            return [field.name], f"is out of range (at most {MAX_NUMBER})"
         if rule.is_map:
             entry = field.message_type
             assert entry is not None  # a map field's entries are messages
             key_field, value_field = entry.fields
-            found = _each(key_field, list(value), field.name) or _each(
-                value_field, list(value.values()), field.name
+            found = _each(key_field, list(value), field.name, plans) or _each(
+                value_field, list(value.values()), field.name, plans
             )
         elif rule.repeated:
             if len(value) > rule.items:
                 return [field.name], f"has more than {rule.items} entries"
-            found = _each(field, value, field.name) if rule.kind else None
+            found = _each(field, value, field.name, plans) if rule.kind else None
         else:
-            found = _check(rule, value)
+            found = _walk(value, plans) if rule.kind == "message" else _check(rule, value, plans)
             if found is not None:
                 found[0].append(field.name)
         if found is not None:
@@ -137,23 +206,23 @@ def _walk(message: Message) -> Found | None:
     return None
 
 
-def _each(field: FieldDescriptor, values: object, name: str) -> Found | None:
+def _each(field: FieldDescriptor, values: object, name: str, plans: _Plans) -> Found | None:
     rule = _rule(field)
     if not rule.kind:
         return None
     for value in values:  # type: ignore[attr-defined]
-        found = _check(rule, value)
+        found = _check(rule, value, plans)
         if found is not None:
             found[0].append(name)
             return found
     return None
 
 
-def _check(rule: _Rule, value: object) -> Found | None:
+def _check(rule: _Rule, value: object, plans: _Plans) -> Found | None:
     kind = rule.kind
     if kind == "message":
         assert isinstance(value, Message)
-        return _walk(value)
+        return _walk(value, plans)
     if kind == "integer":
         assert isinstance(value, int)
         if not -MAX_NUMBER <= value <= MAX_NUMBER:

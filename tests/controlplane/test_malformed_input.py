@@ -7,6 +7,7 @@ import logging
 import grpc
 import pytest
 
+from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 
 GARBAGE = b"\xff\xff\xff\xff\x0f\x08"  # a field with tag 0 / a truncated varint: never a valid message
@@ -72,3 +73,23 @@ async def test_a_flood_of_garbage_is_summed_up_not_logged_line_by_line(cp, caplo
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert len([r for r in caplog.records if "malformed" in r.getMessage()]) <= 1
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_garbage_after_the_hello_closes_the_agent_stream_invalid_argument(cp, fleet, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    token = (await fleet.CreateAgentToken(fleet_pb.CreateAgentTokenRequest(host="gpc0"))).token
+    hello = agent_pb.ConnectRequest(hello=agent_pb.Hello(host="gpc0")).SerializeToString()
+    async with grpc.aio.insecure_channel(cp.grpc_target) as channel:
+        call = _raw(channel, "/fleetdeck.v1.AgentService/Connect", "stream_stream")(
+            metadata=(("authorization", f"Bearer {token}"),), timeout=5
+        )
+        await call.write(hello)
+        welcome = agent_pb.ConnectResponse.FromString(await call.read())
+        assert welcome.WhichOneof("message") == "welcome"
+        await call.write(GARBAGE)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            while await call.read() is not grpc.aio.EOF:
+                pass
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid ConnectRequest" in (caught.value.details() or "")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

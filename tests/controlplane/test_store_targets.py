@@ -21,6 +21,20 @@ async def test_host_labels_read_back_after_reopening(store: EngineStore, databas
         }
 
 
+async def test_many_hosts_labels_are_saved_in_one_transaction(store: EngineStore) -> None:
+    await store.save_host_labels("web1", HostLabels({"role": "web"}, {}))
+    writes: list[float] = []
+    store.observe_writes(writes.append)
+    labels = {f"h{i}": HostLabels({"shard": str(i % 3)}, {}) for i in range(50)}
+    await store.save_hosts_labels({**labels, "web1": HostLabels({"role": "db"}, {"canary": "true"})})
+    await store.save_hosts_labels({})  # nothing to write: no transaction
+    assert len(writes) == 1
+    assert await store.load_host_labels() == {
+        **labels,
+        "web1": HostLabels({"role": "db"}, {"canary": "true"}),
+    }
+
+
 async def test_a_selector_desired_state_replaces_the_one_before(store: EngineStore) -> None:
     first = pb.DesiredState(selector="role=web", commit="a" * 40, lock_hash="b" * 64, updated_at=to_ts(10))
     second = pb.DesiredState(selector="role=web", commit="c" * 40, lock_hash="d" * 64, updated_at=to_ts(20))

@@ -85,6 +85,10 @@ class TargetStore(Protocol):
         """Persist a host's declared labels and overrides."""
         ...
 
+    async def save_hosts_labels(self, labels: dict[str, HostLabels]) -> None:
+        """Persist the declared labels and overrides of many hosts, in one transaction."""
+        ...
+
     async def load_selector_desired(self) -> list[pb.DesiredState]:
         """The desired states set for selectors (each with its selector)."""
         ...

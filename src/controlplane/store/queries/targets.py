@@ -31,13 +31,19 @@ class TargetQueries:
         return {r[0]: HostLabels(json.loads(r[1]), json.loads(r[2])) for r in rows}
 
     async def save_host_labels(self, host: str, labels: HostLabels) -> None:
+        await self.save_hosts_labels({host: labels})
+
+    async def save_hosts_labels(self, labels: dict[str, HostLabels]) -> None:
+        if not labels:
+            return
         async with self._sql.transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "INSERT INTO host_labels(host, declared, overrides) VALUES (?, ?, ?) ON CONFLICT(host) "
                 "DO UPDATE SET declared = excluded.declared, overrides = excluded.overrides",
-                host,
-                json.dumps(labels.declared, sort_keys=True),
-                json.dumps(labels.overrides, sort_keys=True),
+                [
+                    (host, json.dumps(h.declared, sort_keys=True), json.dumps(h.overrides, sort_keys=True))
+                    for host, h in labels.items()
+                ],
             )
 
     async def load_selector_desired(self) -> list[pb.DesiredState]:

@@ -110,13 +110,13 @@ class Database:
 
     async def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row of a read (committed data only), or None."""
-        async with (self._read_db or self._writer).execute(sql, args) as cursor:
-            return await cursor.fetchone()
+        rows = await self.all(sql, args)
+        return rows[0] if rows else None
 
     async def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        """Every row of a read (committed data only)."""
-        async with (self._read_db or self._writer).execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
+        """Every row of a read (committed data only). One trip to the database's thread, not three
+        (execute, fetch, close): a welcome storm reads a token per hello."""
+        return list(await (self._read_db or self._writer).execute_fetchall(sql, args))
 
     # --- sequences -----------------------------------------------------------------------------
 
