@@ -351,9 +351,12 @@ class Server:
             print(f"warning: {self.kind} exited with {self.process.returncode}; log tail:\n{tail(self.log)}")
 
 
-async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -> Server:
+async def start_server(
+    kind: str, workdir: Path, address: str = "127.0.0.1:0", database: str = "", extra: Sequence[str] = ()
+) -> Server:
     """Start the control plane or the no-op servicer on `address` (a free port by default); wait
-    until it serves. Started again in the same `workdir`, the control plane opens the same database."""
+    until it serves. Started again in the same `workdir`, the control plane opens the same database
+    (`database` if given: a PostgreSQL URI several replicas share); `extra` are more of its flags."""
     slug = "controlplane" if kind == "control plane" else "noop"
     ready = workdir / f"{slug}-ready.json"
     ready.unlink(missing_ok=True)
@@ -365,7 +368,7 @@ async def start_server(kind: str, workdir: Path, address: str = "127.0.0.1:0") -
             # cProfile of the whole control plane, written when it exits (SIGTERM is a clean stop).
             out = Path(profile) / f"controlplane-{time.strftime('%H%M%S')}-{os.getpid()}.prof"
             entry = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "fleetdeck.cli"]
-        command = [*entry, "controlplane", "--db", str(workdir / "bench.db"), "--grpc", address]
+        command = [*entry, "controlplane", "--db", database or str(workdir / "bench.db"), "--grpc", address, *extra]
     else:
         command = [sys.executable, str(NOOP_SERVER), "--grpc", address]
     with log.open("ab") as out:
