@@ -68,6 +68,7 @@ SCRIPT = Path(__file__).resolve()
 HOST = "bench0"
 WAIT_SECONDS = 120.0  # the longest a host may take to go offline or come back online
 CHANNELS = 50  # junk streams share this many TCP connections (at most 1,000 streams each)
+READY_SECONDS = 120.0  # the longest the junk may take to open all its streams and connections once
 FILES_SPARE = 512  # open files beyond the idle connections and channels: logs, the database, pipes
 
 
@@ -94,9 +95,19 @@ def idle_that_fit(idle: int, soft: int) -> int:
 
 
 async def junk_main(target: str, streams: int, idle: int, seconds: float) -> None:
-    """Keep `streams` junk Connect streams and `idle` silent TCP connections open for `seconds`."""
+    """Keep `streams` junk Connect streams and `idle` silent TCP connections open for `seconds`.
+    Says it is ready once every stream has been answered and every idle connection opened once; its
+    counts start there."""
     counts: collections.Counter[str] = collections.Counter()
-    stop = asyncio.Event()
+    stop, ready = asyncio.Event(), asyncio.Event()
+    first_round = streams + idle
+
+    def once() -> None:
+        nonlocal first_round
+        first_round -= 1
+        if first_round == 0:
+            ready.set()
+
     channels = [grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS) for _ in range(CHANNELS)]
 
     async def never() -> Any:
@@ -105,6 +116,7 @@ async def junk_main(target: str, streams: int, idle: int, seconds: float) -> Non
 
     async def one_stream(i: int) -> None:
         stub = agent_grpc.AgentServiceStub(channels[i % CHANNELS])
+        first = True
         while not stop.is_set():
             # A new random token each time: no cache of refused tokens helps the server.
             junk = (("authorization", "Bearer fdat_" + os.urandom(24).hex()),)
@@ -116,9 +128,13 @@ async def junk_main(target: str, streams: int, idle: int, seconds: float) -> Non
                 counts[error.code().name] += 1
             finally:
                 call.cancel()
+            if first:
+                first = False
+                once()
 
     async def one_idle() -> None:
         host, port = target.rsplit(":", 1)
+        first = True
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
@@ -126,6 +142,9 @@ async def junk_main(target: str, streams: int, idle: int, seconds: float) -> Non
                 counts[f"connect failed: {error.strerror}"] += 1
                 await asyncio.sleep(0.1)
                 continue
+            if first:
+                first = False
+                once()
             try:
                 await reader.read()  # until the server hangs up
                 counts["idle connection closed by the server"] += 1
@@ -137,22 +156,22 @@ async def junk_main(target: str, streams: int, idle: int, seconds: float) -> Non
     began = time.monotonic()
     tasks = [asyncio.create_task(one_stream(i)) for i in range(streams)]
     tasks += [asyncio.create_task(one_idle()) for _ in range(idle)]
-    print(json.dumps({"ready": True}), flush=True)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready.wait(), READY_SECONDS)
+    print(json.dumps({"ready": ready.is_set(), "seconds": time.monotonic() - began}), flush=True)
+    counts.clear()
+    began, cpu = time.monotonic(), cpu_seconds(os.getpid())
     # Until the bench says stop (a line on stdin), and never longer than `seconds`.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline), seconds)
     stop.set()
-    took = time.monotonic() - began
+    took, cpu = time.monotonic() - began, cpu_seconds(os.getpid()) - cpu
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for channel in channels:
         await channel.close(grace=None)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(
-        json.dumps({"counts": dict(counts), "seconds": took, "cpu": usage.ru_utime + usage.ru_stime}),
-        flush=True,
-    )
+    print(json.dumps({"counts": dict(counts), "seconds": took, "cpu": cpu}), flush=True)
 
 
 # --- the control plane --------------------------------------------------------------------------
@@ -311,7 +330,9 @@ async def start_junk(server: Server, args: argparse.Namespace) -> asyncio.subpro
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     assert junk.stdout is not None
-    await junk.stdout.readline()  # ready
+    said = json.loads(await junk.stdout.readline())
+    state = "all open" if said["ready"] else "NOT all open yet"
+    print(f"junk process: {state} after {said['seconds']:.1f} s", flush=True)
     return junk
 
 
@@ -425,9 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--junk-streams", type=int, default=20_000)
     parser.add_argument("--idle-connections", type=int, default=1_000)
-    parser.add_argument("--calls", type=int, default=200, help="ListHosts calls per phase")
+    parser.add_argument("--calls", type=int, default=1_000, help="ListHosts calls per phase")
     parser.add_argument("--reconnects", type=int, default=3, help="agent reconnects per phase")
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of junk before measuring")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of junk before measuring, once it is all open"
+    )
     parser.add_argument("--junk-seconds", type=float, default=300.0, help="the junk process's longest run")
     parser.add_argument("--junk-nice", type=int, default=19, help="the junk process's niceness (0..19)")
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
