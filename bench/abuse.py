@@ -57,7 +57,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure, write
-from heartbeats import ADMIN, ADMIN_TOKEN, CLIENT_OPTIONS, Server, cpu_seconds, stop_process, tail
+from heartbeats import ADMIN, ADMIN_TOKEN, CLIENT_OPTIONS, Server, cpu_seconds, memory_mib, stop_process, tail
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
@@ -286,6 +286,7 @@ class Phase:
     reconnect_median_s: float
     reconnect_max_s: float
     server_cores: float  # the control plane's CPU over the phase
+    server_rss_mib: float  # ... and its resident memory at the end of it
 
 
 async def measure(
@@ -304,6 +305,7 @@ async def measure(
         reconnect_median_s=statistics.median(reconnects),
         reconnect_max_s=max(reconnects),
         server_cores=cores,
+        server_rss_mib=memory_mib(server.process.pid)[0],
     )
     return phase, agent
 
@@ -408,6 +410,7 @@ def report(
         ("reconnect_median_s", quiet.reconnect_median_s, junk.reconnect_median_s),
         ("reconnect_max_s", quiet.reconnect_max_s, junk.reconnect_max_s),
         ("server_cpu_cores", quiet.server_cores, junk.server_cores),
+        ("server_rss_mib", quiet.server_rss_mib, junk.server_rss_mib),
     ]
     for key, a, b in rows:
         ratio = b / a if a else math.inf
@@ -425,6 +428,7 @@ def report(
         Figure("abuse", f"{scale}: agent reconnect, median", "s", junk.reconnect_median_s,
                quiet.reconnect_median_s, "no junk", target),
         Figure("abuse", f"{scale}: server CPU", "cores", junk.server_cores, quiet.server_cores, "no junk"),
+        Figure("abuse", f"{scale}: server RSS", "MiB", junk.server_rss_mib, quiet.server_rss_mib, "no junk"),
     ]  # fmt: skip
 
 
