@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure, write
@@ -205,6 +206,63 @@ async def start_control_plane(workdir: Path, profile: Path | None) -> Server:
     return Server("control plane", process, target, log, channel, fleet_grpc.FleetServiceStub(channel))
 
 
+# --- the baseline: a bare gRPC server ---------------------------------------------------------
+
+
+class _Refuse(agent_grpc.AgentServiceServicer):
+    """Refuses every agent stream at once: the least a gRPC server in Python does per junk stream."""
+
+    async def Connect(self, request_iterator: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "not an agent")
+        yield agent_pb.ConnectResponse()  # never reached; makes this a streaming handler
+
+
+async def bare_main() -> None:
+    """A grpc.aio server with the health service and an AgentService that refuses every stream."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    agent_grpc.add_AgentServiceServicer_to_server(_Refuse(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    port = server.add_insecure_port("localhost:0")  # 127.0.0.1 and ::1, as the control plane here
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+
+
+async def health_latencies(channel: grpc.aio.Channel, calls: int) -> list[float]:
+    stub = health_pb2_grpc.HealthStub(channel)
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await stub.Check(health_pb2.HealthCheckRequest(), timeout=60)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def baseline(args: argparse.Namespace) -> tuple[list[float], list[float], Junk]:
+    """Health Check latencies on the bare server, quiet and under the same junk."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCRIPT), "--bare-server",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    junk: asyncio.subprocess.Process | None = None
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(60):
+            port = (await process.stdout.readline()).decode().strip()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=CLIENT_OPTIONS) as channel:
+            quiet = await health_latencies(channel, args.calls)
+            junk = await start_junk(port, args)
+            await asyncio.sleep(args.warmup)
+            under_junk = await health_latencies(channel, args.calls)
+            done = await stop_junk(junk)
+            junk = None
+        return quiet, under_junk, done
+    finally:
+        if junk is not None:
+            await stop_process(junk, 5.0)
+        await stop_process(process, 5.0)
+
+
 # --- the real agent -----------------------------------------------------------------------------
 
 
@@ -324,8 +382,7 @@ class Junk:
         return streams / self.seconds if self.seconds else 0.0
 
 
-async def start_junk(server: Server, args: argparse.Namespace) -> asyncio.subprocess.Process:
-    port = server.target.rsplit(":", 1)[1]
+async def start_junk(port: str, args: argparse.Namespace) -> asyncio.subprocess.Process:
     junk = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), "--junk-process", f"[::1]:{port}", str(args.junk_streams),
         str(args.idle_connections), str(args.junk_seconds), str(args.junk_nice),
@@ -364,13 +421,14 @@ async def bench(args: argparse.Namespace) -> None:
             agent = await start_agent(config)
             await online(server, True)
             quiet, agent = await measure(server, config, agent, args)
-            junk = await start_junk(server, args)
+            junk = await start_junk(server.target.rsplit(":", 1)[1], args)
             await asyncio.sleep(args.warmup)  # let the junk reach its full count before measuring
             under_junk, agent = await measure(server, config, agent, args)
             done = await stop_junk(junk)
             junk = None
+            bare = await baseline(args) if args.baseline else None
             load_after = os.getloadavg()
-            figures = report(quiet, under_junk, done, args, load_before, load_after)
+            figures = report(quiet, under_junk, done, bare, args, load_before, load_after)
             if args.figures:
                 write(Path(args.figures), figures)
         except BaseException:
@@ -393,6 +451,7 @@ def report(
     quiet: Phase,
     junk: Phase,
     done: Junk,
+    bare: tuple[list[float], list[float], Junk] | None,
     args: argparse.Namespace,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
@@ -421,6 +480,19 @@ def report(
         f"{done.cpu / done.seconds if done.seconds else 0:.2f} cores over {done.seconds:.0f} s"
     )
     print("junk counts:", ", ".join(f"{k}: {v:,}" for k, v in sorted(done.counts.items())) or "none")
+    floor: list[Figure] = []
+    if bare is not None:
+        bare_quiet, bare_junk, bare_done = (1000 * p(bare[0], 0.99), 1000 * p(bare[1], 0.99), bare[2])
+        print(
+            f"baseline, a bare grpc.aio server that refuses every stream at once (same junk, health Check): "
+            f"p99 {bare_quiet:.2f} ms quiet, {bare_junk:.2f} ms under junk, ratio {bare_junk / bare_quiet:.2f}; "
+            f"junk refused {bare_done.streams_per_second:,.0f} streams a second"
+        )
+        floor = [
+            Figure(
+                "abuse", f"{scale}: health p99, bare grpc.aio server", "ms", bare_junk, bare_quiet, "no junk"
+            ),
+        ]
     target = "< 2x"
     return [
         Figure("abuse", f"{scale}: ListHosts p99", "ms", junk.list_hosts_p99_ms, quiet.list_hosts_p99_ms,
@@ -429,11 +501,15 @@ def report(
                quiet.reconnect_median_s, "no junk", target),
         Figure("abuse", f"{scale}: server CPU", "cores", junk.server_cores, quiet.server_cores, "no junk"),
         Figure("abuse", f"{scale}: server RSS", "MiB", junk.server_rss_mib, quiet.server_rss_mib, "no junk"),
+        *floor,
     ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--bare-server":
+        asyncio.run(bare_main())
+        return 0
     if argv and argv[0] == "--junk-process":
         target, streams, idle, seconds, nice = (
             argv[1],
@@ -457,6 +533,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--junk-seconds", type=float, default=300.0, help="the junk process's longest run")
     parser.add_argument("--junk-nice", type=int, default=19, help="the junk process's niceness (0..19)")
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the bare grpc.aio server under the same junk (the floor of the ratio)",
+    )
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
     parser.add_argument("--profile", type=Path, help="run the control plane under cProfile, stats here")
     args = parser.parse_args(argv)
