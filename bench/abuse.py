@@ -8,7 +8,9 @@ one real `fleetdeck agent` as subprocesses. Two phases, the same measurements in
 
 - ListHosts p50/p99 over --calls sequential calls (admin API token);
 - a real agent's reconnect time: the agent is killed (SIGKILL) and started again, timed from its
-  start until WatchFleet shows its host online again; --reconnects times, the median counts;
+  start until WatchFleet shows its host online again; --reconnects times, the median counts. Part
+  of it is the new process importing the agent, which a busy machine slows without the server
+  doing anything: `agent_import_s` times that alone (a Python process importing the agent);
 - the control plane's CPU over the phase (utime + stime from /proc, in cores).
 
 The first phase runs on a quiet server. For the second, a junk process keeps --junk-streams
@@ -68,6 +70,7 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 SCRIPT = Path(__file__).resolve()
 HOST = "bench0"
 WAIT_SECONDS = 120.0  # the longest a host may take to go offline or come back online
+WATCH_AGAIN_SECONDS = 0.5  # see `online`
 CHANNELS = 50  # junk streams share this many TCP connections (at most 1,000 streams each)
 READY_SECONDS = 120.0  # the longest the junk may take to open all its streams and connections once
 FILES_SPARE = 512  # open files beyond the idle connections and channels: logs, the database, pipes
@@ -294,16 +297,23 @@ async def start_agent(config: Path) -> asyncio.subprocess.Process:
 
 
 async def online(server: Server, want: bool) -> None:
-    """Wait (watching) until the bench host's online state is `want`."""
-    watch = server.fleet.WatchFleet(fleet_pb.WatchFleetRequest(), metadata=ADMIN)
-    try:
-        async with asyncio.timeout(WAIT_SECONDS):
-            async for event in watch:
-                hosts = event.snapshot.hosts if event.HasField("snapshot") else [event.host]
-                if any(h.name == HOST and h.online == want for h in hosts):
-                    return
-    finally:
-        watch.cancel()
+    """Wait (watching) until the bench host's online state is `want`. The watch is opened afresh
+    every WATCH_AGAIN_SECONDS: a snapshot shows a host's live state, which can differ from what was
+    last published as an event (a killed agent's stream is closed before it is detached), and a
+    change back to what was last published is then never sent to that watcher."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            watch = server.fleet.WatchFleet(fleet_pb.WatchFleetRequest(), metadata=ADMIN)
+            try:
+                async with asyncio.timeout(WATCH_AGAIN_SECONDS):
+                    async for event in watch:
+                        hosts = event.snapshot.hosts if event.HasField("snapshot") else [event.host]
+                        if any(h.name == HOST and h.online == want for h in hosts):
+                            return
+            except TimeoutError:
+                continue
+            finally:
+                watch.cancel()
 
 
 async def reconnect_seconds(
@@ -328,6 +338,15 @@ async def list_hosts_latencies(server: Server, calls: int) -> list[float]:
     return latencies
 
 
+async def import_seconds() -> float:
+    """How long a Python process takes to import the agent: the part of a reconnect that is the
+    machine's CPU contention, not the server."""
+    started = time.monotonic()
+    probe = await asyncio.create_subprocess_exec(sys.executable, "-c", "import agent.cli")
+    await probe.wait()
+    return time.monotonic() - started
+
+
 def p(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
@@ -343,6 +362,7 @@ class Phase:
     list_hosts_p99_ms: float
     reconnect_median_s: float
     reconnect_max_s: float
+    agent_import_s: float  # a Python process importing the agent (median of three)
     server_cores: float  # the control plane's CPU over the phase
     server_rss_mib: float  # ... and its resident memory at the end of it
 
@@ -356,12 +376,14 @@ async def measure(
     for _ in range(args.reconnects):
         seconds, agent = await reconnect_seconds(server, config, agent)
         reconnects.append(seconds)
+    imports = [await import_seconds() for _ in range(3)]
     cores = (cpu_seconds(server.process.pid) - cpu) / (time.monotonic() - began)
     phase = Phase(
         list_hosts_p50_ms=1000 * statistics.median(latencies),
         list_hosts_p99_ms=1000 * p(latencies, 0.99),
         reconnect_median_s=statistics.median(reconnects),
         reconnect_max_s=max(reconnects),
+        agent_import_s=statistics.median(imports),
         server_cores=cores,
         server_rss_mib=memory_mib(server.process.pid)[0],
     )
@@ -468,6 +490,7 @@ def report(
         ("list_hosts_p99_ms", quiet.list_hosts_p99_ms, junk.list_hosts_p99_ms),
         ("reconnect_median_s", quiet.reconnect_median_s, junk.reconnect_median_s),
         ("reconnect_max_s", quiet.reconnect_max_s, junk.reconnect_max_s),
+        ("agent_import_s", quiet.agent_import_s, junk.agent_import_s),
         ("server_cpu_cores", quiet.server_cores, junk.server_cores),
         ("server_rss_mib", quiet.server_rss_mib, junk.server_rss_mib),
     ]
