@@ -9,6 +9,8 @@ Runs, one after the other, as subprocesses (their own output goes to the termina
   relaying a real control plane with real agents, and the 10,000-host page in Chromium (no baseline:
   its targets are absolute);
 - welcome.py: fresh agents connecting at once and a restart under them, next to the no-op servicer.
+- abuse.py (first): ListHosts and a real agent's reconnect under junk streams and idle connections,
+  next to the same without them and to a bare grpc.aio server under the same junk.
 Then prints the table (Markdown, for bench/README.md); `--figures FILE` also keeps it as JSON.
 Everything listens on loopback only; each bench is bounded in agents, viewers and time.
 """
@@ -32,6 +34,10 @@ NOOP = "no-op servicer"
 
 # (full scale, --quick) arguments of each bench
 SCALES = {
+    "abuse": (
+        ["--junk-streams", "20000", "--idle-connections", "1000"],
+        ["--junk-streams", "2000", "--idle-connections", "200", "--calls", "300", "--reconnects", "2"],
+    ),
     "heartbeats": (
         ["--agents", "2000", "--duration", "20", "--rate-agents", "1000", "--rounds", "2"],
         [

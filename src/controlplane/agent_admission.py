@@ -1,19 +1,23 @@
 """Who may hold an agent stream: a slot of the agents' own budget, per peer and per token.
 
 Checked after the token and before anything else is kept for the stream, so that junk never waits for
-a hello and real agents can never take the slots FleetService and health need.
+a hello and real agents can never take the slots FleetService and health need. The token lookup
+itself is budgeted per peer too: a few at a time, none while the peer's bad tokens are over budget,
+so that a flood of junk streams never queues thousands of store reads ahead of everyone else's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 
 from .budgets import Budgets, TokenBucket
-from .errors import ResourceExhausted
+from .errors import ResourceExhausted, Unauthenticated
 from .ratelog import SummarizedLog
 
 PEERS_KEPT = 10_000  # peers whose failed logins are counted, most recent first
@@ -29,6 +33,15 @@ def peer_address(peer: str) -> str:
     return peer
 
 
+@dataclass
+class _Lookups:
+    """The token lookups of one peer: a few at a time, and how many streams are in or waiting."""
+
+    gate: asyncio.Semaphore
+    streams: int = field(default=0)  # in a lookup or waiting for one
+    looking: int = field(default=0)  # in a lookup: each may still turn out a bad token
+
+
 class AgentAdmission:
     """Counts open agent streams overall, per peer and per token; `admit` holds one slot."""
 
@@ -40,11 +53,44 @@ class AgentAdmission:
         self._per_token: collections.Counter[str] = collections.Counter()
         self.refusals = SummarizedLog(log, "refused agent streams", budgets.refusals_log_seconds)
         self._failed_logins: collections.OrderedDict[str, TokenBucket] = collections.OrderedDict()
+        self._lookups: dict[str, _Lookups] = {}
 
-    def check_logins(self, peer: str) -> None:
-        """ResourceExhausted, before any lookup, for a peer that keeps sending bad tokens."""
+    @contextlib.asynccontextmanager
+    async def login(self, peer: str) -> AsyncIterator[None]:
+        """Around the lookup of a stream's token: refused (ResourceExhausted) before any lookup while
+        the peer's bad tokens are over budget; at most `token_lookups_per_peer` of a peer at once, the
+        others wait their turn; an Unauthenticated raised inside counts as a bad token of the peer."""
+        self.check_logins(peer)
+        address = peer_address(peer)
+        lookups = self._lookups.get(address)
+        if lookups is None:
+            lookups = self._lookups[address] = _Lookups(
+                asyncio.Semaphore(self.budgets.token_lookups_per_peer)
+            )
+        lookups.streams += 1
+        try:
+            async with lookups.gate:
+                # Those it waited behind, and those still looking, may each turn out a bad token.
+                self.check_logins(peer, looking=lookups.looking)
+                lookups.looking += 1
+                try:
+                    yield
+                except Unauthenticated:
+                    self.login_failed(peer)
+                    self.refusals.note("with a missing or unknown token")
+                    raise
+                finally:
+                    lookups.looking -= 1
+        finally:
+            lookups.streams -= 1
+            if lookups.streams == 0:
+                del self._lookups[address]
+
+    def check_logins(self, peer: str, looking: int = 0) -> None:
+        """ResourceExhausted, before any lookup, for a peer that keeps sending bad tokens (with
+        `looking` of its lookups under way, each of which may still fail)."""
         bucket = self._failed_logins.get(peer_address(peer))
-        if bucket is not None and bucket.available(time.monotonic()) < 1:
+        if bucket is not None and bucket.available(time.monotonic()) < 1 + looking:
             self.refusals.note("from a peer sending bad tokens")
             raise ResourceExhausted("too many agent streams with bad tokens from this address; retry later")
 

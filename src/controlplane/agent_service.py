@@ -20,7 +20,7 @@ from .agent_tokens import AgentTokens, check_certificate_names, check_host_name,
 from .bounds import check_agent_message
 from .commands import Commands
 from .credentials import bearer_token
-from .errors import Aborted, FleetError, InvalidArgument, Unavailable, storage_trouble
+from .errors import Aborted, FleetError, InvalidArgument, ResourceExhausted, Unavailable, storage_trouble
 from .fleet import Fleet, HostState
 from .ingest import Ingest
 from .store import TokenRecord
@@ -66,13 +66,12 @@ class AgentService(agent_grpc.AgentServiceServicer):
     ) -> AsyncIterator[agent_pb.ConnectResponse]:
         # The credentials first, then a slot: a bad token holds no slot and no state, and waits a
         # moment at most (for the hello it may have written), never the hello deadline.
-        self.admission.check_logins(context.peer())
         try:
-            record = await self.tokens.find(bearer_token(context.invocation_metadata()))
-        except FleetError:
-            self.admission.login_failed(context.peer())
-            self.admission.refusals.note("with a missing or unknown token")
-            await _let_the_hello_land(request_iterator)
+            async with self.admission.login(context.peer()):
+                record = await self.tokens.find(bearer_token(context.invocation_metadata()))
+        except FleetError as refused:
+            if not isinstance(refused, ResourceExhausted):  # a peer over its budget: at once
+                await _let_the_hello_land(request_iterator)
             raise
         with self.admission.admit(context.peer(), record.token_id):
             stream, state, welcome = await self._open(record, request_iterator, context)

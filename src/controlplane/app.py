@@ -359,6 +359,7 @@ class ControlPlane:
             api_token=self.api_tokens.internal_token,
             cookie_key=await self.store.secret("webui-cookie-key"),  # sessions survive restarts
             tls_ca=tls.cert if tls is not None else None,
+            tls_server_name=tls.server_name if tls is not None else "",
         )
         tokens = self.api_tokens if self.config.require_api_tokens else None
         config = uvicorn.Config(

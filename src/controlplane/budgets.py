@@ -62,6 +62,8 @@ class Budgets:
     """Agent streams one IP address may hold (a site behind one NAT address counts as one peer)."""
     agent_streams_per_token: int = 4
     """Agent streams one token may hold: its current stream and a few replacements in flight."""
+    token_lookups_per_peer: int = 16
+    """Agent-token lookups one IP address may have in flight; its other new streams wait their turn."""
     failed_logins_burst: int = 200
     """Agent streams with a bad token one IP address may open in a row..."""
     failed_logins_per_second: float = 100.0

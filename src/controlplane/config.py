@@ -58,6 +58,26 @@ class TlsFiles:
     cert: bytes
     key: bytes
     agent_ca: bytes | None
+    # A name the certificate is valid for: what the web UI inside the control plane verifies it by,
+    # connecting over loopback (whose address the certificate need not name).
+    server_name: str = ""
+
+
+def certificate_name(path: Path) -> str:
+    """A name the PEM certificate at `path` is valid for: its first DNS name or IP address
+    (subjectAltName), else its common name; "" when it names none."""
+    # The ssl module's own certificate decoder (the only one in the standard library).
+    decoded = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
+    alternatives = decoded.get("subjectAltName", ())
+    for kind in ("DNS", "IP Address"):
+        for found, value in alternatives:
+            if found == kind:
+                return f"fleetdeck{value[1:]}" if value.startswith("*.") else str(value)
+    for rdn in decoded.get("subject", ()):
+        for found, value in rdn:
+            if found == "commonName":
+                return str(value)
+    return ""
 
 
 def problems(config: ControlPlaneConfig) -> list[str]:
@@ -127,7 +147,7 @@ def read_tls(config: ControlPlaneConfig) -> TlsFiles | None:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cadata=agent_ca.decode("ascii"))
         except (ssl.SSLError, ValueError) as error:
             raise ConfigError(f"--agent-ca {config.agent_ca} is not a PEM CA certificate ({error})") from None
-    return TlsFiles(cert=cert, key=key, agent_ca=agent_ca)
+    return TlsFiles(cert=cert, key=key, agent_ca=agent_ca, server_name=certificate_name(config.tls_cert))
 
 
 def checked(config: ControlPlaneConfig) -> TlsFiles | None:

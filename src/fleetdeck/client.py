@@ -112,7 +112,7 @@ def aio_channel(
     token: str | None,
     *,
     tls_ca: bytes | None = None,
-    options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS,
+    options: Sequence[tuple[str, int | str]] = CHANNEL_OPTIONS,
 ) -> grpc.aio.Channel:
     """An asyncio channel to the control plane that sends `token` with every call (TLS with tls_ca)."""
     interceptors = bearer_interceptors(token) if token else None

@@ -111,6 +111,7 @@ def create_app(
     *,
     api_token: str | None = None,
     tls_ca: bytes | None = None,
+    tls_server_name: str = "",
     keepalive_seconds: float = 10.0,
     queue_limit: int = 256,
     cookie_key: bytes | None = None,
@@ -120,7 +121,8 @@ def create_app(
     """The web UI as a FleetService client of `controlplane_target` (host:port); it holds no state.
 
     `api_token` is sent as `authorization: Bearer` on every FleetService call when given; with
-    `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it.
+    `tls_ca` (PEM) the channel uses TLS and verifies the control plane's certificate against it
+    (for `tls_server_name`, when given, instead of the target's host).
     Session cookies are signed with `cookie_key`, by default a random key of this process (so a
     restarted web UI asks everyone to log in again). Open streams ask the control plane about their
     session every `session_check_seconds` and end once it is revoked. Sessions the control plane
@@ -129,7 +131,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fleet = FleetClient(controlplane_target, api_token, tls_ca)
+        fleet = FleetClient(controlplane_target, api_token, tls_ca, tls_server_name)
         streams = BrowserStreams()
         fanout = Fanout(fleet.stub)
         app.state.fleet, app.state.streams, app.state.fanout = fleet, streams, fanout

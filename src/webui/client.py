@@ -30,9 +30,17 @@ _CHANNEL_OPTIONS = [
 class FleetClient:
     """A grpc.aio channel to the control plane and its FleetService stub; close() is safe twice."""
 
-    def __init__(self, target: str, api_token: str | None = None, tls_ca: bytes | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        api_token: str | None = None,
+        tls_ca: bytes | None = None,
+        tls_server_name: str = "",
+    ) -> None:
         self.target = target
-        self.channel = aio_channel(target, api_token, tls_ca=tls_ca, options=_CHANNEL_OPTIONS)
+        # The name the control plane's certificate is verified by, when not the target's host.
+        named = [("grpc.ssl_target_name_override", tls_server_name)] if tls_server_name else []
+        self.channel = aio_channel(target, api_token, tls_ca=tls_ca, options=[*_CHANNEL_OPTIONS, *named])
         self.stub: fleet_grpc.FleetServiceAsyncStub = fleet_grpc.FleetServiceStub(self.channel)  # type: ignore[assignment]
         self._closed = False
         log.info("web UI talks to the control plane at %s", target)

@@ -5,6 +5,7 @@ in few lines."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -159,14 +160,73 @@ def test_refusals_are_logged_once_then_summed_up(caplog) -> None:
     ]
 
 
-def test_a_peer_sending_bad_tokens_is_refused_before_any_lookup() -> None:
+async def test_a_peer_sending_bad_tokens_is_refused_before_any_lookup() -> None:
     admission = AgentAdmission(Budgets(failed_logins_burst=3, failed_logins_per_second=0.001), slots=10)
     for _ in range(3):
-        admission.check_logins("ipv4:10.0.0.9:5000")
-        admission.login_failed("ipv4:10.0.0.9:5000")
+        with pytest.raises(Unauthenticated):
+            async with admission.login("ipv4:10.0.0.9:5000"):
+                raise Unauthenticated("junk")
     with pytest.raises(ResourceExhausted, match="bad tokens"):
-        admission.check_logins("ipv4:10.0.0.9:6000")
-    admission.check_logins("ipv4:10.0.0.10:5000")  # another address is not affected
+        async with admission.login("ipv4:10.0.0.9:6000"):
+            pytest.fail("looked up a token of a peer over its bad-token budget")
+    async with admission.login("ipv4:10.0.0.10:5000"):
+        pass  # another address is not affected
+
+
+async def test_a_peers_lookups_run_a_few_at_a_time_and_stop_at_its_bad_token_budget() -> None:
+    """Streams arriving together cannot all pass the bad-token check before the first failure is
+    counted: a peer's lookups run a few at a time, and those beyond its budget are never looked up."""
+    budgets = Budgets(token_lookups_per_peer=4, failed_logins_burst=10, failed_logins_per_second=0.001)
+    admission = AgentAdmission(budgets, slots=10)
+    in_flight, most, lookups = 0, 0, 0
+    full, go = asyncio.Event(), asyncio.Event()
+
+    async def junk(port: int) -> type[Exception]:
+        nonlocal in_flight, most, lookups
+        try:
+            async with admission.login(f"ipv6:[2001:db8::1]:{port}"):
+                in_flight, lookups = in_flight + 1, lookups + 1
+                most = max(most, in_flight)
+                if in_flight == budgets.token_lookups_per_peer:
+                    full.set()
+                await go.wait()  # a slow store
+                in_flight -= 1
+                raise Unauthenticated("junk")
+        except (Unauthenticated, ResourceExhausted) as error:
+            return type(error)
+
+    streams = [asyncio.create_task(junk(port)) for port in range(1_000)]
+    async with asyncio.timeout(5):
+        await full.wait()
+        go.set()
+        refused = collections.Counter(await asyncio.gather(*streams))
+    assert most == budgets.token_lookups_per_peer
+    assert lookups == refused[Unauthenticated] == budgets.failed_logins_burst
+    assert refused[ResourceExhausted] == 1_000 - budgets.failed_logins_burst
+    async with admission.login("ipv4:10.0.0.10:5000"):
+        pass  # another address looks its tokens up as before
+
+
+async def test_a_flood_of_junk_streams_costs_the_store_only_the_peers_budget(tmp_path, monkeypatch) -> None:
+    budgets = Budgets(failed_logins_burst=20, failed_logins_per_second=0.001)
+    config = ControlPlaneConfig(
+        require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", budgets=budgets
+    )
+    async with ControlPlane(config) as plane:
+        lookups: list[str] = []
+        find = plane.store.find_token
+
+        async def counted(digest: str):  # type: ignore[no-untyped-def]
+            lookups.append(digest)
+            return await find(digest)
+
+        monkeypatch.setattr(plane.store, "find_token", counted)
+        async with grpc.aio.insecure_channel(plane.grpc_target) as channel:
+            agents = agent_grpc.AgentServiceStub(channel)
+            calls = [await _silent_stream(agents, f"fdat_junk{i:040d}") for i in range(300)]
+            codes = collections.Counter(await asyncio.gather(*(_code(call) for call in calls)))
+    assert codes[grpc.StatusCode.RESOURCE_EXHAUSTED] > 0, codes
+    assert len(lookups) <= budgets.failed_logins_burst
 
 
 async def test_an_unknown_token_is_refused_from_memory_the_second_time(cp, monkeypatch) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from pki import make_pki
 
 from controlplane.app import ControlPlane, ControlPlaneConfig
+from controlplane.config import certificate_name
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
@@ -18,7 +21,12 @@ from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    hosts = {"controlplane": "DNS:localhost,IP:127.0.0.1", "gpc0": "DNS:gpc0", "web1": "DNS:web1"}
+    hosts = {
+        "controlplane": "DNS:localhost,IP:127.0.0.1",
+        "named": "DNS:localhost",  # a name only, as a certificate from a real CA has it
+        "gpc0": "DNS:gpc0",
+        "web1": "DNS:web1",
+    }
     return make_pki(tmp_path_factory.mktemp("pki"), hosts)
 
 
@@ -80,3 +88,38 @@ async def test_plaintext_is_refused_on_a_tls_port(tls_cp: ControlPlane) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await fleet_grpc.FleetServiceStub(channel).ListHosts(fleet_pb.ListHostsRequest(), timeout=2)
     assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def test_the_web_ui_inside_reaches_its_control_plane_with_a_certificate_for_a_name_only(
+    tmp_path: Path, pki: Path
+) -> None:
+    """The web UI inside the control plane talks to it over loopback, whose address the certificate
+    (a CA's, naming the public name only) does not name: it verifies it by the certificate's name."""
+    config = ControlPlaneConfig(
+        database=tmp_path / "fleet.db",
+        grpc_address="127.0.0.1:0",
+        http_address="127.0.0.1:0",
+        tls_cert=pki / "named.crt",
+        tls_key=pki / "named.key",
+        admin_password="correct horse battery",
+    )
+    async with ControlPlane(config) as cp:
+        verify = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        url = f"https://localhost:{cp.http_port}"
+        async with httpx.AsyncClient(base_url=url, verify=verify, timeout=10) as http:
+            login = await http.post("/login", data={"username": "admin", "password": "correct horse battery"})
+            assert login.status_code == 303, login.text
+            assert (await http.get("/api/hosts")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "san", "expected"),
+    [
+        ("dns", "DNS:fleet.example.org,IP:192.0.2.10", "fleet.example.org"),
+        ("ip", "IP:192.0.2.10", "192.0.2.10"),
+        ("wildcard", "DNS:*.example.org", "fleetdeck.example.org"),
+    ],
+)
+def test_certificate_name(tmp_path: Path, name: str, san: str, expected: str) -> None:
+    make_pki(tmp_path, {name: san})
+    assert certificate_name(tmp_path / f"{name}.crt") == expected

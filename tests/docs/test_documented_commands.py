@@ -2,7 +2,8 @@
 
 The documents' convention: a shell example reads addresses and credentials from environment
 variables the reader sets (`FLEETDECK_CONTROLPLANE`, `FLEETDECK_WEB`, `FLEETDECK_TOKEN`,
-`FLEETDECK_PASSWORD`, on operating.md the listen addresses, on postgresql.md libpq's `PGHOST`,
+`FLEETDECK_PASSWORD`, on operating.md the listen addresses (and clients reach the control plane by
+the name its certificate carries, localhost), on postgresql.md libpq's `PGHOST`,
 `PGPORT` and `PGUSER`), so the test runs the very same text with those variables pointing at what it
 started on free ports (for postgresql.md, a PostgreSQL server of its own). Nothing in a block is
 rewritten.
@@ -136,6 +137,7 @@ def test_every_block_is_labelled_and_every_listed_exception_still_exists() -> No
 def test_documented_agent_config_loads(tmp_path: Path) -> None:
     configs = [b for d in DOCUMENTS for b in blocks_of(d) if b.language == "toml"]
     assert configs, "the agent's config file is documented somewhere"
+    (tmp_path / "ca.crt").touch()  # the CA a documented config names next to itself (read when connecting)
     for block in configs:
         path = tmp_path / "agent.toml"
         path.write_text(block.text)
@@ -344,10 +346,12 @@ def test_the_shell_blocks_run_against_the_demo_fleet(document: str, demo: Demo, 
 
 def test_the_operators_shell_blocks_run_against_their_own_control_plane(tmp_path: Path) -> None:
     grpc, http = free_address(), free_address()
+    # Clients reach it by a name, as the document's certificate has it: localhost (which is 127.0.0.1).
     env = clean_env(
         FLEETDECK_GRPC=grpc,
         FLEETDECK_HTTP=http,
-        FLEETDECK_CONTROLPLANE=grpc,
+        FLEETDECK_CONTROLPLANE=grpc.replace("127.0.0.1", "localhost"),
+        FLEETDECK_WEB=http.replace("127.0.0.1", "localhost"),
         FLEETDECK_WEBUI_HTTP=free_address(),
         FLEETDECK_METRICS=free_address(),
     )
