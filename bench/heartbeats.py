@@ -368,7 +368,15 @@ async def start_server(
             # cProfile of the whole control plane, written when it exits (SIGTERM is a clean stop).
             out = Path(profile) / f"controlplane-{time.strftime('%H%M%S')}-{os.getpid()}.prof"
             entry = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "fleetdeck.cli"]
-        command = [*entry, "controlplane", "--db", database or str(workdir / "bench.db"), "--grpc", address, *extra]
+        command = [
+            *entry,
+            "controlplane",
+            "--db",
+            database or str(workdir / "bench.db"),
+            "--grpc",
+            address,
+            *extra,
+        ]
     else:
         command = [sys.executable, str(NOOP_SERVER), "--grpc", address]
     with log.open("ab") as out:

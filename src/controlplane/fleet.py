@@ -81,9 +81,11 @@ class HostState:
 
     @property
     def online(self) -> bool:
+        """Online as watchers were told: a stream counts until `Fleet.disconnected` has run for it
+        (a stream closed a moment ago is not yet offline, so no view shows what no event says)."""
         if self.held_by:
             return self.held_online
-        return self.stream is not None and not self.stream.closed and not self.stale
+        return self.stream is not None and not self.stale
 
 
 class Fleet:

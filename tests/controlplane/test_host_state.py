@@ -92,6 +92,16 @@ async def test_the_end_of_a_replaced_stream_does_not_take_the_host_offline(fleet
     assert not fleet.view("gpc0").online
 
 
+async def test_a_snapshot_between_a_stream_closing_and_its_end_agrees_with_the_events(fleet: Fleet) -> None:
+    older, _ = connected(fleet)
+    older.close(Aborted("replaced"))  # closed; its handler has not unwound yet (no disconnected)
+    assert fleet.snapshot().hosts[0].online  # as the last event said: nothing told watchers otherwise
+    version = fleet.hub.version
+    connected(fleet)  # the agent is back before the old stream's end was handled
+    fleet.disconnected(older)
+    assert fleet.hub.version == version and fleet.view("gpc0").online  # no event needed, none missed
+
+
 async def test_a_started_test_command_turns_tests_blue_and_its_end_releases_the_host(fleet: Fleet) -> None:
     connected(fleet)
     state = fleet.hosts["gpc0"]
