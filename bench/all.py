@@ -11,6 +11,8 @@ Runs, one after the other, as subprocesses (their own output goes to the termina
 - welcome.py: fresh agents connecting at once and a restart under them, next to the no-op servicer.
 - abuse.py (first): ListHosts and a real agent's reconnect under junk streams and idle connections,
   next to the same without them and to a bare grpc.aio server under the same junk.
+- replicas.py: 10,000 agents over two control-plane replicas on PostgreSQL next to one control plane
+  on SQLite: welcome, CPU, memory, transactions per second.
 Then prints the table (Markdown, for bench/README.md); `--figures FILE` also keeps it as JSON.
 Everything listens on loopback only; each bench is bounded in agents, viewers and time.
 """
@@ -58,6 +60,7 @@ SCALES = {
         ["--viewers", "100", "--agents", "200", "--duration", "5", "--page"],
     ),
     "welcome": (["--agents", "10000"], ["--agents", "1000"]),
+    "replicas": (["--agents", "10000", "--duration", "20"], ["--agents", "1000", "--duration", "8"]),
 }
 
 
