@@ -142,6 +142,9 @@ async def measure(setup: Setup, args: argparse.Namespace, cluster: Cluster | Non
     try:
         await asyncio.gather(*(run.wait(args.timeout, f"{setup.name}, welcome") for run in runs))
         setup.welcomed_after = time.monotonic() - began
+        for run in runs:
+            if run.failures:
+                print(f"  {setup.name}: failed attempts while welcoming: {dict(run.failures.most_common(4))}")
         # Every agent past its first heartbeat, and PostgreSQL's statistics of the welcome flushed
         # (a backend reports its counts within 10 s of going idle): the window sees the steady state.
         await asyncio.sleep(max(args.interval + 1, SETTLE_SECONDS))

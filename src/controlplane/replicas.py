@@ -112,15 +112,12 @@ class Replicas:
         return self._listener is not None and self._listener.leading
 
     async def claim(self, host: str) -> None:
-        owner = await self.store.claim(host, self.id)
+        # Mail for the stream before this one is stale: its commands are reconciled by this hello.
+        owner, stale = await self.store.claim(host, self.id)
         self.claims[host] = owner
         self._owners[host] = owner
-        # Mail for the stream before this one is stale: its commands are reconciled by this hello.
-        stale = await self.store.take_mail([host])
         if stale:
-            log.info(
-                "dropped %d messages for %s's earlier stream; its hello accounts for them", len(stale), host
-            )
+            log.info("dropped %d messages for %s's earlier stream; its hello accounts for them", stale, host)
 
     def released(self, host: str) -> None:
         owner = self.claims.pop(host, None)

@@ -33,15 +33,17 @@ async def two(postgres_cluster: Cluster) -> AsyncIterator[tuple[ReplicationStore
 
 async def test_every_claim_has_a_higher_epoch_and_only_the_current_claim_releases(two) -> None:
     a, b = two
-    first = await a.claim("web1", "replica-a")
-    second = await b.claim("web1", "replica-b")  # the agent connected to the other replica
-    assert (first, second) == (Owner("replica-a", 1), Owner("replica-b", 2))
+    first, _ = await a.claim("web1", "replica-a")
+    await a.post("web1", "agent", b"for the stream on replica-a")
+    second, dropped = await b.claim("web1", "replica-b")  # the agent connected to the other replica
+    assert (first, second, dropped) == (Owner("replica-a", 1), Owner("replica-b", 2), 1)
+    assert await b.take_mail(["web1"]) == []  # that stream's mail went with it
     assert not await a.release("web1", first)  # the older claim lets go of nothing
     assert await a.held_elsewhere("replica-a", ["web1", "db1"]) == {"web1"}
     assert await b.release("web1", second)
     assert (await a.owners())["web1"] == Owner("", 2)  # released: no holder, the epoch stays
     assert await a.held_elsewhere("replica-a", ["web1"]) == set()
-    assert (await b.claim("web1", "replica-a")).epoch == 3
+    assert (await b.claim("web1", "replica-a"))[0].epoch == 3
 
 
 async def test_a_silent_replica_is_retired_once_and_its_hosts_released(two) -> None:
@@ -104,7 +106,7 @@ async def test_changes_wake_the_listeners_after_they_are_committed(two) -> None:
     lost = asyncio.Event()
     listener = await b.listen(lambda channel, payload: heard.put_nowait((channel, payload)), lost.set)
     try:
-        owner = await a.claim("web1", "replica-a")
+        owner, _ = await a.claim("web1", "replica-a")
         version = await a.append("replica-a", [Published(b"x", "web1", owner.epoch)])
         async with asyncio.timeout(5):
             channel, payload = await heard.get()

@@ -131,8 +131,9 @@ class ReplicationStore(Protocol):
         """Every host's holder and epoch."""
         ...
 
-    async def claim(self, host: str, replica: str) -> Owner:
-        """`replica` holds `host` from now on, with a higher epoch than any claim before."""
+    async def claim(self, host: str, replica: str) -> tuple[Owner, int]:
+        """`replica` holds `host` from now on, with a higher epoch than any claim before; the host's
+        mail for earlier streams is dropped (how many: the second value)."""
         ...
 
     async def release(self, host: str, owner: Owner) -> bool:

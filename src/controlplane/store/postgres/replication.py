@@ -32,7 +32,7 @@ from ..replication import (
     owner_payload,
     payloads,
 )
-from .database import Connection, Database
+from .database import Connection, Database, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,11 @@ class PostgresReplication:
         rows = await self._db.all("SELECT host, replica, epoch FROM host_owners")
         return {r[0]: Owner(r[1], r[2]) for r in rows}
 
-    async def claim(self, host: str, replica: str) -> Owner:
-        """`replica` holds `host`'s stream from now on, with a higher epoch than any claim before."""
+    async def claim(self, host: str, replica: str) -> tuple[Owner, int]:
+        """`replica` holds `host`'s stream from now on, with a higher epoch than any claim before; the
+        host's mail for earlier streams is dropped (how many: the second value)."""
         async with self._db.transaction() as db:
+            dropped = rowcount(await db.execute("DELETE FROM agent_mail WHERE host = $1", host))
             epoch = await db.fetchval(
                 "INSERT INTO host_owners(host, replica, epoch) VALUES ($1, $2, 1) "
                 "ON CONFLICT(host) DO UPDATE SET replica = excluded.replica, epoch = host_owners.epoch + 1 "
@@ -148,7 +150,7 @@ class PostgresReplication:
             )
             owner = Owner(replica, int(epoch))
             await _notify(db, OWNER_CHANNEL, owner_payload(host, owner))
-        return owner
+        return owner, dropped
 
     async def release(self, host: str, owner: Owner) -> bool:
         """The stream of `owner`'s claim ended; False when a newer claim took the host meanwhile."""
