@@ -63,6 +63,7 @@ from .store.replication import (
 log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0  # how often a replica says it is alive
+SEEN_SECONDS = 5.0  # how often the last-seen times of hosts held elsewhere are read
 SILENT_SECONDS = 10.0  # a replica silent this long is given up for dead (its hosts released)
 LOG_KEEP = 200_000  # log entries kept for watchers resuming and replicas catching up
 OUTBOX_LIMIT = 200_000  # events waiting for the database, at most (then hosts are republished)
@@ -99,6 +100,7 @@ class Replicas:
         self._listener: Listener | None = None
         self._listener_lost = asyncio.Event()
         self._republish = False  # the outbox overflowed: publish every held host again
+        self._seen_due = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self.on_leading: list[Callable[[], None]] = []  # told when this replica starts leading
@@ -412,10 +414,25 @@ class Replicas:
                 await self._keep_listening()
                 await self.store.beat(self.id)
                 await self._lead()
+                if time.monotonic() >= self._seen_due:
+                    self._seen_due = time.monotonic() + SEEN_SECONDS
+                    await self.read_seen_elsewhere()
             except Exception as error:
                 if not self.fleet.storage_trouble(error):
                     log.exception("replica housekeeping failed; retrying")
                 await asyncio.sleep(RETRY_SECONDS * (1 + random.random()))  # not a busy loop meanwhile
+
+    async def read_seen_elsewhere(self) -> None:
+        """Last-seen times and metrics of hosts held elsewhere (they change with every heartbeat,
+        so they are no events: their holder writes them behind, and this replica reads them)."""
+        for name, seen, metrics in await self.store.seen_elsewhere(self.id):
+            state = self.fleet.hosts.get(name)
+            if state is None or not state.held_by:
+                continue
+            if seen is not None:
+                state.seen_at = seen
+            if metrics is not None:
+                state.host.metrics.ParseFromString(metrics)
 
     async def _keep_listening(self) -> None:
         if self._listener is not None and not self._listener.alive:

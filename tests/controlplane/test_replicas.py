@@ -231,3 +231,26 @@ async def test_revoking_an_api_token_on_one_replica_ends_its_watch_on_the_other(
                     while True:
                         await watch.read()
             assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_last_seen_and_metrics_of_a_host_held_elsewhere_are_read_from_its_holders_writes(
+    replicas,
+) -> None:
+    a, b = replicas
+    agent = await b.agent("web1")
+    await a.until("web1", lambda h: h.online)
+    agent.send(
+        heartbeat=agent_pb.Heartbeat(
+            facts=agent.facts(commit="e" * 40),
+            metrics=pb.Metrics(cpu_percent=42.0),
+            test_status=agent.test_status,
+        )
+    )
+    await b.until("web1", lambda h: h.facts.commit == "e" * 40)  # B has the heartbeat
+    assert a.plane.fleet is not None and b.plane.fleet is not None and a.plane.replicas is not None
+    await b.plane.fleet.flush()  # B writes behind, as it does every second
+    await a.plane.replicas.read_seen_elsewhere()  # A reads them, as it does every few seconds
+    on_a, on_b = await a.host("web1"), await b.host("web1")
+    assert on_a.metrics.cpu_percent == on_b.metrics.cpu_percent == 42.0
+    assert on_a.last_seen == on_b.last_seen
+    await agent.close()

@@ -144,6 +144,11 @@ class ReplicationStore(Protocol):
         """Which of `hosts` a replica other than `replica` holds."""
         ...
 
+    async def seen_elsewhere(self, replica: str) -> list[tuple[str, float | None, bytes | None]]:
+        """(host, last-seen time, metrics) of every host a replica other than `replica` holds, as that
+        replica last wrote them."""
+        ...
+
     async def append(self, replica: str, events: Sequence[Published]) -> int:
         """Append events to the global order; the last version given."""
         ...

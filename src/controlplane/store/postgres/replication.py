@@ -174,6 +174,15 @@ class PostgresReplication:
         )
         return {r[0] for r in rows}
 
+    async def seen_elsewhere(self, replica: str) -> list[tuple[str, float | None, bytes | None]]:
+        """(host, last-seen time, metrics) of every host a replica other than `replica` holds."""
+        rows = await self._db.all(
+            "SELECT h.name, h.last_seen, h.metrics FROM hosts h JOIN host_owners o ON o.host = h.name "
+            "WHERE o.replica <> '' AND o.replica <> $1",
+            (replica,),
+        )
+        return [(r[0], r[1], None if r[2] is None else bytes(r[2])) for r in rows]
+
     # --- the fleet log -------------------------------------------------------------------------
 
     async def append(self, replica: str, events: Sequence[Published]) -> int:
