@@ -146,7 +146,7 @@ class CommandQueue:
         await cancel_and_wait(*tasks)
 
     async def _listen(self) -> None:
-        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.snapshot):
+        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.presence):
             kind = event.WhichOneof("event")
             if (
                 (kind == "host" and event.host.name in self._hosts and event.host.online)
