@@ -2,6 +2,7 @@
 where it goes (cProfile).
 
     .venv/bin/python bench/profile_paths.py --hosts 2000 --heartbeats 20 --top 25
+    .venv/bin/python bench/profile_paths.py --hosts 8000 --grpc     # the hellos through the server
 
 Starts a real `ControlPlane` (temp SQLite, loopback) in this process, creates one agent token per
 host (`AgentTokens.create`), then runs the servicer's steps as `AgentService.Connect` does, minus
@@ -12,6 +13,12 @@ with new metrics and nothing else new (the common case). Prints the CPU time per
 heartbeat (`time.process_time`, this process only) and, with `--top N`, the N costliest functions
 of each path by own time. A no-op servicer costs gRPC's share only, so these figures are what the
 control plane adds to it (compare with `heartbeats.py`, `welcome.py`).
+
+`--grpc` sends the hellos through the real gRPC server instead, from raw HTTP/2 agents in this
+process (`rawagent.py`, each from its own loopback address): their CPU is in the figure too, so
+compare it with a no-op servicer measured the same way. cProfile sees Python only: grpc's Cython is
+charged to the Python frame that awaits it. Under load in a real process the same steps cost 2-3x
+more than here (see bench/README.md, heartbeats: a py-spy profile of the server).
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ subprocesses on loopback), in the same way:
    stop until every agent is welcomed again, the peak reconnects per second (welcomes in any one
    second), attempts that failed while the server was away.
 
+Between the two, with every agent connected and past its first heartbeat, the server's CPU (cores)
+and RSS over --window seconds: N agents at one heartbeat every --interval seconds.
+
 The agents run in this process and speak gRPC's HTTP/2 framing themselves (`rawagent.py`: grpc cannot
 bind a source address, and a grpc.aio channel per agent costs the client several times the CPU);
 their CPU is reported, since on a small machine it competes with the server. `--figures FILE` writes the figures for bench/all.py (bench/figures.py).
@@ -48,6 +51,7 @@ from heartbeats import (
     describe,
     facts,
     list_hosts,
+    memory_mib,
     prepare_fleet,
     shard_labels,
     start_server,
@@ -182,6 +186,9 @@ class Result:
     peak_per_second: int = 0
     restart_failures: int = 0
     client_cpu: float = math.nan
+    interval: float = 5.0  # seconds between an agent's heartbeats
+    steady_cpu: float = math.nan  # cores, all agents connected and heartbeating
+    steady_rss: float = math.nan  # MiB
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -191,7 +198,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
     """The storm and the restart against one server."""
-    result = Result(kind, args.agents)
+    result = Result(kind, args.agents, interval=args.interval)
     server: Server | None = await start_server(kind, workdir / slug(kind))
     assert server is not None
     tasks: list[asyncio.Task[None]] = []
@@ -220,6 +227,16 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
         if server.real:
             online = await list_hosts(server.fleet, args.agents)
             assert sum(h.online for h in online.hosts) == args.agents, "not every welcomed host is online"
+
+        # All connected: every agent past its first heartbeat, then a window at the steady rate.
+        if args.window > 0:
+            await asyncio.sleep(args.interval + 1.0)
+            cpu_before, window_began = cpu_seconds(server.process.pid), time.monotonic()
+            await asyncio.sleep(args.window)
+            result.steady_cpu = (cpu_seconds(server.process.pid) - cpu_before) / (
+                time.monotonic() - window_began
+            )
+            result.steady_rss = memory_mib(server.process.pid)[0]
 
         # The restart: a clean stop, then the same server on the same port.
         failures_before = sum(run.failures.values())
@@ -261,6 +278,9 @@ def figures(results: dict[str, Result]) -> list[Figure]:
         Figure("welcome", f"{n} fresh agents: hello → welcome p99", "s", cp.hello_p99, noop.hello_p99, BASELINE),
         Figure("welcome", f"{n} fresh agents: server CPU per welcome", "ms", cp.storm_cpu / cp.agents * 1000,
                noop.storm_cpu / noop.agents * 1000, BASELINE),
+        Figure("welcome", f"{n} agents connected, a heartbeat every {cp.interval:g} s: server CPU", "cores",
+               cp.steady_cpu, noop.steady_cpu, BASELINE, "< 1 core at 10,000 agents, 5 s"),
+        Figure("welcome", f"{n} agents connected: server RSS", "MiB", cp.steady_rss, noop.steady_rss, BASELINE),
         Figure("welcome", f"restart under {n} agents: server away for", "s", cp.downtime, noop.downtime, BASELINE),
         Figure("welcome", f"restart under {n} agents: all back after", "s", cp.back_seconds, noop.back_seconds,
                BASELINE),
@@ -282,6 +302,8 @@ def report(results: dict[str, Result], args: argparse.Namespace, load_before: fl
         ("hello -> welcome p99 (s)", "hello_p99", "{:.2f}"),
         ("server CPU of the storm (s)", "storm_cpu", "{:.2f}"),
         ("failed attempts in the storm", "storm_failures", "{:.0f}"),
+        ("all connected, heartbeats: server CPU (cores)", "steady_cpu", "{:.2f}"),
+        ("all connected, heartbeats: server RSS (MiB)", "steady_rss", "{:.0f}"),
         ("restart: server away for (s)", "downtime", "{:.2f}"),
         ("restart: all back after the stop (s)", "back_seconds", "{:.2f}"),
         ("restart: peak reconnects per second", "peak_per_second", "{:.0f}"),
@@ -316,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=5.0, help="heartbeat interval in seconds (>= 0.5)")
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="give up on a phase after this many seconds"
+    )
+    parser.add_argument(
+        "--window", type=float, default=10.0, help="seconds measured with all agents connected (0: none)"
     )
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
     args = parser.parse_args(argv)

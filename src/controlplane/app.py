@@ -331,7 +331,7 @@ class ControlPlane:
         assert self.notifier is not None
         if not self.notifier.link_base and self.config.http_address is not None:
             self.notifier.link_base = self.http_url
-        await self.notifier.start(self.fleet.snapshot)
+        await self.notifier.start(self.fleet.presence)
         assert self.rollouts is not None and self.queue is not None
         await self.rollouts.start()
         await self.queue.start()

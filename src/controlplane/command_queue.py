@@ -150,7 +150,7 @@ class CommandQueue:
         await cancel_and_wait(*tasks)
 
     async def _listen(self) -> None:
-        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.snapshot):
+        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.presence):
             kind = event.WhichOneof("event")
             if kind == "command" and event.command.state == pb.COMMAND_STATE_QUEUED:
                 self._hosts.add(event.command.host)  # queued here or on another replica

@@ -73,7 +73,7 @@ class Rollouts:
         await cancel_and_wait(*tasks)
 
     async def _listen(self) -> None:
-        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.snapshot):
+        async for event in self.fleet.hub.watch(self.fleet.hub.version, self.fleet.presence):
             kind = event.WhichOneof("event")
             hosts = (
                 list(event.snapshot.hosts) if kind == "snapshot" else [event.host] if kind == "host" else []
