@@ -76,6 +76,9 @@ class HostState:
     fact_changes: TokenBucket = field(
         default_factory=lambda: TokenBucket(FACT_CHANGES_BURST, FACT_CHANGES_PER_SECOND)
     )
+    # The agent's last Tests report, whether a test ran then, and the status it left: a heartbeat
+    # that repeats it (most do) skips the state machine, which would answer the same.
+    last_report: tuple[pb.TestStatus, bool, pb.TestStatus] | None = None
     held_by: str = ""  # another replica holds the agent's stream; its events say what the host is
     held_online: bool = False  # online, as that replica's last event of the host said
 
@@ -417,7 +420,17 @@ class Fleet:
 
     def _report_tests(self, state: HostState, reported: pb.TestStatus) -> bool:
         running = state.host.running_operation == pb.OPERATION_TEST and bool(state.host.running_command_id)
-        return self.tests(state, test_status.AgentReported(reported, test_running=running))
+        last = state.last_report
+        if (
+            last is not None
+            and last[1] == running
+            and last[0] == reported
+            and last[2] == state.host.test_status
+        ):
+            return False  # the report the state machine answered last time, on the status it left
+        changed = self.tests(state, test_status.AgentReported(reported, test_running=running))
+        state.last_report = (_copied(reported), running, _copied(state.host.test_status))
+        return changed
 
     # --- settings and desired state ------------------------------------------------------------
 
@@ -688,6 +701,12 @@ class Fleet:
             self.changed(state)
         if state.stream is not None:
             state.stream.send(message)
+
+
+def _copied(status: pb.TestStatus) -> pb.TestStatus:
+    copy = pb.TestStatus()
+    copy.CopyFrom(status)
+    return copy
 
 
 def parse_selector(selector: str) -> selectors.Selector:
