@@ -21,7 +21,7 @@ from fleetdeck.v1 import types_pb2 as pb
 
 from . import rollout_plan as plan
 from .commands import FINISHED_STATES, Commands, new_command_id
-from .errors import FailedPrecondition, InvalidArgument, NotFound
+from .errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from .fleet import Fleet, parse_selector
 from .timeutil import now_ts
 
@@ -164,8 +164,10 @@ class Rollouts:
                 return
             if updated != rollout:
                 if updated.state == rpb.ROLLOUT_STATE_SUCCEEDED:
-                    await self._adopt_target(updated)
-                await self._save(updated)  # durable before any of its commands starts
+                    await self._adopt_target(updated)  # before it is stored as done (a crash repeats it)
+                # Durable before any of its commands starts, and only over the state it was decided on.
+                if not await self._save(updated, expected_state=rollout.state):
+                    return  # paused, resumed or aborted elsewhere meanwhile: the next wake decides
             for start in starts:
                 await self._start(updated, start)
 
@@ -182,7 +184,7 @@ class Rollouts:
                 if host.host == start.host and host.command_id == start.command_id:
                     host.state = rpb.ROLLOUT_HOST_STATE_FAILED
                     host.message = f"{rpb.RolloutStep.Name(host.step).removeprefix('ROLLOUT_STEP_').lower()} refused: {refusal}"
-            await self._save(rollout)
+            await self._save(rollout, expected_state=rollout.state)
 
     async def _adopt_target(self, rollout: rpb.Rollout) -> None:
         """A rollout that succeeded makes its target the desired state of its selector."""
@@ -198,9 +200,16 @@ class Rollouts:
             await self.store.save_desired(desired)
         await self.fleet.set_desired(desired)
 
-    async def _save(self, rollout: rpb.Rollout) -> None:
+    async def _save(self, rollout: rpb.Rollout, expected_state: int | None = None) -> bool:
+        """Store the rollout (if still in `expected_state`), remember and publish it; False when
+        another replica changed its state meanwhile: the stored one is taken up instead."""
         rollout.updated_at.CopyFrom(now_ts())
-        await self.store.save_rollout(rollout)
+        if not await self.store.save_rollout(rollout, expected_state):
+            stored = await self.store.get_rollout(rollout.id)
+            log.info("rollout %s was changed elsewhere meanwhile; going on from the stored one", rollout.id)
+            if stored is not None:
+                self.adopt(stored)
+            return False
         if rollout.HasField("finished_at"):
             self.live.pop(rollout.id, None)
             log.info("rollout %s ended: %s — %s", rollout.id, _state_name(rollout.state), rollout.message)
@@ -208,6 +217,7 @@ class Rollouts:
             self.live[rollout.id] = rollout
         self._pin()
         self.fleet.hub.publish(fleet_pb.WatchFleetResponse(rollout=rollout))
+        return True
 
     def adopt(self, rollout: rpb.Rollout) -> None:
         """A rollout as another replica stored it (the leader's runner takes it from there)."""
@@ -295,6 +305,12 @@ class Rollouts:
             raise NotFound(f"no rollout with id {rollout_id}")
         return found
 
+    async def _stored(self, rollout_id: str) -> rpb.Rollout:
+        found = await self.store.get_rollout(rollout_id)
+        if found is None:
+            raise NotFound(f"no rollout with id {rollout_id}")
+        return found
+
     async def list(self, limit: int) -> list[rpb.Rollout]:
         """Rollouts, newest first."""
         return await self.store.list_rollouts(limit)
@@ -303,7 +319,10 @@ class Rollouts:
         self, rollout_id: str, allowed: tuple[int, ...], verb: str, state: int, message: str
     ) -> rpb.Rollout:
         async with self._lock:
-            rollout = await self.get(rollout_id)
+            # The leader's copy is the current one; another replica reads the stored one.
+            rollout = (
+                await self.get(rollout_id) if self.fleet.placement.leading else await self._stored(rollout_id)
+            )
             if rollout.state not in allowed:
                 raise FailedPrecondition(
                     f"rollout {rollout_id} is {_state_name(rollout.state)}; it cannot be {verb}"
@@ -314,7 +333,8 @@ class Rollouts:
             updated.message = message
             if state == rpb.ROLLOUT_STATE_RUNNING and rollout.state == rpb.ROLLOUT_STATE_STOPPED:
                 updated.accepted_failures = updated.failed_hosts  # "resume anyway"
-            await self._save(updated)
+            if not await self._save(updated, expected_state=rollout.state):
+                raise Aborted(f"rollout {rollout_id} changed meanwhile; look at it again and retry")
             log.info("rollout %s %s", rollout_id, verb)
             if self.fleet.placement.leading:
                 await self._advance(rollout_id)

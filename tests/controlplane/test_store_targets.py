@@ -71,6 +71,21 @@ async def test_rollouts_list_newest_first_and_active_ones_alone(store: EngineSto
     assert await store.get_rollout("nope") is None
 
 
+async def test_a_rollout_is_rewritten_only_over_the_state_it_was_decided_on(store: EngineStore) -> None:
+    running = _rollout("r1", 100, rpb.ROLLOUT_STATE_RUNNING)
+    assert await store.save_rollout(running)
+    paused = _rollout("r1", 100, rpb.ROLLOUT_STATE_PAUSED)  # another replica paused it
+    assert await store.save_rollout(paused, expected_state=rpb.ROLLOUT_STATE_RUNNING)
+    progressed = _rollout("r1", 100, rpb.ROLLOUT_STATE_RUNNING)  # decided on the running one
+    progressed.batches[0].hosts[0].state = rpb.ROLLOUT_HOST_STATE_RUNNING
+    assert not await store.save_rollout(progressed, expected_state=rpb.ROLLOUT_STATE_RUNNING)
+    assert await store.get_rollout("r1") == paused  # the pause stands
+    assert not await store.save_rollout(
+        _rollout("r9", 1, rpb.ROLLOUT_STATE_RUNNING), rpb.ROLLOUT_STATE_RUNNING
+    )
+    assert await store.get_rollout("r9") is None  # nothing to compare with: nothing created
+
+
 async def test_queued_commands_read_back_with_their_expiry_until_they_leave_the_queue(
     store: EngineStore,
 ) -> None:

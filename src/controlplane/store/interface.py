@@ -97,8 +97,10 @@ class TargetStore(Protocol):
         """Persist the desired state of one selector (replacing the one set before for it)."""
         ...
 
-    async def save_rollout(self, rollout: rollouts_pb.Rollout) -> None:
-        """Create or rewrite a rollout (durable before it advances further)."""
+    async def save_rollout(self, rollout: rollouts_pb.Rollout, expected_state: int | None = None) -> bool:
+        """Create or rewrite a rollout (durable before it advances further). With `expected_state`,
+        only a stored rollout still in that state is rewritten (another replica may have paused or
+        resumed it meanwhile); False when it was not."""
         ...
 
     async def get_rollout(self, rollout_id: str) -> rollouts_pb.Rollout | None:

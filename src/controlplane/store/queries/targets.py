@@ -71,8 +71,19 @@ class TargetQueries:
                 from_ts(desired.updated_at),
             )
 
-    async def save_rollout(self, rollout: rollouts_pb.Rollout) -> None:
+    async def save_rollout(self, rollout: rollouts_pb.Rollout, expected_state: int | None = None) -> bool:
         async with self._sql.transaction() as db:
+            if expected_state is not None:  # compare and set: one statement, one row
+                return (
+                    await db.execute(
+                        "UPDATE rollouts SET state = ?, rollout = ? WHERE id = ? AND state = ?",
+                        rollout.state,
+                        blob(rollout),
+                        rollout.id,
+                        expected_state,
+                    )
+                    == 1
+                )
             await db.execute(
                 "INSERT INTO rollouts(id, created_at, state, rollout) VALUES (?, ?, ?, ?) ON CONFLICT(id) "
                 "DO UPDATE SET state = excluded.state, rollout = excluded.rollout",
@@ -81,6 +92,7 @@ class TargetQueries:
                 rollout.state,
                 blob(rollout),
             )
+            return True
 
     async def get_rollout(self, rollout_id: str) -> rollouts_pb.Rollout | None:
         r = await self._sql.one("SELECT rollout FROM rollouts WHERE id = ?", (rollout_id,))
