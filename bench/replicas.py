@@ -73,13 +73,12 @@ class Setup:
     db_cpu: float = float("nan")  # PostgreSQL: its server processes' cores
     online: list[int] = field(default_factory=list)  # hosts online as each replica sees them
 
+    interval: float = 5.0  # seconds between an agent's heartbeats
+
     @property
     def cpu_per_heartbeat_us(self) -> float:
-        rate = self.agents / INTERVAL[0]
+        rate = self.agents / self.interval
         return self.cpu / rate * 1e6 if rate else float("nan")
-
-
-INTERVAL = [5.0]  # set from --interval
 
 
 async def write_transactions(url: str) -> float:
@@ -136,7 +135,7 @@ async def measure(setup: Setup, args: argparse.Namespace, cluster: Cluster | Non
         run.agents.append(Agent(host, token, source_address(i), run))
     for run in runs:
         run.expect(len(run.agents))
-    setup.agents = args.agents
+    setup.agents, setup.interval = args.agents, args.interval
     began = time.monotonic()
     tasks = [asyncio.create_task(a.live()) for run in runs for a in run.agents]
     try:
@@ -217,7 +216,6 @@ def report(
 async def bench(args: argparse.Namespace) -> tuple[Setup, Setup]:
     if not (BINARIES / "initdb").exists():
         raise SystemExit("PostgreSQL is not installed (scripts/setup --test installs Debian's postgresql)")
-    INTERVAL[0] = args.interval
     with tempfile.TemporaryDirectory(prefix="fleetdeck-replicas-") as tmp:
         workdir = Path(tmp)
         sqlite, postgres = Setup("sqlite"), Setup("postgresql")
