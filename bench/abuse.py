@@ -407,7 +407,7 @@ class Junk:
 async def start_junk(port: str, args: argparse.Namespace) -> asyncio.subprocess.Process:
     junk = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), "--junk-process", f"[::1]:{port}", str(args.junk_streams),
-        str(args.idle_connections), str(args.junk_seconds), str(args.junk_nice),
+        str(args.idle_connections), str(args.junk_seconds), str(args.junk_nice), str(args.junk_cpu),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     assert junk.stdout is not None
@@ -498,7 +498,9 @@ def report(
         ratio = b / a if a else math.inf
         print(f"{key:24}{a:12.2f}{b:14.2f}{ratio:9.2f}")
     print(
-        f"junk process (nice {args.junk_nice}, from ::1; the agent and ListHosts from 127.0.0.1): "
+        f"junk process (nice {args.junk_nice}, "
+        f"{f'on CPU {args.junk_cpu} alone' if args.junk_cpu >= 0 else 'on every CPU'}, from ::1; "
+        "the agent and ListHosts from 127.0.0.1): "
         f"{done.streams_per_second:,.0f} streams refused a second, its own CPU "
         f"{done.cpu / done.seconds if done.seconds else 0:.2f} cores over {done.seconds:.0f} s"
     )
@@ -534,14 +536,17 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(bare_main())
         return 0
     if argv and argv[0] == "--junk-process":
-        target, streams, idle, seconds, nice = (
+        target, streams, idle, seconds, nice, cpu = (
             argv[1],
             int(argv[2]),
             int(argv[3]),
             float(argv[4]),
             int(argv[5]),
+            int(argv[6]),
         )
         os.nice(nice)
+        if cpu >= 0:
+            os.sched_setaffinity(0, {cpu})
         asyncio.run(junk_main(target, streams, idle, seconds))
         return 0
     parser = argparse.ArgumentParser(
@@ -557,6 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--junk-seconds", type=float, default=300.0, help="the junk process's longest run")
     parser.add_argument("--junk-nice", type=int, default=19, help="the junk process's niceness (0..19)")
     parser.add_argument(
+        "--junk-cpu",
+        type=int,
+        default=(os.cpu_count() or 1) - 1 if (os.cpu_count() or 1) > 1 else -1,
+        help="the one CPU the junk runs on, every other process on the rest (an attacker's own machine); "
+        "-1 shares every CPU (default: the last CPU when there are two or more)",
+    )
+    parser.add_argument(
         "--no-baseline",
         dest="baseline",
         action="store_false",
@@ -565,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
     parser.add_argument("--profile", type=Path, help="run the control plane under cProfile, stats here")
     args = parser.parse_args(argv)
+    if args.junk_cpu >= 0:  # the server, the agent and the measuring client keep the other CPUs
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {args.junk_cpu})
     soft, hard = raise_open_files(args.idle_connections + CHANNELS + FILES_SPARE)
     fit = idle_that_fit(args.idle_connections, soft)
     if fit < args.idle_connections:

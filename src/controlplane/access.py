@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 API_TOKEN_PREFIX = "fdapi_"
 # Open to anyone: health checks, the schema (reflection), and the agent stream (it checks agent tokens).
 STREAMS_PER_API_TOKEN = 256  # open WatchFleet/StreamCommandOutput streams one API token may hold
+KNOWN_TOKEN_SECONDS = 2.0  # a valid API token is trusted this long without reading the store again
+KNOWN_TOKENS = 10_000  # ... for at most this many tokens at a time
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/fleetdeck.v1.AgentService/")
 
 
@@ -43,6 +46,9 @@ class ApiTokens:
         self.store = store
         self.internal_token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         self._open_streams: dict[str, set[asyncio.Event]] = {}  # token id -> set when it is revoked
+        # Valid tokens by hash, with when they were read: a call need not wait for the store (which a
+        # flood of agent-token lookups may keep busy). Revoking drops a token at once.
+        self._known: dict[str, tuple[float, fleet_pb.ApiToken]] = {}
 
     async def create(self, name: str, role: int, token: str | None = None) -> tuple[str, fleet_pb.ApiToken]:
         """A new token (or store the given one) with a role; the secret is returned, never stored."""
@@ -69,9 +75,17 @@ class ApiTokens:
             return fleet_pb.ApiToken(name="web UI", role=pb.ROLE_ADMIN)
         if token.startswith(AGENT_TOKEN_PREFIX):
             raise PermissionDenied("agent tokens may only open the agent stream; use an API token")
-        record = await self.store.find_api_token(token_hash(token))
+        digest = token_hash(token)
+        now = time.monotonic()
+        known = self._known.get(digest)
+        if known is not None and now - known[0] < KNOWN_TOKEN_SECONDS:
+            return known[1]
+        record = await self.store.find_api_token(digest)
         if record is None:
             raise Unauthenticated("the API token is not valid (unknown or revoked)")
+        if len(self._known) >= KNOWN_TOKENS:
+            self._known.clear()
+        self._known[digest] = (now, record)
         return record
 
     @contextlib.contextmanager
@@ -93,7 +107,8 @@ class ApiTokens:
                 self._open_streams.pop(token_id, None)
 
     def revoked(self, token_id: str) -> None:
-        """End every open stream of a token that was just revoked."""
+        """Refuse a token that was just revoked from now on, and end every open stream of it."""
+        self._known = {h: k for h, k in self._known.items() if k[1].token_id != token_id}
         for revoked in self._open_streams.get(token_id, set()):
             revoked.set()
 
