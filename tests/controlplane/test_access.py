@@ -225,6 +225,15 @@ async def test_health_stays_open_and_revoked_token_is_refused(secured) -> None:
     assert await _call(secured.grpc_target, created.token, "ListHosts") == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_a_token_in_use_is_refused_at_once_when_revoked(secured) -> None:
+    async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as channel:
+        fleet = fleet_grpc.FleetServiceStub(channel)
+        created = await fleet.CreateApiToken(fleet_pb.CreateApiTokenRequest(name="ci", role=pb.ROLE_OPERATOR))
+        assert await _call(secured.grpc_target, created.token, "ListHosts") == grpc.StatusCode.OK  # now known
+        await fleet.RevokeApiToken(fleet_pb.RevokeApiTokenRequest(token_id=created.api_token.token_id))
+    assert await _call(secured.grpc_target, created.token, "ListHosts") == grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_tokens_are_stored_only_as_hashes(secured, tmp_path) -> None:
     async with aio_channel(secured.grpc_target, ADMIN_TOKEN) as channel:
         fleet = fleet_grpc.FleetServiceStub(channel)
