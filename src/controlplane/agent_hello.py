@@ -39,8 +39,8 @@ async def accept_hello(fleet: Fleet, commands: Commands, hello: agent_pb.Hello, 
     # What was unfinished before this hello; a command started from here on is the new stream's.
     unfinished = await commands.unfinished(state, hello)
     stream = AgentStream(host, token_id)
+    fleet.attach(state, stream)  # from now on commands go to the new stream (the older one's end is quiet)
     fleet.streams.add(stream, Aborted(f"host {host} connected again; this older stream is closed"))
-    fleet.attach(state, stream)  # from now on commands go to the new stream
     try:
         fleet.hello(state, hello)
         interrupted = await commands.reconcile(state, hello, unfinished)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 
@@ -29,6 +30,7 @@ class AgentStream:
         self.opened_at = time.monotonic()
         self._outgoing: asyncio.Queue[agent_pb.ConnectResponse | FleetError | None] = asyncio.Queue()
         self.closed = False
+        self.on_closed: Callable[[], None] | None = None  # told once, when the stream is closed or ended
 
     def send(self, message: agent_pb.ConnectResponse) -> None:
         """Queue a message for the agent (dropped once the stream is closed)."""
@@ -40,12 +42,16 @@ class AgentStream:
         if not self.closed:
             self.closed = True
             self._outgoing.put_nowait(reason)
+            if self.on_closed is not None:
+                self.on_closed()
 
     def end(self) -> None:
         """The agent finished its side: end the stream with OK, unless it was ended already."""
         if not self.closed:
             self.closed = True
             self._outgoing.put_nowait(None)
+            if self.on_closed is not None:
+                self.on_closed()
 
     async def next_outgoing(self) -> agent_pb.ConnectResponse | None:
         """The next message to send; None once the agent ended the stream; raises the close reason."""

@@ -84,11 +84,9 @@ class HostState:
 
     @property
     def online(self) -> bool:
-        """Online as watchers were told: a stream counts until `Fleet.disconnected` has run for it
-        (a stream closed a moment ago is not yet offline, so no view shows what no event says)."""
         if self.held_by:
             return self.held_online
-        return self.stream is not None and not self.stale
+        return self.stream is not None and not self.stream.closed and not self.stale
 
 
 class Fleet:
@@ -216,10 +214,16 @@ class Fleet:
             self._unsaved.add(name)
         return state
 
-    @staticmethod
-    def attach(state: HostState, stream: AgentStream) -> None:
-        """Route the host's commands to a new stream (before it is welcomed and published)."""
+    def attach(self, state: HostState, stream: AgentStream) -> None:
+        """Route the host's commands to a new stream (before it is welcomed and published). When the
+        stream is closed, watchers are told at once, not only once its end has been handled: a
+        snapshot taken in between shows what an event said."""
         state.stream = stream
+        stream.on_closed = lambda: self._stream_closed(state, stream)
+
+    def _stream_closed(self, state: HostState, stream: AgentStream) -> None:
+        if state.stream is stream:
+            self.changed(state)
 
     async def claim(self, state: HostState) -> None:
         """The host's agent connected here: its stream is held here, whoever held it before."""

@@ -41,8 +41,8 @@ async def reloaded(fleet: Fleet, name: str = "gpc0") -> HostState:
 def connected(fleet: Fleet, name: str = "gpc0") -> tuple[AgentStream, Fleet]:
     state = fleet.ensure(name)
     stream = AgentStream(name, "token-id")
-    fleet.streams.add(stream, Aborted("replaced"))
     fleet.attach(state, stream)
+    fleet.streams.add(stream, Aborted("replaced"))
     fleet.hello(state, agent_pb.Hello(host=name, facts=FACTS, test_status=NOT_RUN))
     fleet.connect(state, stream)
     return stream, fleet
@@ -94,12 +94,21 @@ async def test_the_end_of_a_replaced_stream_does_not_take_the_host_offline(fleet
 
 async def test_a_snapshot_between_a_stream_closing_and_its_end_agrees_with_the_events(fleet: Fleet) -> None:
     older, _ = connected(fleet)
-    older.close(Aborted("replaced"))  # closed; its handler has not unwound yet (no disconnected)
-    assert fleet.snapshot().hosts[0].online  # as the last event said: nothing told watchers otherwise
     version = fleet.hub.version
+    older.close(Aborted("broken"))  # closed; its handler has not unwound yet (no disconnected)
+    assert not fleet.snapshot().hosts[0].online
+    assert fleet.hub.version == version + 1  # ... and watchers were told so at once
     connected(fleet)  # the agent is back before the old stream's end was handled
+    assert fleet.hub.version == version + 2 and fleet.view("gpc0").online
     fleet.disconnected(older)
-    assert fleet.hub.version == version and fleet.view("gpc0").online  # no event needed, none missed
+    assert fleet.hub.version == version + 2 and fleet.view("gpc0").online  # its late end changes nothing
+
+
+async def test_a_stream_replaced_by_a_newer_one_is_no_offline_blip(fleet: Fleet) -> None:
+    connected(fleet)
+    version = fleet.hub.version
+    connected(fleet)  # the newer stream closes the older one
+    assert fleet.hub.version == version  # online all along: nothing to publish
 
 
 async def test_a_started_test_command_turns_tests_blue_and_its_end_releases_the_host(fleet: Fleet) -> None:
