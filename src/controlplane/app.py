@@ -396,10 +396,10 @@ class ControlPlane:
         """Say NOT_SERVING and end the long streams, so no grace period is spent waiting on them."""
         for name in ("", *SERVICE_NAMES):
             await self._set_health(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.hub is not None:  # first: the hosts are not going offline, this process is going away
+            self.hub.close()
         for stream in self.streams.all():
             stream.close(Unavailable("the control plane is shutting down; reconnect shortly"))
-        if self.hub is not None:
-            self.hub.close()
         self.followers.close_all()
 
     async def _stop_http(self, server: uvicorn.Server, task: asyncio.Task[None]) -> None:
