@@ -214,12 +214,17 @@ class ControlPlane:
         self.store.observe_writes(self.fleet.counts.store_write_seconds.observe)
         self.fleet.flush_hooks.append(self.commands.agents_lost)
         if self.replicas is not None:
-            replicas = self.replicas
-            replicas.on_leading += [self.rollouts.wake, self.queue.wake, self.notifier.wake]
-            replicas.on_rollout = lambda event: self.rollouts.adopt(event.rollout) if self.rollouts else None
-            self.notifier.leading = lambda: replicas.leading
-            replicas.on_api_token_revoked = self.api_tokens.revoked
-            self.notifier.poll_seconds = 1.0  # other replicas queue notifications too
+            self._share_duties(self.replicas, self.rollouts, self.notifier)
+
+    def _share_duties(self, replicas: Replicas, rollouts: Rollouts, notifier: Notifier) -> None:
+        """Among replicas: the leader runs rollouts, the queue and webhooks (woken when it starts
+        leading); rollouts stored elsewhere are adopted; revoked API tokens end their streams here."""
+        assert self.queue is not None
+        replicas.on_leading += [rollouts.wake, self.queue.wake, notifier.wake]
+        replicas.on_rollout = lambda event: rollouts.adopt(event.rollout)
+        replicas.on_api_token_revoked = self.api_tokens.revoked
+        notifier.leading = lambda: replicas.leading
+        notifier.poll_seconds = 1.0  # other replicas queue notifications too
 
     def _sse_clients(self) -> int | None:
         """Browsers streaming from the in-process web UI; None without one."""
