@@ -18,6 +18,7 @@ from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
 from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 from fleetdeck.v1 import rollouts_pb2 as rpb
 from fleetdeck.v1 import types_pb2 as pb
+from tests.support.agent_world import Fleet
 from tests.support.postgres import Cluster
 from tests.support.scripted_agent import ScriptedAgent, create_token
 
@@ -25,11 +26,13 @@ TIMEOUT = 10
 
 
 class Replica:
-    """One running replica and a FleetService client of it."""
+    """One running replica and a FleetService client of it (the agent tests' `Fleet`: its waits
+    watch WatchFleet, never sleep)."""
 
-    def __init__(self, plane: ControlPlane, channel: grpc.aio.Channel) -> None:
+    def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        self.fleet = fleet_grpc.FleetServiceStub(channel)
+        self.client = Fleet(plane.grpc_target)
+        self.fleet = self.client.stub
 
     async def agent(self, host: str) -> ScriptedAgent:
         """An agent of `host` connected to this replica (welcomed)."""
@@ -42,30 +45,21 @@ class Replica:
 
     async def until(self, name: str, check: Callable[[pb.Host], bool]) -> pb.Host:
         """The host as this replica's watchers see it, once `check` holds."""
-        watch = self.fleet.WatchFleet(fleet_pb.WatchFleetRequest())
-        try:
-            async with asyncio.timeout(TIMEOUT):
-                async for event in watch:
-                    hosts = event.snapshot.hosts if event.HasField("snapshot") else [event.host]
-                    for host in hosts:
-                        if host.name == name and check(host):
-                            return host
-        finally:
-            watch.cancel()
-        raise AssertionError("the watch ended")
+        host: pb.Host = await self.client.wait_host(name, check, within=TIMEOUT)
+        return host
 
 
 @pytest.fixture
 async def replicas(postgres_cluster: Cluster) -> AsyncIterator[tuple[Replica, Replica]]:
     database = postgres_cluster.new_database()
     config = ControlPlaneConfig(require_api_tokens=False, database=database, grpc_address="127.0.0.1:0")
-    async with (
-        ControlPlane(config) as a,
-        ControlPlane(config) as b,
-        grpc.aio.insecure_channel(a.grpc_target) as channel_a,
-        grpc.aio.insecure_channel(b.grpc_target) as channel_b,
-    ):
-        yield Replica(a, channel_a), Replica(b, channel_b)
+    async with ControlPlane(config) as a, ControlPlane(config) as b:
+        found = Replica(a), Replica(b)
+        try:
+            yield found
+        finally:
+            for replica in found:
+                await replica.client.close()
 
 
 async def test_an_operation_sent_through_one_replica_runs_on_an_agent_of_the_other(replicas) -> None:
