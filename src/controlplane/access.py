@@ -26,6 +26,7 @@ from .errors import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
+    set_status,
 )
 from .store import Store
 
@@ -185,10 +186,14 @@ def _ended_on_revocation(behavior: Any, tokens: ApiTokens, token_id: str, method
 
 
 def _denial(handler: grpc.RpcMethodHandler, error: FleetError) -> grpc.RpcMethodHandler:
-    """A handler that raises `error` (errors.ErrorInterceptor, placed first, maps it to a status)."""
+    """A handler that ends the call with the status of `error`.
+
+    It sets the status instead of raising `error` again: a raise would add this handler's frame,
+    which holds `error`, to `error`'s own traceback, a reference cycle per refused call."""
+    error = error.with_traceback(None)
 
     async def deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        raise error
+        set_status(context, error)
 
     kwargs = {
         "request_deserializer": handler.request_deserializer,
