@@ -11,12 +11,12 @@ import contextlib
 import logging
 import socket
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from fleetdeck.limits import MAX_MESSAGE_BYTES
 from fleetdeck.v1 import agent_service_pb2, agent_service_pb2_grpc, fleet_service_pb2, fleet_service_pb2_grpc
@@ -266,15 +266,18 @@ class ControlPlane:
             ],
         )
         undo.push_async_callback(self._drain_grpc, server)
-        self._add_servicers(server)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (
-                *SERVICE_NAMES,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
+        generic = cast(grpc.aio.Server, _GenericHandlersOnly(server))
+        self._add_servicers(generic)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, generic)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(
+                (
+                    *SERVICE_NAMES,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                )
             ),
-            server,
+            generic,
         )
         self.grpc_port = _add_port(server, config.grpc_address, _credentials(tls, require_client_auth=False))
         if config.agent_grpc_address is not None:
@@ -478,3 +481,23 @@ def _add_port(server: grpc.aio.Server, address: str, credentials: grpc.ServerCre
             f"cannot listen for gRPC on {address}: {why_unbindable(address) or 'gRPC could not bind it'}"
         )
     return port
+
+
+class _GenericHandlersOnly:
+    """Hands the generated `add_*Servicer_to_server` functions a server that takes their generic
+    handler and skips their registered-method table.
+
+    grpc.aio keeps one pending request per registered method and, for every call it accepts, waits on
+    all of them at once (`asyncio.wait`, callbacks added and removed on each): with our 47 methods
+    that was a fifth of the server's CPU per call, paid for every junk stream of a flood
+    (bench/abuse.py, cProfile). Through the generic handler every call waits on one request. The
+    method is then found by name in a dict, which costs nothing next to that."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        pass
