@@ -24,9 +24,20 @@ How the attack is set up, and why:
 - The junk comes from another address than the agent and the bench's API client: the control plane
   listens on localhost (127.0.0.1 and ::1, one port), they use 127.0.0.1, the junk ::1. On a real network an attacker's address is not the hosts' (a host that
   shares its address with an attacker shares its per-address budget, by design).
-- The junk process runs at a low priority (`os.nice`, --junk-nice): on this machine it shares the
-  cores with the server, and an attacker elsewhere on the network would not take the server's CPU.
-  It still takes whatever the server leaves, and its CPU is printed so that it can be told apart.
+- The junk process runs at a low priority (`os.nice`, --junk-nice), and so does its scheduling
+  group: the kernel's autogroups give every session an equal share of the CPU whatever its
+  processes' nice values, so the junk (a session of its own) writes its nice to /proc/self/autogroup
+  as well. Until it did, nice 19 bought nothing: the junk took a whole core, and the server or the
+  measuring client waited for it. On a network the attacker's CPU is its own machine's; here it gets
+  what the server and the clients leave (`agent_import_s` shows that the clients get the CPU they
+  need: the same quiet and under junk). Its CPU is printed so that it can be told apart.
+- Everything shares every CPU by default. `--client-cpu N` puts the junk, the agent and the
+  measuring client on CPU N and the servers alone on the others instead: the server cannot be
+  slowed by anything but the junk's requests, but the junk gets less CPU too (the client takes its
+  share of CPU N), so it refuses fewer streams a second. A layout to avoid: the server and the
+  measuring client on one CPU and the junk alone on the other (the layout of the figures before
+  2026-11-30 18:00). The client then waits for the CPU the server is busy on, and times the
+  scheduler more than the server: even the bare grpc.aio server's ratio was 2.7-5 there.
 - The open-file limit is raised to what the run needs (up to the hard limit) in the bench, so the
   server and the junk inherit it; where the hard limit is lower, the idle connections are cut down
   to fit, and the output says so.
@@ -93,6 +104,32 @@ def raise_open_files(wanted: int) -> tuple[int, int]:
 def idle_that_fit(idle: int, soft: int) -> int:
     """How many idle connections fit under an open-file limit of `soft` (the server holds one for each)."""
     return max(0, min(idle, soft - CHANNELS - FILES_SPARE))
+
+
+# --- who runs where -----------------------------------------------------------------------------
+
+SERVER_CPUS: set[int] = set()  # the servers' CPUs; empty: every CPU (set in main)
+
+
+def on_server_cpus() -> None:
+    """In a server's process before it starts: run on the servers' CPUs only."""
+    if SERVER_CPUS:
+        os.sched_setaffinity(0, SERVER_CPUS)
+
+
+def where(client_cpu: int) -> str:
+    """Who runs where, for the report."""
+    if client_cpu < 0:
+        return "everything on every CPU"
+    servers = ", ".join(str(cpu) for cpu in sorted(SERVER_CPUS))
+    return f"the server alone on CPU {servers}, the junk and the clients on CPU {client_cpu}"
+
+
+def lower_priority(nice: int) -> None:
+    """This process, and its session's scheduling group where the kernel has one, at `nice`."""
+    os.nice(nice)
+    with contextlib.suppress(OSError):  # no autogroups (or not allowed): nice alone
+        Path("/proc/self/autogroup").write_text(str(nice))
 
 
 # --- the junk process ---------------------------------------------------------------------------
@@ -192,7 +229,7 @@ async def start_control_plane(workdir: Path, profile: Path | None) -> Server:
         process = await asyncio.create_subprocess_exec(
             *command, "--grpc", "localhost:0", "--ready-file", str(ready),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,
-            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN},
+            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN}, preexec_fn=on_server_cpus,
         )  # fmt: skip
     try:
         async with asyncio.timeout(60):
@@ -213,10 +250,14 @@ async def start_control_plane(workdir: Path, profile: Path | None) -> Server:
 
 
 class _Refuse(agent_grpc.AgentServiceServicer):
-    """Refuses every agent stream at once: the least a gRPC server in Python does per junk stream."""
+    """Refuses every agent stream at once: the least a gRPC server in Python does per junk stream
+    (the status set and the handler returned, as the control plane does: `context.abort` would leave
+    a reference cycle per stream for the collector)."""
 
     async def Connect(self, request_iterator: Any, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "not an agent")
+        context.set_code(grpc.StatusCode.UNAUTHENTICATED)
+        context.set_details("not an agent")
+        return
         yield agent_pb.ConnectResponse()  # never reached; makes this a streaming handler
 
 
@@ -241,11 +282,23 @@ async def health_latencies(channel: grpc.aio.Channel, calls: int) -> list[float]
     return latencies
 
 
-async def baseline(args: argparse.Namespace) -> tuple[list[float], list[float], Junk]:
+@dataclass
+class Bare:
+    """The bare server's health Check latencies quiet and under junk, the junk's counts, and the
+    server's CPU while the junk ran (in cores)."""
+
+    quiet: list[float]
+    under_junk: list[float]
+    junk: Junk
+    cores: float
+
+
+async def baseline(args: argparse.Namespace) -> Bare:
     """Health Check latencies on the bare server, quiet and under the same junk."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), "--bare-server",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, start_new_session=True,
+        preexec_fn=on_server_cpus,
     )  # fmt: skip
     junk: asyncio.subprocess.Process | None = None
     try:
@@ -256,10 +309,12 @@ async def baseline(args: argparse.Namespace) -> tuple[list[float], list[float], 
             quiet = await health_latencies(channel, args.calls)
             junk = await start_junk(port, args)
             await asyncio.sleep(args.warmup)
+            cpu, began = cpu_seconds(process.pid), time.monotonic()
             under_junk = await health_latencies(channel, args.calls)
+            cores = (cpu_seconds(process.pid) - cpu) / (time.monotonic() - began)
             done = await stop_junk(junk)
             junk = None
-        return quiet, under_junk, done
+        return Bare(quiet, under_junk, done, cores)
     finally:
         if junk is not None:
             await stop_process(junk, 5.0)
@@ -407,7 +462,7 @@ class Junk:
 async def start_junk(port: str, args: argparse.Namespace) -> asyncio.subprocess.Process:
     junk = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), "--junk-process", f"[::1]:{port}", str(args.junk_streams),
-        str(args.idle_connections), str(args.junk_seconds), str(args.junk_nice), str(args.junk_cpu),
+        str(args.idle_connections), str(args.junk_seconds), str(args.junk_nice),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     assert junk.stdout is not None
@@ -473,7 +528,7 @@ def report(
     quiet: Phase,
     junk: Phase,
     done: Junk,
-    bare: tuple[list[float], list[float], Junk] | None,
+    bare: Bare | None,
     args: argparse.Namespace,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
@@ -498,20 +553,20 @@ def report(
         ratio = b / a if a else math.inf
         print(f"{key:24}{a:12.2f}{b:14.2f}{ratio:9.2f}")
     print(
-        f"junk process (nice {args.junk_nice}, "
-        f"{f'on CPU {args.junk_cpu} alone' if args.junk_cpu >= 0 else 'on every CPU'}, from ::1; "
-        "the agent and ListHosts from 127.0.0.1): "
+        f"junk process (nice {args.junk_nice}, from ::1; the agent and ListHosts from 127.0.0.1; "
+        f"{where(args.client_cpu)}): "
         f"{done.streams_per_second:,.0f} streams refused a second, its own CPU "
         f"{done.cpu / done.seconds if done.seconds else 0:.2f} cores over {done.seconds:.0f} s"
     )
     print("junk counts:", ", ".join(f"{k}: {v:,}" for k, v in sorted(done.counts.items())) or "none")
     floor: list[Figure] = []
     if bare is not None:
-        bare_quiet, bare_junk, bare_done = (1000 * p(bare[0], 0.99), 1000 * p(bare[1], 0.99), bare[2])
+        bare_quiet, bare_junk = 1000 * p(bare.quiet, 0.99), 1000 * p(bare.under_junk, 0.99)
         print(
             f"baseline, a bare grpc.aio server that refuses every stream at once (same junk, health Check): "
             f"p99 {bare_quiet:.2f} ms quiet, {bare_junk:.2f} ms under junk, ratio {bare_junk / bare_quiet:.2f}; "
-            f"junk refused {bare_done.streams_per_second:,.0f} streams a second"
+            f"junk refused {bare.junk.streams_per_second:,.0f} streams a second; "
+            f"the server's CPU {bare.cores:.2f} cores"
         )
         floor = [
             Figure(
@@ -536,17 +591,14 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(bare_main())
         return 0
     if argv and argv[0] == "--junk-process":
-        target, streams, idle, seconds, nice, cpu = (
+        target, streams, idle, seconds, nice = (
             argv[1],
             int(argv[2]),
             int(argv[3]),
             float(argv[4]),
             int(argv[5]),
-            int(argv[6]),
         )
-        os.nice(nice)
-        if cpu >= 0:
-            os.sched_setaffinity(0, {cpu})
+        lower_priority(nice)
         asyncio.run(junk_main(target, streams, idle, seconds))
         return 0
     parser = argparse.ArgumentParser(
@@ -562,11 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--junk-seconds", type=float, default=300.0, help="the junk process's longest run")
     parser.add_argument("--junk-nice", type=int, default=19, help="the junk process's niceness (0..19)")
     parser.add_argument(
-        "--junk-cpu",
+        "--client-cpu",
         type=int,
-        default=(os.cpu_count() or 1) - 1 if (os.cpu_count() or 1) > 1 else -1,
-        help="the one CPU the junk runs on, every other process on the rest (an attacker's own machine); "
-        "-1 shares every CPU (default: the last CPU when there are two or more)",
+        default=-1,
+        help="the one CPU the junk, the agent and the measuring client share, the servers alone on the "
+        "others (default -1: everything on every CPU)",
     )
     parser.add_argument(
         "--no-baseline",
@@ -577,8 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", help="write the figures as JSON here (for bench/all.py)")
     parser.add_argument("--profile", type=Path, help="run the control plane under cProfile, stats here")
     args = parser.parse_args(argv)
-    if args.junk_cpu >= 0:  # the server, the agent and the measuring client keep the other CPUs
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {args.junk_cpu})
+    if args.client_cpu >= 0:  # this process and what it starts but the servers: the clients' CPU
+        SERVER_CPUS.update(set(range(os.cpu_count() or 1)) - {args.client_cpu})
+        os.sched_setaffinity(0, {args.client_cpu})
     soft, hard = raise_open_files(args.idle_connections + CHANNELS + FILES_SPARE)
     fit = idle_that_fit(args.idle_connections, soft)
     if fit < args.idle_connections:
