@@ -118,15 +118,19 @@ def _config(args: argparse.Namespace) -> ControlPlaneConfig:
     )
 
 
-GC_THRESHOLDS = (50_000, 20, 100)
+GC_THRESHOLDS = (10_000, 50, 100)
 
 
 def tune_gc() -> None:
     """Once the control plane has started: what it loaded (modules, the live view) is frozen out of
-    the collector's passes, and young passes run every 50,000 allocations instead of 700. A welcome
-    storm keeps thousands of new objects alive (streams, tasks, host states); with the defaults the
-    collector spent ~20 % of the control plane's CPU in a 10,000-agent storm on full passes over a
-    growing heap (py-spy, bench/README.md)."""
+    the collector's passes, young passes run every 10,000 allocations instead of 700, and middle
+    ones every 50 young ones instead of 10. A welcome storm keeps thousands of new objects alive
+    (streams, tasks, host states); with the defaults the collector spent ~20 % of the control
+    plane's CPU in a 10,000-agent storm on full passes over a growing heap (py-spy, bench/README.md).
+
+    Not more than 10,000: every gRPC call leaves a small reference cycle of grpc's own, and under a
+    flood of junk calls a young pass every 50,000 allocations freed ~50,000 objects at a time, a
+    25-65 ms pause of every stream followed by the backlog it left (bench/abuse.py)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
