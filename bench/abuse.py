@@ -77,12 +77,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure, write
-from heartbeats import ADMIN, ADMIN_TOKEN, CLIENT_OPTIONS, Server, cpu_seconds, memory_mib, stop_process, tail
+from heartbeats import (
+    ADMIN,
+    CLIENT_OPTIONS,
+    Server,
+    cpu_seconds,
+    memory_mib,
+    start_server,
+    stop_process,
+    tail,
+)
 
 from fleetdeck.v1 import agent_service_pb2 as agent_pb
 from fleetdeck.v1 import agent_service_pb2_grpc as agent_grpc
 from fleetdeck.v1 import fleet_service_pb2 as fleet_pb
-from fleetdeck.v1 import fleet_service_pb2_grpc as fleet_grpc
 
 SCRIPT = Path(__file__).resolve()
 HOST = "bench0"
@@ -225,31 +233,16 @@ async def junk_main(target: str, streams: int, idle: int, seconds: float) -> Non
 
 
 async def start_control_plane(workdir: Path, profile: Path | None) -> Server:
-    """`fleetdeck controlplane` on localhost:0 (gRPC listens on 127.0.0.1 and ::1, one port), under
-    cProfile when `profile` is given. The bench and the agent reach it at 127.0.0.1, the junk at ::1."""
-    ready = workdir / "controlplane-ready.json"
-    log = workdir / "controlplane.log"
-    entry = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-    command = [*entry, "-m", "fleetdeck.cli", "controlplane", "--db", str(workdir / "bench.db")]
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            *command, "--grpc", "localhost:0", "--ready-file", str(ready),
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,
-            env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN}, preexec_fn=on_server_cpus if SERVER_CPUS else None,
-        )  # fmt: skip
-    try:
-        async with asyncio.timeout(60):
-            while not ready.exists():
-                if process.returncode is not None:
-                    raise RuntimeError(f"the control plane exited with {process.returncode}:\n{tail(log)}")
-                await asyncio.sleep(0.05)
-    except BaseException:
-        await stop_process(process, 5.0)
-        raise
-    port = json.loads(ready.read_text())["grpc"].rsplit(":", 1)[1]
-    target = f"127.0.0.1:{port}"
-    channel = grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS)
-    return Server("control plane", process, target, log, channel, fleet_grpc.FleetServiceStub(channel))
+    """`fleetdeck controlplane` on localhost:0 (gRPC listens on 127.0.0.1 and ::1, one port), on the
+    servers' CPUs, under cProfile when `profile` is given. The bench and the agent reach it at
+    127.0.0.1, the junk at ::1."""
+    return await start_server(
+        "control plane",
+        workdir,
+        address="localhost:0",
+        profile=profile,
+        preexec_fn=on_server_cpus if SERVER_CPUS else None,
+    )
 
 
 # --- the baseline: a bare gRPC server ---------------------------------------------------------

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -352,11 +352,20 @@ class Server:
 
 
 async def start_server(
-    kind: str, workdir: Path, address: str = "127.0.0.1:0", database: str = "", extra: Sequence[str] = ()
+    kind: str,
+    workdir: Path,
+    address: str = "127.0.0.1:0",
+    database: str = "",
+    extra: Sequence[str] = (),
+    profile: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Server:
     """Start the control plane or the no-op servicer on `address` (a free port by default); wait
     until it serves. Started again in the same `workdir`, the control plane opens the same database
-    (`database` if given: a PostgreSQL URI several replicas share); `extra` are more of its flags."""
+    (`database` if given: a PostgreSQL URI several replicas share); `extra` are more of its flags.
+    The control plane runs under cProfile with `profile` (its stats file) or BENCH_PROFILE_DIR (a
+    directory for them); `preexec_fn` runs in the new process before it starts. On `localhost` (both
+    loopback addresses) the server is reached at 127.0.0.1."""
     slug = "controlplane" if kind == "control plane" else "noop"
     ready = workdir / f"{slug}-ready.json"
     ready.unlink(missing_ok=True)
@@ -364,10 +373,11 @@ async def start_server(
     if kind == "control plane":
         script = Path(sys.executable).parent / "fleetdeck"
         entry = [str(script)] if script.exists() else [sys.executable, "-m", "fleetdeck.cli"]
-        if profile := os.environ.get("BENCH_PROFILE_DIR"):
+        if profile is None and (directory := os.environ.get("BENCH_PROFILE_DIR")):
+            profile = Path(directory) / f"controlplane-{time.strftime('%H%M%S')}-{os.getpid()}.prof"
+        if profile is not None:
             # cProfile of the whole control plane, written when it exits (SIGTERM is a clean stop).
-            out = Path(profile) / f"controlplane-{time.strftime('%H%M%S')}-{os.getpid()}.prof"
-            entry = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "fleetdeck.cli"]
+            entry = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "fleetdeck.cli"]
         command = [
             *entry,
             "controlplane",
@@ -384,6 +394,7 @@ async def start_server(
             *command, "--ready-file", str(ready),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=workdir,
             env={**os.environ, "FLEETDECK_ADMIN_TOKEN": ADMIN_TOKEN, "FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD},
+            preexec_fn=preexec_fn,
         )  # fmt: skip
     try:
         async with asyncio.timeout(60):
@@ -395,6 +406,8 @@ async def start_server(
         await stop_process(process, 5.0)
         raise
     target = json.loads(ready.read_text())["grpc"]
+    if target.startswith("localhost:"):
+        target = "127.0.0.1:" + target.rsplit(":", 1)[1]
     channel = grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS)
     return Server(kind, process, target, log, channel, fleet_grpc.FleetServiceStub(channel))
 

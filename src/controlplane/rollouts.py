@@ -298,14 +298,10 @@ class Rollouts:
     async def get(self, rollout_id: str) -> rpb.Rollout:
         """A rollout; NotFound otherwise."""
         live = self.live.get(rollout_id)
-        if live is not None:
-            return live
-        found = await self.store.get_rollout(rollout_id)
-        if found is None:
-            raise NotFound(f"no rollout with id {rollout_id}")
-        return found
+        return live if live is not None else await self._stored(rollout_id)
 
     async def _stored(self, rollout_id: str) -> rpb.Rollout:
+        """A rollout as stored (another replica's change included); NotFound otherwise."""
         found = await self.store.get_rollout(rollout_id)
         if found is None:
             raise NotFound(f"no rollout with id {rollout_id}")

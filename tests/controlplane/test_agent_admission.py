@@ -207,20 +207,26 @@ async def test_a_peers_lookups_run_a_few_at_a_time_and_stop_at_its_bad_token_bud
         pass  # another address looks its tokens up as before
 
 
+def _counted_lookups(plane: ControlPlane, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The agent-token digests the store is asked for from now on."""
+    lookups: list[str] = []
+    find = plane.store.find_token
+
+    async def counted(digest: str):  # type: ignore[no-untyped-def]
+        lookups.append(digest)
+        return await find(digest)
+
+    monkeypatch.setattr(plane.store, "find_token", counted)
+    return lookups
+
+
 async def test_a_flood_of_junk_streams_costs_the_store_only_the_peers_budget(tmp_path, monkeypatch) -> None:
     budgets = Budgets(failed_logins_burst=20, failed_logins_per_second=0.001)
     config = ControlPlaneConfig(
         require_api_tokens=False, database=tmp_path / "fleet.db", grpc_address="127.0.0.1:0", budgets=budgets
     )
     async with ControlPlane(config) as plane:
-        lookups: list[str] = []
-        find = plane.store.find_token
-
-        async def counted(digest: str):  # type: ignore[no-untyped-def]
-            lookups.append(digest)
-            return await find(digest)
-
-        monkeypatch.setattr(plane.store, "find_token", counted)
+        lookups = _counted_lookups(plane, monkeypatch)
         async with grpc.aio.insecure_channel(plane.grpc_target) as channel:
             agents = agent_grpc.AgentServiceStub(channel)
             calls = [await _silent_stream(agents, f"fdat_junk{i:040d}") for i in range(300)]
@@ -230,14 +236,7 @@ async def test_a_flood_of_junk_streams_costs_the_store_only_the_peers_budget(tmp
 
 
 async def test_an_unknown_token_is_refused_from_memory_the_second_time(cp, monkeypatch) -> None:
-    lookups: list[str] = []
-    find = cp.store.find_token
-
-    async def counted(digest: str):  # type: ignore[no-untyped-def]
-        lookups.append(digest)
-        return await find(digest)
-
-    monkeypatch.setattr(cp.store, "find_token", counted)
+    lookups = _counted_lookups(cp, monkeypatch)
     for _ in range(3):
         with pytest.raises(Unauthenticated):
             await cp.tokens.find("fdat_" + "j" * 43)
